@@ -11,8 +11,8 @@ import (
 // floats is a float32 buffer in host memory.
 type floats []float32
 
-func (f floats) Len() int                    { return len(f) }
-func (f floats) DType() backend.DType        { return backend.Float32 }
+func (f floats) Len() int             { return len(f) }
+func (f floats) DType() backend.DType { return backend.Float32 }
 
 // ints is an int32 buffer in host memory.
 type ints []int32
