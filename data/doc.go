@@ -1,0 +1,65 @@
+// Package data reads the tabular files mtl-gpu trains on and turns them
+// into numbers.
+//
+// A training run starts with ReadFile, which reads a CSV or TSV file with a
+// header line (gzip-compressed or not) into a Table of strings. Fit then
+// learns a Schema from that table and the Options the user gave: which
+// columns are targets (task specs such as "income:binary" or
+// "Class*:multiclass:0.5", see ParseTaskSpec), which column splits the rows
+// into groups, which columns to ignore and which to treat as categorical.
+// Every remaining column is a feature. Schema.Encode turns a table into a
+// dense float32 matrix, per-target labels and per-row group indices. The
+// Schema is stored in the model file as JSON, so that prediction and
+// evaluation encode their files exactly as training did; Validate checks a
+// schema read back.
+//
+// # Features
+//
+// A feature column is numeric when every non-missing training value is a
+// number, and categorical otherwise or when the options force it.
+// Numeric columns are standardised with the training mean μ and population
+// standard deviation σ (a constant column keeps σ = 1):
+//
+//	z = (x − μ) / σ
+//
+// Categorical columns are one-hot encoded, one encoded column per distinct
+// training value in sorted order; "?" and the empty string are categories
+// like any other. A value not seen in training encodes as all zeros and is
+// counted in a warning.
+//
+// A cell is missing when, trimmed, it is empty, "?", "NA" or "NaN" (any
+// case; see IsMissing). In a numeric column a missing value is an error
+// unless Options.Impute is "mean", which stands in the training mean
+// (0 after standardisation). "inf" and numbers beyond float64 range are
+// errors, not missing values.
+//
+// # Targets
+//
+// A missing target cell is a missing label (NaN in Encoded.Labels); the
+// trainer skips it for that task only. Class labels are kept as written
+// (trimmed) and sorted, numerically when all are numbers, so the class
+// indices do not depend on row order. A binary target has at most two
+// labels; the positive one (label 1) is the second of the pairs 0/1,
+// false/true and no/yes in any case, and otherwise the larger. A binary
+// target with one label of such a pair gets the other as its second class.
+//
+// With a group column (for example a school id) every target becomes a
+// family of tasks with one head per group, named TARGET@GROUP (see
+// Schema.HeadName). A group not seen in training encodes as −1, which the
+// trainer maps to a shared head.
+//
+// # Errors and warnings
+//
+// Errors are values of type *Error and print as one line that names the
+// file, the line (the header is line 1) and the column by name and
+// 1-based position:
+//
+//	adult_train.csv:17: column "age" (1): "abc" is not a number
+//
+// Nothing in this package prints or exits. Conditions that are allowed but
+// worth knowing (imputed values, unseen categories, a one-class target) are
+// returned as warning lines for the caller to log.
+//
+// WritePredictions writes the predictions of a model as CSV, next to
+// columns passed through from the input.
+package data
