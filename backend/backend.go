@@ -224,7 +224,7 @@ type Backend interface {
 	Alloc(dt DType, n int) (Buffer, error)
 	// Upload returns a float32 buffer holding src. A backend that computes
 	// in host memory may keep src itself as the buffer's storage, so the
-	// caller must not use src afterwards.
+	// caller must not modify src while the buffer is in use.
 	Upload(src []float32) (Buffer, error)
 	// Free releases a buffer. Freeing nil is a no-op.
 	Free(b Buffer)

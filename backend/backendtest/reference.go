@@ -374,3 +374,11 @@ func (Reference) AdamStep(hp backend.Adam, param, grad, m, v backend.Vec, clip b
 		*pi -= lr * mh / (math.Sqrt(vh) + float64(hp.Eps))
 	}
 }
+
+// Values returns a float32 buffer's contents at full float64 precision, so
+// that tests (finite-difference gradient checks) can avoid rounding.
+func (Reference) Values(b backend.Buffer) []float64 { return append([]float64(nil), rf(b)...) }
+
+// SetValues writes float64 values into a float32 buffer without rounding
+// them to float32.
+func (Reference) SetValues(b backend.Buffer, off int, v []float64) { copy(rf(b)[off:], v) }

@@ -1,0 +1,162 @@
+package mtl
+
+import (
+	"fmt"
+	"math"
+)
+
+// Optimizer names an optimisation method.
+type Optimizer string
+
+const (
+	// SGD is stochastic gradient descent with momentum and classic L2.
+	SGD Optimizer = "sgd"
+	// Adam is Adam with classic (coupled) L2 decay.
+	Adam Optimizer = "adam"
+	// AdamW is Adam with decoupled weight decay.
+	AdamW Optimizer = "adamw"
+)
+
+// ScheduleKind names a learning-rate schedule.
+type ScheduleKind string
+
+const (
+	// Constant keeps the learning rate fixed (after warm-up).
+	Constant ScheduleKind = "constant"
+	// Step multiplies the rate by Gamma every StepEvery epochs.
+	Step ScheduleKind = "step"
+	// Cosine anneals the rate from LR to MinLR·LR over the run.
+	Cosine ScheduleKind = "cosine"
+)
+
+// Schedule is a learning-rate schedule with linear warm-up.
+type Schedule struct {
+	Kind ScheduleKind `json:"kind"`
+	// Warmup is the length of the linear warm-up in epochs (fractions
+	// allowed).
+	Warmup float64 `json:"warmup"`
+	// StepEvery and Gamma parameterise the Step schedule.
+	StepEvery int     `json:"step_every,omitempty"`
+	Gamma     float64 `json:"gamma,omitempty"`
+	// MinLR is the final rate of the Cosine schedule, as a fraction of LR.
+	MinLR float64 `json:"min_lr,omitempty"`
+}
+
+// Config holds everything about how a model is trained.
+type Config struct {
+	Epochs    int       `json:"epochs"`
+	Batch     int       `json:"batch"`
+	Optimizer Optimizer `json:"optimizer"`
+	LR        float64   `json:"lr"`
+	// Momentum and Nesterov apply to SGD.
+	Momentum float64 `json:"momentum"`
+	Nesterov bool    `json:"nesterov"`
+	// Beta1, Beta2 and Eps apply to Adam and AdamW.
+	Beta1 float64 `json:"beta1"`
+	Beta2 float64 `json:"beta2"`
+	Eps   float64 `json:"eps"`
+	// WeightDecay is the L2 decay of the weights of shared layers and
+	// heads (biases are not decayed).
+	WeightDecay float64 `json:"weight_decay"`
+	// GroupDecay is the L2 shrinkage of the per-group deviations of task
+	// families, as a ridge penalty on the sum of the family's row losses:
+	// the larger, the more each group's head stays near the family's
+	// shared head, and the fewer rows a group has, the more it is shrunk.
+	// It is roughly the ratio of the noise variance within a group to the
+	// variance between groups.
+	GroupDecay float64  `json:"group_decay"`
+	Schedule   Schedule `json:"schedule"`
+	// ClipNorm clips the global gradient norm; 0 disables clipping.
+	ClipNorm float64 `json:"clip_norm"`
+	// Patience stops training when the validation loss has not improved
+	// for this many epochs; 0 trains for all Epochs.
+	Patience int `json:"patience"`
+	// Seed drives initial weights and the order of rows.
+	Seed uint64 `json:"seed"`
+	// Weighting chooses how task losses and gradients are combined.
+	Weighting Weighting `json:"weighting"`
+}
+
+// DefaultConfig returns the settings that train well on typical tabular
+// multi-task data without tuning: AdamW with a cosine schedule.
+func DefaultConfig() Config {
+	return Config{
+		Epochs:      40,
+		Batch:       128,
+		Optimizer:   AdamW,
+		LR:          3e-3,
+		Momentum:    0.9,
+		Beta1:       0.9,
+		Beta2:       0.999,
+		Eps:         1e-8,
+		WeightDecay: 1e-2,
+		GroupDecay:  1,
+		Schedule:    Schedule{Kind: Cosine, Warmup: 1, MinLR: 0.02, StepEvery: 10, Gamma: 0.1},
+		Patience:    8,
+		Weighting:   Weighting{Method: Equal},
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	switch {
+	case c.Epochs < 1:
+		return fmt.Errorf("epochs must be at least 1, got %d", c.Epochs)
+	case c.Batch < 1:
+		return fmt.Errorf("batch size must be at least 1, got %d", c.Batch)
+	case !(c.LR > 0) || !finite(c.LR):
+		return fmt.Errorf("learning rate must be > 0, got %g", c.LR)
+	case c.Optimizer != SGD && c.Optimizer != Adam && c.Optimizer != AdamW:
+		return fmt.Errorf("unknown optimizer %q (want sgd, adam or adamw)", c.Optimizer)
+	case c.Momentum < 0 || c.Momentum >= 1:
+		return fmt.Errorf("momentum must be in [0, 1), got %g", c.Momentum)
+	case (c.Optimizer != SGD) && (c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1 || !(c.Eps > 0)):
+		return fmt.Errorf("adam needs beta1, beta2 in [0, 1) and eps > 0, got %g, %g, %g", c.Beta1, c.Beta2, c.Eps)
+	case c.WeightDecay < 0 || !finite(c.WeightDecay):
+		return fmt.Errorf("weight decay must be ≥ 0, got %g", c.WeightDecay)
+	case c.GroupDecay < 0 || !finite(c.GroupDecay):
+		return fmt.Errorf("group decay must be ≥ 0, got %g", c.GroupDecay)
+	case c.ClipNorm < 0 || !finite(c.ClipNorm):
+		return fmt.Errorf("gradient clipping norm must be ≥ 0, got %g", c.ClipNorm)
+	case c.Patience < 0:
+		return fmt.Errorf("patience must be ≥ 0, got %d", c.Patience)
+	}
+	s := c.Schedule
+	switch s.Kind {
+	case Constant, Cosine:
+	case Step:
+		if s.StepEvery < 1 || !(s.Gamma > 0) {
+			return fmt.Errorf("step schedule needs step_every ≥ 1 and gamma > 0")
+		}
+	default:
+		return fmt.Errorf("unknown schedule %q (want constant, step or cosine)", s.Kind)
+	}
+	if s.Warmup < 0 || !finite(s.Warmup) || s.MinLR < 0 || s.MinLR > 1 {
+		return fmt.Errorf("schedule needs warmup ≥ 0 and min_lr in [0, 1]")
+	}
+	return c.Weighting.validate()
+}
+
+// lr returns the learning rate of the step-th step (from 0) of a run of
+// epochs×perEpoch steps.
+func (c Config) lr(step, perEpoch int) float64 {
+	total := c.Epochs * perEpoch
+	warm := int(math.Round(c.Schedule.Warmup * float64(perEpoch)))
+	if warm > 0 && step < warm {
+		return c.LR * float64(step+1) / float64(warm)
+	}
+	switch c.Schedule.Kind {
+	case Step:
+		return c.LR * math.Pow(c.Schedule.Gamma, float64(step/perEpoch/c.Schedule.StepEvery))
+	case Cosine:
+		span := total - warm
+		if span <= 1 {
+			return c.LR
+		}
+		frac := float64(step-warm) / float64(span-1)
+		lo := c.Schedule.MinLR * c.LR
+		return lo + (c.LR-lo)*0.5*(1+math.Cos(math.Pi*min(frac, 1)))
+	}
+	return c.LR
+}

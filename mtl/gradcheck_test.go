@@ -1,0 +1,140 @@
+package mtl
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mtl-gpu/mtl-gpu/backend"
+	"github.com/mtl-gpu/mtl-gpu/backend/backendtest"
+)
+
+// gradSpec has every task type, task weights, a positive-class weight and
+// two task families, so that one check covers every loss, the heads and
+// the deviations.
+func gradSpec(hidden []int, act backend.Activation) Spec {
+	return Spec{
+		Inputs: 5, Hidden: hidden, Activation: act,
+		Tasks: []Task{
+			{Name: "class", Type: Multiclass, Classes: 3, Weight: 0.7},
+			{Name: "flag", Type: Binary, Weight: 1.3, PosWeight: 2.5},
+			{Name: "value", Type: Regression},
+			{Name: "score", Type: Regression, Groups: 4, Weight: 0.5},
+			{Name: "pass", Type: Multiclass, Classes: 2, Groups: 3},
+		},
+	}
+}
+
+// randomData draws n rows for spec with about a quarter of the labels
+// missing and some rows in groups unseen in training.
+func randomData(spec Spec, n int, rng *rand.Rand) *Dataset {
+	d := &Dataset{N: n, X: make([]float32, n*spec.Inputs)}
+	for i := range d.X {
+		d.X[i] = float32(rng.NormFloat64())
+	}
+	for _, t := range spec.Tasks {
+		y := make([]float32, n)
+		var g []int32
+		if t.Groups > 0 {
+			g = make([]int32, n)
+		}
+		for i := range y {
+			switch {
+			case rng.Float64() < 0.25:
+				y[i] = float32(math.NaN())
+			case t.Type == Multiclass:
+				y[i] = float32(rng.IntN(t.Classes))
+			case t.Type == Binary:
+				y[i] = float32(rng.IntN(2))
+			default:
+				y[i] = float32(3 + 2*rng.NormFloat64())
+			}
+			if g != nil {
+				g[i] = int32(rng.IntN(t.Groups+1) - 1)
+			}
+		}
+		d.Labels = append(d.Labels, y)
+		d.Groups = append(d.Groups, g)
+	}
+	return d
+}
+
+// TestGradientFiniteDifferences checks the gradient of every parameter of
+// the loss against central differences, computed in float64 on the
+// reference backend, for each activation, with one and two shared layers
+// and with heads on the inputs.
+func TestGradientFiniteDifferences(t *testing.T) {
+	for _, hidden := range [][]int{nil, {4}, {4, 3}} {
+		for _, act := range []backend.Activation{backend.Identity, backend.ReLU, backend.Tanh} {
+			if len(hidden) == 0 && act != backend.Identity {
+				continue
+			}
+			t.Run(fmt.Sprintf("%v/%s", hidden, act), func(t *testing.T) {
+				t.Parallel()
+				gradCheck(t, gradSpec(hidden, act))
+			})
+		}
+	}
+}
+
+func gradCheck(t *testing.T, spec Spec) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	data := randomData(spec, 23, rng)
+	m, err := NewModel(spec, data, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Move every parameter, deviations and biases included, off its
+	// initial value so that no gradient term vanishes by construction.
+	for i := range m.Params {
+		m.Params[i] += float32(0.3 * rng.NormFloat64())
+	}
+	ref := backendtest.Reference{}
+	cfg := DefaultConfig()
+	cfg.Batch = data.N
+	tr, err := NewTrainer(ref, m, cfg, data, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	for i := range tr.perm {
+		tr.perm[i] = int32(i)
+	}
+	ref.WriteInt32(tr.idx, 0, tr.perm)
+	loss := func() float64 {
+		tr.gradient(0, data.N)
+		sums := ref.Values(tr.sums)
+		var l float64
+		for i, task := range spec.Tasks {
+			if sums[2*i+1] > 0 {
+				l += task.weight() * sums[2*i] / sums[2*i+1]
+			}
+		}
+		return l
+	}
+	loss()
+	grad := ref.Values(tr.grads)
+	params := ref.Values(tr.net.params)
+	const h = 1e-6
+	checked := 0
+	for i := range tr.lay.total {
+		p := params[i]
+		ref.SetValues(tr.net.params, i, []float64{p + h})
+		up := loss()
+		ref.SetValues(tr.net.params, i, []float64{p - h})
+		down := loss()
+		ref.SetValues(tr.net.params, i, []float64{p})
+		fd := (up - down) / (2 * h)
+		if !backendtest.Within(grad[i], fd, 1e-6, 1e-4) {
+			t.Errorf("parameter %d: gradient %.9g, finite difference %.9g", i, grad[i], fd)
+		}
+		if grad[i] != 0 {
+			checked++
+		}
+	}
+	// Most parameters must have a gradient (a ReLU may silence a few).
+	if checked < tr.lay.total*2/3 {
+		t.Errorf("only %d of %d gradients are non-zero", checked, tr.lay.total)
+	}
+}
