@@ -1,0 +1,284 @@
+package data
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// SchemaVersion is the version of the Schema JSON layout written by this
+// package; Validate rejects others.
+const SchemaVersion = 1
+
+// FeatureKind says how a feature column is encoded.
+type FeatureKind int
+
+const (
+	// Numeric columns are standardised: (value − Mean) / Scale.
+	Numeric FeatureKind = iota
+	// Categorical columns are one-hot encoded over Categories.
+	Categorical
+)
+
+var featureKindNames = [...]string{Numeric: "numeric", Categorical: "categorical"}
+
+// String returns "numeric" or "categorical".
+func (k FeatureKind) String() string {
+	if k >= 0 && int(k) < len(featureKindNames) {
+		return featureKindNames[k]
+	}
+	return fmt.Sprintf("FeatureKind(%d)", int(k))
+}
+
+// MarshalText encodes the kind as its name.
+func (k FeatureKind) MarshalText() ([]byte, error) {
+	if k < 0 || int(k) >= len(featureKindNames) {
+		return nil, fmt.Errorf("invalid feature kind %d", int(k))
+	}
+	return []byte(featureKindNames[k]), nil
+}
+
+// UnmarshalText decodes a name written by MarshalText.
+func (k *FeatureKind) UnmarshalText(b []byte) error {
+	for i, name := range featureKindNames {
+		if string(b) == name {
+			*k = FeatureKind(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown feature kind %q (want numeric or categorical)", b)
+}
+
+// Feature is one input column and how it is encoded.
+type Feature struct {
+	// Name is the column name; columns are found by name at encode time.
+	Name string `json:"name"`
+	// Kind is Numeric or Categorical.
+	Kind FeatureKind `json:"kind"`
+	// Mean is the training mean of a numeric column.
+	Mean float64 `json:"mean,omitempty"`
+	// Scale is the training population standard deviation of a numeric
+	// column, or 1 when that is 0.
+	Scale float64 `json:"scale,omitempty"`
+	// Categories lists the sorted distinct values (trimmed) of a
+	// categorical column; each gets one encoded column.
+	Categories []string `json:"categories,omitempty"`
+}
+
+// Width is the number of encoded columns of the feature.
+func (f Feature) Width() int {
+	if f.Kind == Categorical {
+		return len(f.Categories)
+	}
+	return 1
+}
+
+// Target is one target column: one task, or one family of tasks (a head per
+// group) when the schema has a group column.
+type Target struct {
+	// Name is the column name, which also names the task.
+	Name string `json:"name"`
+	// Type is the task type.
+	Type TaskType `json:"type"`
+	// Weight multiplies the task's loss.
+	Weight float64 `json:"weight"`
+	// Classes lists the class labels as written (trimmed) for
+	// classification. For multiclass targets they are sorted and the label
+	// of class k is Classes[k]. Binary targets have exactly two:
+	// Classes[0] is the negative class and Classes[1] the positive one.
+	Classes []string `json:"classes,omitempty"`
+	// Positive repeats Classes[1] for binary targets.
+	Positive string `json:"positive,omitempty"`
+}
+
+// Schema is everything learnt from a training table that is needed to
+// encode other tables the same way: the feature columns with their
+// standardisation or categories, the targets with their classes, and the
+// group column with its values. It is stored in model files as JSON; the
+// field names are stable.
+type Schema struct {
+	// Version is SchemaVersion.
+	Version int `json:"version"`
+	// Features lists the input columns in training file order.
+	Features []Feature `json:"features"`
+	// Targets lists the target columns in training file order.
+	Targets []Target `json:"targets"`
+	// GroupColumn names the column that splits every target into a family
+	// of tasks, one per group, or is empty.
+	GroupColumn string `json:"group_column,omitempty"`
+	// Groups lists the sorted distinct values (trimmed) of GroupColumn in
+	// the training data; group index g is Groups[g].
+	Groups []string `json:"groups,omitempty"`
+	// Impute is "mean" when missing numeric values are replaced by the
+	// training mean, or empty when they are errors.
+	Impute string `json:"impute,omitempty"`
+}
+
+// Dim returns the width of an encoded row.
+func (s *Schema) Dim() int {
+	d := 0
+	for _, f := range s.Features {
+		d += f.Width()
+	}
+	return d
+}
+
+// EncodedNames names the encoded columns: a numeric feature by its column
+// name, a category as COLUMN=CATEGORY.
+func (s *Schema) EncodedNames() []string {
+	names := make([]string, 0, s.Dim())
+	for _, f := range s.Features {
+		if f.Kind == Categorical {
+			for _, c := range f.Categories {
+				names = append(names, f.Name+"="+c)
+			}
+			continue
+		}
+		names = append(names, f.Name)
+	}
+	return names
+}
+
+// HeadName names the task of target t for group g (an index into Groups)
+// as TARGET@GROUP, or TARGET when g is negative or there is no group
+// column.
+func (s *Schema) HeadName(t, g int) string {
+	if s.GroupColumn == "" || g < 0 {
+		return s.Targets[t].Name
+	}
+	return s.Targets[t].Name + "@" + s.Groups[g]
+}
+
+// Validate checks a schema read from a model file: the version, that every
+// column is named once, that numeric features have a finite mean and a
+// positive finite scale, that categorical features, classes and groups are
+// non-empty lists without repeats, that binary targets have two classes
+// with Positive the second, and that weights are positive and finite.
+func (s *Schema) Validate() error {
+	if s.Version != SchemaVersion {
+		return fmt.Errorf("schema version %d is not supported (want %d)", s.Version, SchemaVersion)
+	}
+	if len(s.Features) == 0 {
+		return fmt.Errorf("schema has no features")
+	}
+	if len(s.Targets) == 0 {
+		return fmt.Errorf("schema has no targets")
+	}
+	if s.Impute != "" && s.Impute != "mean" {
+		return fmt.Errorf("schema: unknown impute method %q", s.Impute)
+	}
+	names := map[string]string{}
+	claim := func(name, role string) error {
+		if name == "" {
+			return fmt.Errorf("schema: %s with an empty name", role)
+		}
+		if prev, ok := names[name]; ok {
+			return fmt.Errorf("schema: column %q is both %s and %s", name, prev, role)
+		}
+		names[name] = role
+		return nil
+	}
+	for _, f := range s.Features {
+		if err := claim(f.Name, "a feature"); err != nil {
+			return err
+		}
+		switch f.Kind {
+		case Numeric:
+			if math.IsNaN(f.Mean) || math.IsInf(f.Mean, 0) {
+				return fmt.Errorf("schema: feature %q has mean %v", f.Name, f.Mean)
+			}
+			if !(f.Scale > 0) || math.IsInf(f.Scale, 0) {
+				return fmt.Errorf("schema: feature %q has scale %v (want positive and finite)", f.Name, f.Scale)
+			}
+			if len(f.Categories) > 0 {
+				return fmt.Errorf("schema: numeric feature %q has categories", f.Name)
+			}
+		case Categorical:
+			if err := checkList(f.Categories, "feature "+quote(f.Name), "categories"); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("schema: feature %q has unknown kind %d", f.Name, int(f.Kind))
+		}
+	}
+	for _, t := range s.Targets {
+		if err := claim(t.Name, "a target"); err != nil {
+			return err
+		}
+		if !(t.Weight > 0) || math.IsInf(t.Weight, 0) {
+			return fmt.Errorf("schema: target %q has weight %v (want positive and finite)", t.Name, t.Weight)
+		}
+		switch t.Type {
+		case Multiclass:
+			if err := checkList(t.Classes, "target "+quote(t.Name), "classes"); err != nil {
+				return err
+			}
+		case Binary:
+			if err := checkList(t.Classes, "target "+quote(t.Name), "classes"); err != nil {
+				return err
+			}
+			if len(t.Classes) != 2 || t.Positive != t.Classes[1] {
+				return fmt.Errorf("schema: binary target %q needs two classes with the positive one second", t.Name)
+			}
+		case Regression:
+			if len(t.Classes) > 0 || t.Positive != "" {
+				return fmt.Errorf("schema: regression target %q has classes", t.Name)
+			}
+		default:
+			return fmt.Errorf("schema: target %q has unknown type %d", t.Name, int(t.Type))
+		}
+	}
+	if s.GroupColumn != "" {
+		if err := claim(s.GroupColumn, "the group column"); err != nil {
+			return err
+		}
+		if err := checkList(s.Groups, "group column "+quote(s.GroupColumn), "groups"); err != nil {
+			return err
+		}
+	} else if len(s.Groups) > 0 {
+		return fmt.Errorf("schema: groups without a group column")
+	}
+	return nil
+}
+
+// checkList reports an empty list or a repeated element.
+func checkList(list []string, owner, what string) error {
+	if len(list) == 0 {
+		return fmt.Errorf("schema: %s has no %s", owner, what)
+	}
+	seen := make(map[string]bool, len(list))
+	for _, v := range list {
+		if seen[v] {
+			return fmt.Errorf("schema: %s lists %q twice in %s", owner, v, what)
+		}
+		seen[v] = true
+	}
+	return nil
+}
+
+func quote(s string) string { return fmt.Sprintf("%q", s) }
+
+// sortValues sorts distinct values numerically when all of them are finite
+// numbers and as strings otherwise; numeric ties ("1" and "1.0") fall back
+// to string order, so the result is deterministic.
+func sortValues(vals []string) {
+	nums := make(map[string]float64, len(vals))
+	for _, v := range vals {
+		kind, x := parseCell(v)
+		if kind != cellNumber {
+			slices.Sort(vals)
+			return
+		}
+		nums[v] = x
+	}
+	slices.SortFunc(vals, func(a, b string) int {
+		switch {
+		case nums[a] < nums[b]:
+			return -1
+		case nums[a] > nums[b]:
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+}
