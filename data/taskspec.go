@@ -98,10 +98,10 @@ func (s TaskSpec) check() error {
 		return fmt.Errorf("task %q: empty column pattern", s.String())
 	}
 	if s.Type < 0 || int(s.Type) >= len(taskTypeNames) {
-		return fmt.Errorf("task %q: invalid task type", s.Pattern)
+		return fmt.Errorf("task %q: invalid task type", s.String())
 	}
 	if w := s.Weight; w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
-		return fmt.Errorf("task %q: weight %v is not a positive finite number", s.Pattern, w)
+		return fmt.Errorf("task %q: weight %v is not a positive finite number", s.String(), w)
 	}
 	return nil
 }
