@@ -28,8 +28,8 @@ func TestSummariseBinary(t *testing.T) {
 	// Undefined task metrics are left out of the means; pooled metrics
 	// count every labelled pair.
 	c := Binary([]float64{0, 1, 1, nan}, []float64{0.2, 0.9, 0.4, 0.9}) // tp 1, fn 1, tn 1; auc 1; f1 2/3
-	d := Binary([]float64{0, 0}, []float64{0.7, 0.1})                  // fp 1, tn 1; auc undefined; f1 0
-	e := Binary([]float64{0}, []float64{0.1})                          // tn 1; auc, f1 undefined
+	d := Binary([]float64{0, 0}, []float64{0.7, 0.1})                   // fp 1, tn 1; auc undefined; f1 0
+	e := Binary([]float64{0}, []float64{0.1})                           // tn 1; auc, f1 undefined
 	r = Summarise([]string{"c", "d", "e"}, []TaskMetrics{c, d, e})
 	want = map[string]float64{"mean_auc": 1, "macro_f1": 1.0 / 3, "hamming_loss": 2.0 / 6, "micro_f1": 2.0 / 4}
 	for k, w := range want {
