@@ -204,3 +204,27 @@ func encodeLabels(t *Table, c int, tg Target) ([]float32, error) {
 	}
 	return out, nil
 }
+
+// ClassIndices returns the labels of a classification target as class
+// indices, −1 for a missing label, as metrics.Multiclass takes them.
+func (e *Encoded) ClassIndices(target int) []int {
+	out := make([]int, e.N)
+	for i, v := range e.Labels[target] {
+		if math.IsNaN(float64(v)) {
+			out[i] = -1
+			continue
+		}
+		out[i] = int(v)
+	}
+	return out
+}
+
+// LabelValues returns the labels of a target as float64, NaN for a missing
+// label, as metrics.Binary and metrics.Regression take them.
+func (e *Encoded) LabelValues(target int) []float64 {
+	out := make([]float64, e.N)
+	for i, v := range e.Labels[target] {
+		out[i] = float64(v)
+	}
+	return out
+}

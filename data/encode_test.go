@@ -60,6 +60,13 @@ func TestEncode(t *testing.T) {
 		t.Errorf("warnings\n%q\nwant\n%q", enc.Warnings, wantWarn)
 	}
 
+	if got := enc.ClassIndices(0); !reflect.DeepEqual(got, []int{0, 1, -1}) {
+		t.Errorf("ClassIndices = %v", got)
+	}
+	if got := enc.LabelValues(1); got[0] != 7 || !math.IsNaN(got[1]) || got[2] != -1 {
+		t.Errorf("LabelValues = %v", got)
+	}
+
 	// Prediction does not read targets, which may be absent.
 	noTargets := table(t, "p.csv", "g,cat,num\ns2,?,6\n")
 	enc, err = s.Encode(noTargets, false)

@@ -22,8 +22,8 @@ type Table struct {
 	Header []string
 	// Rows holds the data rows; the cells are as written (not trimmed).
 	Rows [][]string
-	// Lines[i] is the 1-based line of the file on which Rows[i] starts; the
-	// header is line 1.
+	// Lines[i] is the 1-based line of the file on which Rows[i] starts,
+	// counting the header as line 1 (or later, after leading blank lines).
 	Lines []int
 }
 
@@ -118,15 +118,18 @@ func Read(r io.Reader, name string) (*Table, error) {
 	if err != nil {
 		return nil, csvError(name, err, 0)
 	}
+	// Blank lines before the header are skipped, so it may start after
+	// line 1.
+	headerLine, _ := cr.FieldPos(0)
 	t := &Table{Path: name, Header: make([]string, len(header))}
 	seen := make(map[string]int, len(header))
 	for i, h := range header {
 		h = strings.TrimSpace(h)
 		if h == "" {
-			return nil, errorf(name, 1, "", i, "empty column name")
+			return nil, errorf(name, headerLine, "", i, "empty column name")
 		}
 		if j, dup := seen[h]; dup {
-			return nil, errorf(name, 1, h, i, "duplicate column name (also column %d)", j+1)
+			return nil, errorf(name, headerLine, h, i, "duplicate column name (also column %d)", j+1)
 		}
 		seen[h] = i
 		t.Header[i] = h
@@ -155,7 +158,7 @@ func Read(r io.Reader, name string) (*Table, error) {
 		t.Lines = append(t.Lines, line)
 	}
 	if len(t.Rows) == 0 {
-		return nil, fileErrorf(name, 1, "header but no data rows")
+		return nil, fileErrorf(name, headerLine, "header but no data rows")
 	}
 	return t, nil
 }

@@ -141,6 +141,7 @@ func TestReadErrors(t *testing.T) {
 		{"header and blank lines", "h.csv", []byte("a,b\n\n\n"), "h.csv:1: header but no data rows", 1},
 		{"duplicate column", "d.csv", []byte("a,b,a\n1,2,3\n"), `d.csv:1: column "a" (3): duplicate column name (also column 1)`, 1},
 		{"duplicate after trimming", "d.csv", []byte("a, a\n1,2\n"), `d.csv:1: column "a" (2): duplicate column name (also column 1)`, 1},
+		{"duplicate after blank lines", "d.csv", []byte("\n\na,a\n1,2\n"), `d.csv:3: column "a" (2): duplicate column name (also column 1)`, 3},
 		{"empty column name", "n.csv", []byte("a,,b\n1,2,3\n"), `n.csv:1: column "" (2): empty column name`, 1},
 		{"ragged short", "r.csv", []byte("a,b,c\n1,2,3\n4,5\n"), "r.csv:3: row has 2 fields, the header has 3", 3},
 		{"ragged long after quoted newline", "r.csv", []byte("a,b\n\"x\ny\",2\n1,2,3\n"), "r.csv:4: row has 3 fields, the header has 2", 4},
