@@ -1,6 +1,7 @@
 package data
 
 import (
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -145,8 +146,21 @@ func TestAdult(t *testing.T) {
 		}
 	}
 
+	// A model file stores the schema as JSON; the schema read back encodes
+	// the test file.
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored Schema
+	if err := json.Unmarshal(b, &stored); err != nil {
+		t.Fatal(err)
+	}
+	if err := stored.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	test := readShared(t, "adult/adult_test.csv.gz")
-	encTest, err := s.Encode(test, true)
+	encTest, err := stored.Encode(test, true)
 	if err != nil {
 		t.Fatal(err)
 	}
