@@ -64,8 +64,12 @@ type Config struct {
 	// shared head, and the fewer rows a group has, the more it is shrunk.
 	// It is roughly the ratio of the noise variance within a group to the
 	// variance between groups.
-	GroupDecay float64  `json:"group_decay"`
-	Schedule   Schedule `json:"schedule"`
+	GroupDecay float64 `json:"group_decay"`
+	// GroupBiasDecay is the same shrinkage for the deviations of the
+	// groups' biases (their intercepts), which usually differ between
+	// groups far more than their weights do.
+	GroupBiasDecay float64  `json:"group_bias_decay"`
+	Schedule       Schedule `json:"schedule"`
 	// ClipNorm clips the global gradient norm; 0 disables clipping.
 	ClipNorm float64 `json:"clip_norm"`
 	// Patience stops training when the validation loss has not improved
@@ -81,19 +85,20 @@ type Config struct {
 // multi-task data without tuning: AdamW with a cosine schedule.
 func DefaultConfig() Config {
 	return Config{
-		Epochs:      40,
-		Batch:       128,
-		Optimizer:   AdamW,
-		LR:          3e-3,
-		Momentum:    0.9,
-		Beta1:       0.9,
-		Beta2:       0.999,
-		Eps:         1e-8,
-		WeightDecay: 1e-2,
-		GroupDecay:  1,
-		Schedule:    Schedule{Kind: Cosine, Warmup: 1, MinLR: 0.02, StepEvery: 10, Gamma: 0.1},
-		Patience:    8,
-		Weighting:   Weighting{Method: Equal},
+		Epochs:         40,
+		Batch:          128,
+		Optimizer:      AdamW,
+		LR:             3e-3,
+		Momentum:       0.9,
+		Beta1:          0.9,
+		Beta2:          0.999,
+		Eps:            1e-8,
+		WeightDecay:    1e-2,
+		GroupDecay:     1000,
+		GroupBiasDecay: 5,
+		Schedule:       Schedule{Kind: Cosine, Warmup: 1, MinLR: 0.02, StepEvery: 10, Gamma: 0.1},
+		Patience:       8,
+		Weighting:      Weighting{Method: Equal},
 	}
 }
 
@@ -115,8 +120,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("adam needs beta1, beta2 in [0, 1) and eps > 0, got %g, %g, %g", c.Beta1, c.Beta2, c.Eps)
 	case c.WeightDecay < 0 || !finite(c.WeightDecay):
 		return fmt.Errorf("weight decay must be ≥ 0, got %g", c.WeightDecay)
-	case c.GroupDecay < 0 || !finite(c.GroupDecay):
-		return fmt.Errorf("group decay must be ≥ 0, got %g", c.GroupDecay)
+	case c.GroupDecay < 0 || !finite(c.GroupDecay) || c.GroupBiasDecay < 0 || !finite(c.GroupBiasDecay):
+		return fmt.Errorf("group decays must be ≥ 0, got %g and %g", c.GroupDecay, c.GroupBiasDecay)
 	case c.ClipNorm < 0 || !finite(c.ClipNorm):
 		return fmt.Errorf("gradient clipping norm must be ≥ 0, got %g", c.ClipNorm)
 	case c.Patience < 0:

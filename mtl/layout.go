@@ -85,6 +85,7 @@ type segment struct {
 	off, n int
 	kind   segKind
 	task   int
+	bias   bool
 }
 
 type segKind int
@@ -104,16 +105,16 @@ func (l *layout) segments(s Spec) []segment {
 			out = append(out, seg)
 		}
 	}
-	add(segment{0, l.heads + l.mainCols*k, segWeights, -1})
+	add(segment{0, l.heads + l.mainCols*k, segWeights, -1, false})
 	for t, task := range s.Tasks {
 		if task.Groups > 0 {
-			add(segment{l.heads + l.devCol[t]*k, task.Groups * task.outputs() * k, segDeviations, t})
+			add(segment{l.heads + l.devCol[t]*k, task.Groups * task.outputs() * k, segDeviations, t, false})
 		}
 	}
-	add(segment{l.heads + l.outputs()*k, l.headBias + l.mainCols - (l.heads + l.outputs()*k), segBiases, -1})
+	add(segment{l.heads + l.outputs()*k, l.headBias + l.mainCols - (l.heads + l.outputs()*k), segBiases, -1, true})
 	for t, task := range s.Tasks {
 		if task.Groups > 0 {
-			add(segment{l.headBias + l.devCol[t], task.Groups * task.outputs(), segDeviations, t})
+			add(segment{l.headBias + l.devCol[t], task.Groups * task.outputs(), segDeviations, t, true})
 		}
 	}
 	return out

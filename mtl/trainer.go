@@ -194,7 +194,11 @@ func NewTrainer(b backend.Backend, model *Model, cfg Config, train, val *Dataset
 			// The penalty GroupDecay·‖d‖² is on the sum of the family's
 			// row losses, as in ridge regression; the loss here is their
 			// mean, so it is divided by the family's labelled rows.
-			decay = cfg.GroupDecay / float64(max(train.labelled(s.task), 1))
+			decay = cfg.GroupDecay
+			if s.bias {
+				decay = cfg.GroupBiasDecay
+			}
+			decay /= float64(max(train.labelled(s.task), 1))
 		}
 		t.decay = append(t.decay, decay)
 	}
