@@ -1,0 +1,288 @@
+// Package benchmark defines the reference training workloads of mtl-gpu and
+// measures a backend on them: throughput over whole epochs, the share of
+// time each operation takes, and the throughput that the step's GEMMs
+// alone reach at the same shapes, which bounds what any implementation of
+// the step can do on that device.
+package benchmark
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/mtl-gpu/mtl-gpu/backend"
+	"github.com/mtl-gpu/mtl-gpu/backend/profile"
+	"github.com/mtl-gpu/mtl-gpu/mtl"
+)
+
+// Workload is a synthetic multi-task problem and how to train on it.
+type Workload struct {
+	Name       string
+	Samples    int
+	Features   int
+	Hidden     int
+	Activation backend.Activation
+	Tasks      int
+	Classes    int
+	Batch      int
+	LR         float64
+	Momentum   float64
+}
+
+// Workloads are the reference workloads: "linear" is the first (a linear
+// 256-wide shared projection of 512 features), "relu" the second (a ReLU
+// projection of 512 on 1,024 features). Both have 65,536 samples, 8
+// multiclass tasks of 10 classes, batches of 1,024 and plain SGD.
+var Workloads = []Workload{
+	{Name: "linear", Samples: 65536, Features: 512, Hidden: 256, Activation: backend.Identity, Tasks: 8, Classes: 10, Batch: 1024, LR: 0.05, Momentum: 0.9},
+	{Name: "relu", Samples: 65536, Features: 1024, Hidden: 512, Activation: backend.ReLU, Tasks: 8, Classes: 10, Batch: 1024, LR: 0.05, Momentum: 0.9},
+}
+
+// Find returns the workload named name.
+func Find(name string) (Workload, error) {
+	for _, w := range Workloads {
+		if w.Name == name {
+			return w, nil
+		}
+	}
+	return Workload{}, fmt.Errorf("unknown workload %q (want linear or relu)", name)
+}
+
+// String describes the workload in one line.
+func (w Workload) String() string {
+	return fmt.Sprintf("%s: %d samples × %d features → %d (%s) → %d tasks × %d classes, batch %d, SGD",
+		w.Name, w.Samples, w.Features, w.Hidden, w.Activation, w.Tasks, w.Classes, w.Batch)
+}
+
+// Spec is the model of the workload.
+func (w Workload) Spec() mtl.Spec {
+	s := mtl.Spec{Inputs: w.Features, Hidden: []int{w.Hidden}, Activation: w.Activation}
+	for t := range w.Tasks {
+		s.Tasks = append(s.Tasks, mtl.Task{Name: fmt.Sprintf("task%d", t), Type: mtl.Multiclass, Classes: w.Classes})
+	}
+	return s
+}
+
+// Config is how the workload is trained: SGD with momentum at a constant
+// rate, no decay, no validation.
+func (w Workload) Config(epochs int) mtl.Config {
+	c := mtl.DefaultConfig()
+	c.Epochs, c.Batch, c.Optimizer, c.LR, c.Momentum = epochs, w.Batch, mtl.SGD, w.LR, w.Momentum
+	c.WeightDecay, c.Patience = 0, 0
+	c.Schedule = mtl.Schedule{Kind: mtl.Constant}
+	return c
+}
+
+// StepFlops is the floating-point work of one full batch: the five GEMMs
+// (forward X·W and H·Aᵀ, backward dZᵀ·H, dZ·A and Xᵀ·dH).
+func (w Workload) StepFlops() float64 {
+	b, d, k, c := float64(w.Batch), float64(w.Features), float64(w.Hidden), float64(w.Tasks*w.Classes)
+	return 2 * b * (2*d*k + 3*k*c)
+}
+
+// Data generates a learnable data set: inputs are standard normal, and
+// each task's label is the most likely class of a random teacher that
+// reads a 16-dimensional projection of the inputs, with Gumbel noise.
+func (w Workload) Data(seed uint64) *mtl.Dataset {
+	rng := rand.New(rand.NewPCG(seed, 0x62656e63))
+	const r = 16
+	u := make([]float64, w.Features*r)
+	for i := range u {
+		u[i] = rng.NormFloat64() / math.Sqrt(float64(w.Features))
+	}
+	v := make([]float64, w.Tasks*r*w.Classes)
+	for i := range v {
+		v[i] = 2 * rng.NormFloat64() / math.Sqrt(r)
+	}
+	d := &mtl.Dataset{N: w.Samples, X: make([]float32, w.Samples*w.Features)}
+	for range w.Tasks {
+		d.Labels = append(d.Labels, make([]float32, w.Samples))
+		d.Groups = append(d.Groups, nil)
+	}
+	proj := make([]float64, r)
+	for i := range w.Samples {
+		x := d.X[i*w.Features : (i+1)*w.Features]
+		clear(proj)
+		for j := range x {
+			x[j] = float32(rng.NormFloat64())
+			for q := range r {
+				proj[q] += float64(x[j]) * u[j*r+q]
+			}
+		}
+		for t := range w.Tasks {
+			best, bestScore := 0, math.Inf(-1)
+			for c := range w.Classes {
+				s := -math.Log(-math.Log(rng.Float64()))
+				for q := range r {
+					s += proj[q] * v[(t*r+q)*w.Classes+c]
+				}
+				if s > bestScore {
+					best, bestScore = c, s
+				}
+			}
+			d.Labels[t][i] = float32(best)
+		}
+	}
+	return d
+}
+
+// Result is what Run measured.
+type Result struct {
+	Workload Workload
+	Device   backend.DeviceInfo
+	// LossBefore and LossAfter are the mean task loss on the first 8,192
+	// samples before training and after the last epoch.
+	LossBefore, LossAfter float64
+	// EpochSeconds are the times of the timed epochs (after the warm-up).
+	EpochSeconds []float64
+	// SamplesPerSec is the throughput over the timed epochs.
+	SamplesPerSec float64
+	// GFlops is the GEMM work per second achieved by the whole step.
+	GFlops float64
+	// GemmOnlySamplesPerSec is the throughput the step's five GEMMs alone
+	// reach at the same shapes on the same device.
+	GemmOnlySamplesPerSec float64
+	// Ops is the per-operation profile of one extra epoch.
+	Ops []profile.Op
+	// ProfileSeconds is the length of the profiled epoch.
+	ProfileSeconds float64
+}
+
+// Run trains w on b for one warm-up epoch and epochs timed epochs, then
+// profiles one more epoch operation by operation when prof is set.
+func Run(ctx context.Context, b backend.Backend, w Workload, data *mtl.Dataset, epochs int, prof bool) (*Result, error) {
+	res := &Result{Workload: w, Device: b.Info()}
+	spec := w.Spec()
+	extra := 0
+	if prof {
+		extra = 1
+	}
+	cfg := w.Config(1 + epochs + extra)
+	model, err := mtl.NewModel(spec, data, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	probe := data.Rows(seq(min(8192, data.N)), w.Features)
+	if res.LossBefore, err = meanLoss(b, model, probe); err != nil {
+		return nil, err
+	}
+	pb := profile.Wrap(b)
+	pb.Enabled = false
+	tr, err := mtl.NewTrainer(pb, model, cfg, data, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tr.Close()
+	var timed time.Duration
+	var start time.Time
+	hooks := mtl.Hooks{
+		Step: func(epoch, step, steps int) {
+			if step == 0 && epoch == 1+epochs {
+				pb.Enabled = true
+				start = time.Now()
+			}
+		},
+		Epoch: func(s mtl.EpochStats) error {
+			switch {
+			case s.Epoch >= 2 && s.Epoch <= 1+epochs:
+				res.EpochSeconds = append(res.EpochSeconds, s.Seconds)
+				timed += time.Duration(s.Seconds * float64(time.Second))
+			case s.Epoch == 2+epochs:
+				res.ProfileSeconds = time.Since(start).Seconds()
+			}
+			return nil
+		},
+	}
+	if err := tr.Fit(ctx, hooks); err != nil {
+		return nil, err
+	}
+	if err := pb.Err(); err != nil {
+		return nil, err
+	}
+	res.Ops = pb.Ops()
+	samples := float64(epochs * data.N)
+	res.SamplesPerSec = samples / timed.Seconds()
+	res.GFlops = res.SamplesPerSec / float64(w.Batch) * w.StepFlops() / 1e9
+	if res.LossAfter, err = meanLoss(b, model, probe); err != nil {
+		return nil, err
+	}
+	if res.GemmOnlySamplesPerSec, err = gemmOnly(b, w, data.N/w.Batch*epochs); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func seq(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
+}
+
+// meanLoss is the mean over tasks of the cross-entropy on d.
+func meanLoss(b backend.Backend, m *mtl.Model, d *mtl.Dataset) (float64, error) {
+	p, err := m.Predict(b, d)
+	if err != nil {
+		return 0, err
+	}
+	var total float64
+	for t, task := range m.Spec.Tasks {
+		k := task.Classes
+		var s float64
+		for i, y := range d.Labels[t] {
+			s -= math.Log(math.Max(float64(p[t][i*k+int(y)]), 1e-15))
+		}
+		total += s / float64(d.N)
+	}
+	return total / float64(len(m.Spec.Tasks)), nil
+}
+
+// gemmOnly times steps×(the five GEMMs of a training step) at the
+// workload's shapes and returns the samples per second they allow.
+func gemmOnly(b backend.Backend, w Workload, steps int) (float64, error) {
+	bt, d, k, c := w.Batch, w.Features, w.Hidden, w.Tasks*w.Classes
+	sizes := []int{bt * d, d * k, bt * k, c * k, bt * c, c * k, bt * k, d * k}
+	var bufs []backend.Buffer
+	defer func() {
+		for _, x := range bufs {
+			b.Free(x)
+		}
+	}()
+	for _, n := range sizes {
+		buf, err := b.Alloc(backend.Float32, n)
+		if err != nil {
+			return 0, err
+		}
+		bufs = append(bufs, buf)
+	}
+	x := backend.Dense(bufs[0], 0, bt, d)
+	wm := backend.Dense(bufs[1], 0, d, k)
+	h := backend.Dense(bufs[2], 0, bt, k)
+	a := backend.Dense(bufs[3], 0, c, k)
+	z := backend.Dense(bufs[4], 0, bt, c)
+	da := backend.Dense(bufs[5], 0, c, k)
+	dh := backend.Dense(bufs[6], 0, bt, k)
+	dw := backend.Dense(bufs[7], 0, d, k)
+	step := func() {
+		b.Gemm(false, false, 1, x, wm, 0, h)
+		b.Gemm(false, true, 1, h, a, 0, z)
+		b.Gemm(true, false, 1, z, h, 0, da)
+		b.Gemm(false, false, 1, z, a, 0, dh)
+		b.Gemm(true, false, 1, x, dh, 0, dw)
+	}
+	step()
+	if err := b.Sync(); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	for range steps {
+		step()
+	}
+	if err := b.Sync(); err != nil {
+		return 0, err
+	}
+	return float64(steps*bt) / time.Since(start).Seconds(), nil
+}
