@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/mtl-gpu/mtl-gpu/backend"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// deviceFlags are the flags that choose and configure a backend.
+type deviceFlags struct {
+	device string
+	blas   string
+	cublas string
+	tf32   bool
+}
+
+func (d *deviceFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&d.device, "device", "auto", "device: auto, cpu, cuda[:N] or opencl[:P[:D]] (see mtl-gpu devices)")
+	fs.StringVar(&d.blas, "blas", "auto", "CPU matrix multiply: auto, openblas or gonum (pure Go)")
+	fs.StringVar(&d.cublas, "cublas", "", "path of the cuBLAS library to load (default: search libcublas.so.13, .12, .11)")
+	fs.BoolVar(&d.tf32, "tf32", false, "let cuBLAS use TF32 tensor cores (faster, about 3 decimal digits)")
+}
+
+func (d *deviceFlags) options() backend.Options {
+	return backend.Options{BLAS: d.blas, CUBLAS: d.cublas, TF32: d.tf32}
+}
+
+// open parses --device and opens it, logging what auto chose.
+func (a *app) openDevice() (backend.Backend, error) {
+	dev, err := backend.ParseDevice(a.dev.device)
+	if err != nil {
+		return nil, usageError("--device: %v", err)
+	}
+	b, why, err := backend.Open(dev, a.dev.options())
+	if err != nil {
+		return nil, fmt.Errorf("--device %s: %w", a.dev.device, err)
+	}
+	if why != "" {
+		a.log.Info(why)
+	}
+	info := b.Info()
+	a.log.Debug("device", "device", info.Device, "name", info.Name, "detail", info.Detail)
+	return b, nil
+}
+
+func (a *app) devicesCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "devices",
+		Short: "List the devices of every backend in this binary",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tw := tabwriter.NewWriter(a.stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "DEVICE\tNAME\tMEMORY\tDETAIL")
+			for _, l := range backend.List(a.dev.options()) {
+				if l.Err != nil {
+					fmt.Fprintf(tw, "%s\t-\t-\t%s\n", l.Kind, oneLine(l.Err.Error()))
+					continue
+				}
+				if len(l.Devices) == 0 {
+					fmt.Fprintf(tw, "%s\t-\t-\tno devices found\n", l.Kind)
+				}
+				for _, d := range l.Devices {
+					detail := d.Detail
+					if d.CPU && l.Kind != backend.CPU {
+						detail += " (a CPU device: auto prefers the cpu backend; name it to use it)"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.Device, d.Name, memory(d.Memory), detail)
+				}
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+// memory formats a byte count for listings.
+func memory(n int64) string {
+	if n <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -1,0 +1,100 @@
+// Command mtl-gpu trains, evaluates and applies multi-task models on
+// tabular data, on a CUDA or OpenCL device or on the CPU.
+//
+//	mtl-gpu train   --data FILE --task SPEC [--task SPEC ...] --out MODEL [options]
+//	mtl-gpu eval    --model MODEL --data FILE [--json]
+//	mtl-gpu predict --model MODEL --data FILE --out FILE
+//	mtl-gpu devices
+//
+// With no --data, train runs on a built-in copy of the School data set.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// app is what every subcommand shares: where output goes and the logger.
+type app struct {
+	stdout, stderr io.Writer
+	log            *slog.Logger
+	quiet          bool
+	verbose        bool
+	dev            deviceFlags
+}
+
+// exitError carries an exit status other than 1.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageError marks a mistake on the command line (exit status 2).
+func usageError(format string, a ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, a...)}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes the command line and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	a := &app{stdout: stdout, stderr: stderr}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "mtl-gpu: %v\n", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mtl-gpu",
+		Short: "Multi-task learning on tabular data, on GPUs or the CPU",
+		Long: `mtl-gpu trains one model for many prediction targets at once: a shared
+representation of the inputs and one head per task (multiclass, binary or
+regression), with any label allowed to be missing. The whole training step
+runs on a CUDA or OpenCL device, or on the CPU.
+
+Run "mtl-gpu train" with no arguments for a demonstration on the School data.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+			level := slog.LevelInfo
+			switch {
+			case a.quiet:
+				level = slog.LevelError
+			case a.verbose:
+				level = slog.LevelDebug
+			}
+			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+		},
+	}
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &exitError{code: 2, err: err}
+	})
+	pf := root.PersistentFlags()
+	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print only errors and the final result")
+	pf.BoolVarP(&a.verbose, "verbose", "v", false, "print debugging details")
+	a.dev.register(pf)
+	root.AddCommand(a.trainCommand(), a.evalCommand(), a.predictCommand(), a.devicesCommand(), a.benchCommand())
+	return root
+}
