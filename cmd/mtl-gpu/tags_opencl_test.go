@@ -1,0 +1,5 @@
+//go:build opencl
+
+package main
+
+func init() { buildTags = "opencl" }
