@@ -1,0 +1,156 @@
+package kernels
+
+import (
+	_ "embed"
+	"fmt"
+	"strings"
+)
+
+//go:generate go run ./internal/genptx -o kernels.ptx
+
+// Dialect is a kernel language.
+type Dialect int
+
+const (
+	// OpenCL is OpenCL C 1.2, built at run time by the OpenCL driver.
+	OpenCL Dialect = iota
+	// CUDA is CUDA C++ for clang, compiled to PTX ahead of time.
+	CUDA
+)
+
+// String returns "opencl" or "cuda".
+func (d Dialect) String() string {
+	switch d {
+	case OpenCL:
+		return "opencl"
+	case CUDA:
+		return "cuda"
+	}
+	return fmt.Sprintf("Dialect(%d)", int(d))
+}
+
+// Tuning constants shared by the kernels (as #define lines of the same
+// name in upper case with underscores) and the hosts that launch them.
+const (
+	// GemmTileM and GemmTileN are the rows and columns of C that one
+	// work-group of gemm_tiled computes; GemmTileK is the depth of the
+	// slices of A and B it stages in local memory.
+	GemmTileM = 64
+	GemmTileN = 64
+	GemmTileK = 16
+	// GemmLocalX and GemmLocalY are gemm_tiled's work-group size.
+	GemmLocalX = 16
+	GemmLocalY = 16
+	// GemmCPURows and GemmCPUCols are the rows and contiguous columns of C
+	// that one work-item of gemm_cpu computes.
+	GemmCPURows = 6
+	GemmCPUCols = 32
+	// ColSumLocalX columns are summed by one work-group of col_sum, each
+	// over ColSumLocalY row lanes.
+	ColSumLocalX = 32
+	ColSumLocalY = 8
+	// ReduceLocal is the work-group size of sum_squares and sum_partials;
+	// ReduceGroups bounds the number of sum_squares groups, and so the
+	// partial sums that sum_partials adds.
+	ReduceLocal  = 256
+	ReduceGroups = 256
+	// LossLocal is the work-group size of loss_grad.
+	LossLocal = 256
+)
+
+// Codes the kernels use for activations and loss kinds; they equal the
+// values of backend.Activation and backend.LossKind.
+const (
+	actIdentity = 0
+	actReLU     = 1
+	actTanh     = 2
+
+	lossSoftmax = 0
+	lossSigmoid = 1
+	lossSquared = 2
+
+	// lossTaskInts is backend.LossTaskInts.
+	lossTaskInts = 8
+)
+
+// defines lists the constants every dialect sees, in order.
+var defines = []struct {
+	name  string
+	value int
+}{
+	{"GEMM_TILE_M", GemmTileM},
+	{"GEMM_TILE_N", GemmTileN},
+	{"GEMM_TILE_K", GemmTileK},
+	{"GEMM_LOCAL_X", GemmLocalX},
+	{"GEMM_LOCAL_Y", GemmLocalY},
+	{"GEMM_WPT_M", GemmTileM / GemmLocalY},
+	{"GEMM_WPT_N", GemmTileN / GemmLocalX},
+	{"GEMM_CPU_ROWS", GemmCPURows},
+	{"GEMM_CPU_COLS", GemmCPUCols},
+	{"COLSUM_LOCAL_X", ColSumLocalX},
+	{"COLSUM_LOCAL_Y", ColSumLocalY},
+	{"REDUCE_LOCAL", ReduceLocal},
+	{"REDUCE_GROUPS", ReduceGroups},
+	{"LOSS_LOCAL", LossLocal},
+	{"LOSS_TASK_INTS", lossTaskInts},
+	{"ACT_IDENTITY", actIdentity},
+	{"ACT_RELU", actReLU},
+	{"ACT_TANH", actTanh},
+	{"LOSS_SOFTMAX", lossSoftmax},
+	{"LOSS_SIGMOID", lossSigmoid},
+	{"LOSS_SQUARED", lossSquared},
+}
+
+var (
+	//go:embed prelude_opencl.h
+	preludeOpenCL string
+	//go:embed prelude_cuda.cuh
+	preludeCUDA string
+
+	//go:embed elementwise.h
+	elementwiseSource string
+	//go:embed reduce.h
+	reduceSource string
+	//go:embed loss.h
+	lossSource string
+	//go:embed optim.h
+	optimSource string
+	//go:embed gemm_tiled.h
+	gemmTiledSource string
+	//go:embed gemm_cpu.h
+	gemmCPUSource string
+
+	//go:embed kernels.ptx
+	ptx string
+)
+
+// bodies are the neutral kernel files in the order Source joins them.
+var bodies = []string{elementwiseSource, reduceSource, lossSource, optimSource, gemmTiledSource, gemmCPUSource}
+
+// Source returns the complete program text of every kernel in dialect d:
+// the dialect's prelude, the tuning constants and the kernel files. It
+// panics on an unknown dialect.
+func Source(d Dialect) string {
+	var b strings.Builder
+	switch d {
+	case OpenCL:
+		b.WriteString(preludeOpenCL)
+	case CUDA:
+		b.WriteString(preludeCUDA)
+	default:
+		panic(fmt.Sprintf("kernels: unknown dialect %d", int(d)))
+	}
+	b.WriteString("\n#line 1 \"constants (kernels.go)\"\n")
+	for _, c := range defines {
+		fmt.Fprintf(&b, "#define %s %d\n", c.name, c.value)
+	}
+	for _, s := range bodies {
+		b.WriteString(s)
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// PTX returns the CUDA dialect compiled for sm_70 and later GPUs, as
+// committed in kernels.ptx by go generate.
+func PTX() string { return ptx }

@@ -1,0 +1,134 @@
+package kernels_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/mtl-gpu/mtl-gpu/kernels"
+	"github.com/mtl-gpu/mtl-gpu/kernels/internal/ptxgen"
+)
+
+// clang returns the clang executable, or skips the test when there is
+// none.
+func clang(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("clang")
+	if err != nil {
+		t.Skip("skipping: clang is not installed (apt-get install clang); it compiles the CUDA dialect to PTX")
+	}
+	return path
+}
+
+// TestPTXSourceHash checks, without a compiler, that kernels.ptx was made
+// from the current CUDA source.
+func TestPTXSourceHash(t *testing.T) {
+	h, err := ptxgen.ParseHeader(kernels.PTX())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := ptxgen.SourceHash(kernels.Source(kernels.CUDA)); h.SourceHash != want {
+		t.Fatalf("kernels.ptx was made from another source (hash %s, source now %s): run go generate ./kernels", h.SourceHash, want)
+	}
+}
+
+// TestPTXUpToDate regenerates kernels.ptx with clang and compares it with
+// the committed file.
+func TestPTXUpToDate(t *testing.T) {
+	cc := clang(t)
+	ctx := context.Background()
+	h, err := ptxgen.ParseHeader(kernels.PTX())
+	if err != nil {
+		t.Fatal(err)
+	}
+	version, err := ptxgen.Version(ctx, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ptxgen.Generate(ctx, cc, kernels.Source(kernels.CUDA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) == kernels.PTX() {
+		return
+	}
+	if version != h.Compiler {
+		t.Fatalf("kernels.ptx differs from what %q makes of the source, and was made by %q: run go generate ./kernels with that compiler", version, h.Compiler)
+	}
+	t.Fatal("kernels.ptx differs from what clang makes of the current source: run go generate ./kernels")
+}
+
+// entry matches a kernel entry point of the PTX and its parameter list.
+var entry = regexp.MustCompile(`(?s)\.visible \.entry (\w+)\((.*?)\)`)
+
+// TestCompileCUDA compiles the CUDA dialect and checks that each kernel
+// of the table is an unmangled entry point whose parameters have the types
+// of its arguments.
+func TestCompileCUDA(t *testing.T) {
+	ptx, err := ptxgen.Compile(context.Background(), clang(t), kernels.Source(kernels.CUDA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEntries(t, ptx)
+}
+
+// TestCommittedPTXEntries checks the committed PTX the same way, without a
+// compiler.
+func TestCommittedPTXEntries(t *testing.T) {
+	checkEntries(t, kernels.PTX())
+}
+
+func checkEntries(t *testing.T, ptx string) {
+	t.Helper()
+	params := map[string][]string{}
+	for _, m := range entry.FindAllStringSubmatch(ptx, -1) {
+		var types []string
+		for _, p := range strings.Split(m[2], ",") {
+			if f := strings.Fields(p); len(f) >= 2 {
+				types = append(types, f[1])
+			}
+		}
+		params[m[1]] = types
+	}
+	want := map[kernels.ArgKind]string{kernels.Int: ".u32", kernels.Float: ".f32", kernels.FloatBuffer: ".u64", kernels.IntBuffer: ".u64"}
+	for _, k := range kernels.Kernels() {
+		t.Run(k.Name, func(t *testing.T) {
+			got, ok := params[k.Name]
+			if !ok {
+				t.Fatalf("no entry point %s", k.Name)
+			}
+			if len(got) != len(k.Args) {
+				t.Fatalf("%d parameters, want %d", len(got), len(k.Args))
+			}
+			for i, a := range k.Args {
+				if got[i] != want[a.Kind] {
+					t.Errorf("parameter %d (%s) is %s, want %s", i, a.Name, got[i], want[a.Kind])
+				}
+			}
+		})
+		delete(params, k.Name)
+	}
+	for name := range params {
+		t.Errorf("entry point %s is not in the kernel table", name)
+	}
+}
+
+// TestCompileOpenCL checks the OpenCL dialect with clang's OpenCL C 1.2
+// front end, so that it is compiled even where no OpenCL driver is
+// installed.
+func TestCompileOpenCL(t *testing.T) {
+	cc := clang(t)
+	file := filepath.Join(t.TempDir(), "kernels.cl")
+	if err := os.WriteFile(file, []byte(kernels.Source(kernels.OpenCL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(cc, "-x", "cl", "-cl-std=CL1.2", "-Xclang", "-finclude-default-header",
+		"-fsyntax-only", "-Wall", "-Werror", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}

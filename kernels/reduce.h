@@ -1,0 +1,102 @@
+#line 1 "reduce.h"
+/*
+ * Reductions. Each work-item first sums a fixed, strided subset of the
+ * elements in order, then the work-group adds the partial sums in a fixed
+ * tree in local memory. The grouping depends only on the launch
+ * geometry, which the host derives from the sizes alone, so the results are
+ * deterministic; no kernel uses atomics.
+ */
+
+/*
+ * dst[j] = alpha·Σ_r m[r, j] + beta·dst[j] for the columns of the rows×cols
+ * matrix m; dst is not read when beta is 0. A work-group sums
+ * COLSUM_LOCAL_X columns, each over COLSUM_LOCAL_Y row lanes.
+ *
+ * Launch: local size (COLSUM_LOCAL_X, COLSUM_LOCAL_Y), global size
+ * (⌈cols/COLSUM_LOCAL_X⌉·COLSUM_LOCAL_X, COLSUM_LOCAL_Y).
+ */
+KERNEL void col_sum(int rows, int cols, float alpha, float beta,
+	GLOBAL float* dst, int dst_off,
+	GLOBAL const float* m, int m_off, int m_stride)
+{
+	LOCAL float part[COLSUM_LOCAL_Y][COLSUM_LOCAL_X];
+	const int lx = LOCAL_ID(0);
+	const int ly = LOCAL_ID(1);
+	const int j = GROUP_ID(0) * COLSUM_LOCAL_X + lx;
+	float s = 0.0f;
+	if (j < cols) {
+		for (int r = ly; r < rows; r += COLSUM_LOCAL_Y) {
+			s += m[m_off + r * m_stride + j];
+		}
+	}
+	part[ly][lx] = s;
+	BARRIER();
+	for (int span = COLSUM_LOCAL_Y / 2; span > 0; span /= 2) {
+		if (ly < span) {
+			part[ly][lx] += part[ly + span][lx];
+		}
+		BARRIER();
+	}
+	if (ly == 0 && j < cols) {
+		float r = alpha * part[0][lx];
+		if (beta != 0.0f) {
+			r += beta * dst[dst_off + j];
+		}
+		dst[dst_off + j] = r;
+	}
+}
+
+/*
+ * First pass of Σ x_i²: work-group g writes the sum of its work-items'
+ * shares to partial[partial_off + g].
+ *
+ * Launch: local size REDUCE_LOCAL, any number of groups up to
+ * REDUCE_GROUPS.
+ */
+KERNEL void sum_squares(int n, GLOBAL float* partial, int partial_off, GLOBAL const float* x, int x_off)
+{
+	LOCAL float part[REDUCE_LOCAL];
+	const int lid = LOCAL_ID(0);
+	float s = 0.0f;
+	for (int i = GLOBAL_ID(0); i < n; i += GLOBAL_SIZE(0)) {
+		const float v = x[x_off + i];
+		s += v * v;
+	}
+	part[lid] = s;
+	BARRIER();
+	for (int span = REDUCE_LOCAL / 2; span > 0; span /= 2) {
+		if (lid < span) {
+			part[lid] += part[lid + span];
+		}
+		BARRIER();
+	}
+	if (lid == 0) {
+		partial[partial_off + GROUP_ID(0)] = part[0];
+	}
+}
+
+/*
+ * Second pass: dst[dst_off] = Σ partial[partial_off + i] for i < n.
+ *
+ * Launch: one work-group of REDUCE_LOCAL work-items.
+ */
+KERNEL void sum_partials(int n, GLOBAL float* dst, int dst_off, GLOBAL const float* partial, int partial_off)
+{
+	LOCAL float part[REDUCE_LOCAL];
+	const int lid = LOCAL_ID(0);
+	float s = 0.0f;
+	for (int i = lid; i < n; i += REDUCE_LOCAL) {
+		s += partial[partial_off + i];
+	}
+	part[lid] = s;
+	BARRIER();
+	for (int span = REDUCE_LOCAL / 2; span > 0; span /= 2) {
+		if (lid < span) {
+			part[lid] += part[lid + span];
+		}
+		BARRIER();
+	}
+	if (lid == 0) {
+		dst[dst_off] = part[0];
+	}
+}
