@@ -14,8 +14,12 @@ import (
 // two task families, so that one check covers every loss, the heads and
 // the deviations.
 func gradSpec(hidden []int, act backend.Activation) Spec {
+	return gradSpecInputs(5, hidden, act)
+}
+
+func gradSpecInputs(inputs int, hidden []int, act backend.Activation) Spec {
 	return Spec{
-		Inputs: 5, Hidden: hidden, Activation: act,
+		Inputs: inputs, Hidden: hidden, Activation: act,
 		Tasks: []Task{
 			{Name: "class", Type: Multiclass, Classes: 3, Weight: 0.7},
 			{Name: "flag", Type: Binary, Weight: 1.3, PosWeight: 2.5},
@@ -76,6 +80,17 @@ func TestGradientFiniteDifferences(t *testing.T) {
 			})
 		}
 	}
+	// Many inputs and a wide linear layer: the backward pass takes the
+	// cheaper association (Xᵀ·dZ)·A.
+	t.Run("linear/reassociated", func(t *testing.T) {
+		t.Parallel()
+		spec := gradSpecInputs(40, []int{30}, backend.Identity)
+		tr := &Trainer{lay: newLayout(spec), model: &Model{Spec: spec}}
+		if !tr.linearShared() || !tr.reassociate(23) {
+			t.Fatal("this shape does not take the reassociated path")
+		}
+		gradCheck(t, spec)
+	})
 }
 
 func gradCheck(t *testing.T, spec Spec) {
@@ -103,7 +118,8 @@ func gradCheck(t *testing.T, spec Spec) {
 	}
 	ref.WriteInt32(tr.idx, 0, tr.perm)
 	loss := func() float64 {
-		tr.gradient(0, data.N)
+		x, dz := tr.gradient(0, data.N)
+		tr.backward(x, dz)
 		sums := ref.Values(tr.sums)
 		var l float64
 		for i, task := range spec.Tasks {

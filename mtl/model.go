@@ -23,6 +23,7 @@ const (
 	streamInit    = 0x696e6974
 	streamShuffle = 0x73687566
 	streamSplit   = 0x73706c74
+	streamPCGrad  = 0x70636772
 )
 
 // NewModel creates a model for spec with weights drawn from seed. It

@@ -40,6 +40,8 @@ type State struct {
 	Stale     int     `json:"stale"`
 	// Done is set when early stopping ended the run.
 	Done bool `json:"done"`
+	// Weighting is the learnt state of the weighting method.
+	Weighting WeightingState `json:"weighting"`
 }
 
 type stateJSON State
@@ -100,8 +102,16 @@ type EpochStats struct {
 	// one).
 	ValLoss float64
 	TaskVal []float64
-	// Weights are the task weights λ_t in use.
+	// Weights are the task weights in use, averaged over the epoch's
+	// steps: λ_t times the method's loss weight, or, for the methods that
+	// combine gradients (PCGrad, MGDA), the coefficient of each task's
+	// gradient of the shared layers.
 	Weights []float64
+	// GradCosine is the mean cosine between the tasks' gradients of the
+	// shared layers and Conflict the share of task pairs whose gradients
+	// point apart, averaged over the epoch's steps (NaN for methods that do
+	// not compute per-task gradients).
+	GradCosine, Conflict float64
 	// LR is the learning rate at the end of the epoch.
 	LR float64
 	// Best is set when this epoch's validation loss is the best so far.
@@ -155,7 +165,17 @@ type Trainer struct {
 	perm    []int32
 	segs    []segment
 	decay   []float64 // weight decay of each segment
-	owned   []backend.Buffer
+
+	// Per-task gradients (see taskgrad.go).
+	taskG, gram, combo, ones backend.Buffer
+	delta                    [2]backend.Buffer
+	pmat                     backend.Buffer // [Xᵀ·dZ; 1ᵀ·dZ] of the linear model
+	pcgRNG                   *rand.PCG
+	lossW                    []float32 // loss weights on the device
+	epochW                   []float64 // sum of the epoch's weights
+	epochCos, epochConflict  float64
+	gramSteps                int
+	owned                    []backend.Buffer
 }
 
 // NewTrainer prepares to train model on b with the training set train and
@@ -184,6 +204,9 @@ func NewTrainer(b backend.Backend, model *Model, cfg Config, train, val *Dataset
 		}
 	}
 	t := &Trainer{b: b, cfg: cfg, model: model, lay: newLayout(model.Spec), train: train, val: val, nTasks: len(model.Spec.Tasks)}
+	if cfg.Weighting.usesGram() && t.lay.layers() == 0 {
+		return nil, fmt.Errorf("weighting %s combines the tasks' gradients of the shared layers: the model needs at least one (--hidden)", cfg.Weighting.method())
+	}
 	t.segs = t.lay.segments(model.Spec)
 	for _, s := range t.segs {
 		decay := 0.0
@@ -204,13 +227,20 @@ func NewTrainer(b backend.Backend, model *Model, cfg Config, train, val *Dataset
 	}
 	t.state = State{BestVal: math.Inf(1), BestEpoch: -1}
 	t.rng = rand.NewPCG(cfg.Seed, streamShuffle)
+	t.pcgRNG = rand.NewPCG(cfg.Seed, streamPCGrad)
 	if ckpt != nil {
 		t.state = ckpt.State
 		t.state.RNG = slices.Clone(ckpt.State.RNG)
 		if err := t.rng.UnmarshalBinary(t.state.RNG); err != nil {
 			return nil, fmt.Errorf("checkpoint: row-order generator: %w", err)
 		}
+		if r := ckpt.State.Weighting.RNG; r != nil {
+			if err := t.pcgRNG.UnmarshalBinary(r); err != nil {
+				return nil, fmt.Errorf("checkpoint: task-order generator: %w", err)
+			}
+		}
 	}
+	t.epochW = make([]float64, t.nTasks)
 	if err := t.allocate(ckpt); err != nil {
 		t.Close()
 		return nil, err
@@ -279,6 +309,19 @@ func (t *Trainer) allocate(ckpt *Checkpoint) error {
 	wmax := slices.Max(l.widths)
 	t.dh[0], t.dh[1] = f(rows*wmax), f(rows*wmax)
 	t.weights = f(t.nTasks)
+	if t.linearShared() {
+		t.pmat = f((spec.Inputs + 1) * c)
+	}
+	if t.cfg.Weighting.usesGram() {
+		_, p := l.layerOffsets()
+		t.taskG = f(t.nTasks * p)
+		t.gram = f(t.nTasks * t.nTasks)
+		t.combo = f(t.nTasks)
+		if !t.linearShared() {
+			t.delta[0], t.delta[1] = f(t.nTasks*rows*wmax), f(t.nTasks*rows*wmax)
+			t.ones = f(rows)
+		}
+	}
 	t.sums = f(6 * t.nTasks)
 	t.normSq = f(1)
 	if err != nil {
@@ -298,11 +341,10 @@ func (t *Trainer) allocate(ckpt *Checkpoint) error {
 	if ckpt != nil && len(ckpt.State.EpochSums) == 2*t.nTasks {
 		t.b.WriteFloat32(t.sums, 2*t.nTasks, ckpt.State.EpochSums)
 	}
-	w := make([]float32, t.nTasks)
-	for i, task := range spec.Tasks {
-		w[i] = float32(task.weight())
+	if t.ones != nil {
+		t.b.Fill(backend.Whole(t.ones), 1)
 	}
-	t.b.WriteFloat32(t.weights, 0, w)
+	t.setLossWeights()
 	if t.table, err = backend.NewLossTable(t.b, l.lossTasks(spec), c, l.lblCols); err != nil {
 		return err
 	}
@@ -368,7 +410,9 @@ func (t *Trainer) Fit(ctx context.Context, hooks Hooks) error {
 				return t.interrupt(err)
 			}
 			s := t.state.EpochStep
-			t.step(s*t.cfg.Batch, min(t.cfg.Batch, t.train.N-s*t.cfg.Batch))
+			if err := t.step(s*t.cfg.Batch, min(t.cfg.Batch, t.train.N-s*t.cfg.Batch)); err != nil {
+				return err
+			}
 			t.state.EpochStep++
 			t.state.Step++
 			if hooks.Step != nil {
@@ -423,25 +467,97 @@ func (t *Trainer) pull() error {
 	return t.b.Sync()
 }
 
-// step runs one optimiser step on the rows perm[off : off+rows].
-func (t *Trainer) step(off, rows int) {
-	t.gradient(off, rows)
-	t.update()
+// setLossWeights writes the loss weights of the next step to the device
+// when they changed: each task's λ_t times the method's loss weight.
+func (t *Trainer) setLossWeights() []float64 {
+	lw := t.state.Weighting.lossWeights(t.cfg.Weighting, t.nTasks)
+	w := make([]float32, t.nTasks)
+	for i, task := range t.model.Spec.Tasks {
+		lw[i] *= task.weight()
+		w[i] = float32(lw[i])
+	}
+	if !slices.Equal(w, t.lossW) {
+		t.b.WriteFloat32(t.weights, 0, w)
+		t.lossW = w
+	}
+	return lw
 }
 
-// gradient computes the loss sums and the gradient of every parameter on
-// the rows perm[off : off+rows].
-func (t *Trainer) gradient(off, rows int) {
+// step runs one optimiser step on the rows perm[off : off+rows].
+func (t *Trainer) step(off, rows int) error {
+	wt := t.cfg.Weighting
+	lw := t.setLossWeights()
+	x, dz := t.gradient(off, rows)
+	var losses []float64
+	if wt.stepLosses() {
+		sums := make([]float32, 2*t.nTasks)
+		if err := t.b.ReadFloat32(sums, t.sums, 0); err != nil {
+			return err
+		}
+		losses, _ = t.losses(sums, ones(t.nTasks))
+	}
+	if !wt.usesGram() {
+		t.backward(x, dz)
+		if wt.method() == Uncertainty {
+			t.state.Weighting.uncertaintyStep(losses, wt.lr())
+		}
+		for i := range lw {
+			t.epochW[i] += lw[i]
+		}
+		t.update()
+		return nil
+	}
+	t.taskGradients(x, dz)
+	g32 := make([]float32, t.nTasks*t.nTasks)
+	if err := t.b.ReadFloat32(g32, t.gram, 0); err != nil {
+		return err
+	}
+	gram := make([]float64, len(g32))
+	for i, v := range g32 {
+		gram[i] = float64(v)
+	}
+	cos, conflict := gramStats(gram, t.nTasks)
+	if !math.IsNaN(cos) {
+		t.epochCos += cos
+		t.epochConflict += conflict
+		t.gramSteps++
+	}
+	combo := ones(t.nTasks)
+	switch wt.method() {
+	case PCGrad:
+		combo = pcgrad(gram, t.nTasks, rand.New(t.pcgRNG))
+	case MGDA:
+		combo = minNorm(gram, t.nTasks)
+	case GradNorm:
+		t.state.Weighting.gradNormStep(gram, losses, wt.alpha(), wt.lr())
+	}
+	w := make([]float32, t.nTasks)
+	for i := range combo {
+		w[i] = float32(combo[i])
+		if wt.combines() {
+			t.epochW[i] += combo[i]
+		} else {
+			t.epochW[i] += lw[i]
+		}
+	}
+	t.combine(w)
+	t.update()
+	return nil
+}
+
+// gradient gathers the rows perm[off : off+rows], runs the forward pass
+// and the loss, and returns the batch's inputs and the logits' gradient.
+func (t *Trainer) gradient(off, rows int) (x, dz backend.Mat) {
 	b, l, spec := t.b, t.lay, t.model.Spec
-	x := backend.Dense(t.xb, 0, rows, spec.Inputs)
+	x = backend.Dense(t.xb, 0, rows, spec.Inputs)
 	y := backend.Dense(t.yb, 0, rows, l.lblCols)
 	b.GatherRows(x, backend.Dense(t.xAll, 0, t.train.N, spec.Inputs), t.idx, off)
 	b.GatherRows(y, backend.Dense(t.yAll, 0, t.train.N, l.lblCols), t.idx, off)
 	t.net.forward(x)
-	dz := backend.Dense(t.dz, 0, rows, l.outputs())
+	dz = backend.Dense(t.dz, 0, rows, l.outputs())
 	b.LossGrad(t.net.out(rows), y, t.table, backend.Whole(t.weights).Slice(0, t.nTasks), dz, t.sumsVec(0))
 	b.Axpy(t.sumsVec(1), 1, t.sumsVec(0))
-	t.backward(x, dz)
+	return x, dz
 }
 
 // backward computes the gradient of every parameter from dZ:
@@ -460,6 +576,17 @@ func (t *Trainer) backward(x, dz backend.Mat) {
 	if layers == 0 {
 		return
 	}
+	if t.linearShared() && t.reassociate(rows) {
+		// With one linear shared layer, ∂W = Xᵀ·(dZ·[A; D]) equals
+		// (Xᵀ·dZ)·[A; D], which costs less when the outputs are fewer
+		// than the shared width; ∂c = (1ᵀ·dZ)·[A; D] reuses ∂b.
+		d, c := l.widths[0], l.outputs()
+		pm := backend.Dense(t.pmat, 0, d, c)
+		b.Gemm(true, false, 1, x, dz, 0, pm)
+		b.Gemm(false, false, 1, pm, l.headMat(n.params), 0, l.weight(t.grads, 0))
+		b.Gemm(false, false, 1, backend.Dense(t.grads, l.headBias, 1, c), l.headMat(n.params), 0, backend.Dense(t.grads, l.biases[0], 1, l.last()))
+		return
+	}
 	dh := backend.Dense(t.dh[0], 0, rows, l.last())
 	b.Gemm(false, false, 1, dz, l.headMat(n.params), 0, dh)
 	for i := layers - 1; i >= 0; i-- {
@@ -472,6 +599,13 @@ func (t *Trainer) backward(x, dz backend.Mat) {
 			dh = prev
 		}
 	}
+}
+
+// reassociate reports whether (Xᵀ·dZ)·A is cheaper than Xᵀ·(dZ·A) for a
+// batch of rows.
+func (t *Trainer) reassociate(rows int) bool {
+	d, c, k := t.lay.widths[0], t.lay.outputs(), t.lay.last()
+	return d*rows*c+d*c*k < rows*c*k+d*rows*k
 }
 
 // update applies one optimiser step to every parameter segment, with the
@@ -513,11 +647,22 @@ func (t *Trainer) endEpoch(start time.Time) (EpochStats, error) {
 	if err := t.b.ReadFloat32(sums, t.sums, 2*nt); err != nil {
 		return EpochStats{}, err
 	}
-	st := EpochStats{Epoch: t.state.Epoch + 1, ValLoss: math.NaN(), Samples: t.train.N, LR: t.cfg.lr(t.state.Step-1, t.stepsPerEpoch())}
-	for _, task := range t.model.Spec.Tasks {
-		st.Weights = append(st.Weights, task.weight())
+	st := EpochStats{Epoch: t.state.Epoch + 1, ValLoss: math.NaN(), Samples: t.train.N, LR: t.cfg.lr(t.state.Step-1, t.stepsPerEpoch()),
+		GradCosine: math.NaN(), Conflict: math.NaN()}
+	steps := float64(t.stepsPerEpoch())
+	for i := range t.epochW {
+		st.Weights = append(st.Weights, t.epochW[i]/steps)
+		t.epochW[i] = 0
 	}
-	st.TaskTrain, st.TrainLoss = t.losses(sums, st.Weights)
+	if t.gramSteps > 0 {
+		st.GradCosine, st.Conflict = t.epochCos/float64(t.gramSteps), t.epochConflict/float64(t.gramSteps)
+	}
+	t.epochCos, t.epochConflict, t.gramSteps = 0, 0, 0
+	static := make([]float64, t.nTasks)
+	for i, task := range t.model.Spec.Tasks {
+		static[i] = task.weight()
+	}
+	st.TaskTrain, st.TrainLoss = t.losses(sums, static)
 	if math.IsNaN(st.TrainLoss) || math.IsInf(st.TrainLoss, 0) {
 		return st, fmt.Errorf("%w at epoch %d (loss %g): try a lower learning rate (--lr, now %g)", ErrDiverged, st.Epoch, st.TrainLoss, t.cfg.LR)
 	}
@@ -526,7 +671,7 @@ func (t *Trainer) endEpoch(start time.Time) (EpochStats, error) {
 		if err != nil {
 			return st, err
 		}
-		st.TaskVal, st.ValLoss = t.losses(vs, st.Weights)
+		st.TaskVal, st.ValLoss = t.losses(vs, static)
 		if math.IsNaN(st.ValLoss) || math.IsInf(st.ValLoss, 0) {
 			return st, fmt.Errorf("%w at epoch %d (validation loss %g): try a lower learning rate (--lr, now %g)", ErrDiverged, st.Epoch, st.ValLoss, t.cfg.LR)
 		}
@@ -534,6 +679,9 @@ func (t *Trainer) endEpoch(start time.Time) (EpochStats, error) {
 	t.state.Epoch++
 	t.state.EpochStep = 0
 	t.state.EpochSums = nil
+	if t.cfg.Weighting.method() == DWA {
+		t.state.Weighting.dwaEpoch(st.TaskTrain, t.cfg.Weighting.temp())
+	}
 	if t.val == nil {
 		if err := t.pull(); err != nil {
 			return st, err
@@ -598,6 +746,10 @@ func (t *Trainer) evalVal() ([]float32, error) {
 func (t *Trainer) Checkpoint() (*Checkpoint, error) {
 	c := &Checkpoint{Model: t.model, Config: t.cfg, State: t.state}
 	c.State.RNG = slices.Clone(t.state.RNG)
+	c.State.Weighting = t.state.Weighting.clone()
+	if t.cfg.Weighting.method() == PCGrad {
+		c.State.Weighting.RNG, _ = t.pcgRNG.MarshalBinary()
+	}
 	cur := make([]float32, t.lay.total)
 	if err := t.b.ReadFloat32(cur, t.net.params, 0); err != nil {
 		return nil, err

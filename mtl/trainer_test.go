@@ -73,59 +73,110 @@ func TestResumeBitIdentical(t *testing.T) {
 				if !withVal {
 					val = nil
 				}
-				b := cpuBackend(t)
-				want := train(t, b, spec, cfg, data, val)
-
-				m, err := NewModel(spec, data, cfg.Seed)
-				if err != nil {
-					t.Fatal(err)
-				}
-				tr, err := NewTrainer(b, m, cfg, data, val, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ctx, cancel := context.WithCancel(context.Background())
-				hooks := Hooks{Epoch: func(s EpochStats) error {
-					if !mid && s.Epoch == 2 {
-						return errStop
-					}
-					return nil
-				}}
-				if mid {
-					hooks.Step = func(epoch, step, steps int) {
-						if epoch == 3 && step == 4 {
-							cancel()
-						}
-					}
-				}
-				err = tr.Fit(ctx, hooks)
-				cancel()
-				if !errors.Is(err, errStop) && !errors.Is(err, context.Canceled) {
-					t.Fatalf("interrupted run: %v", err)
-				}
-				ck, err := tr.Checkpoint()
-				if err != nil {
-					t.Fatal(err)
-				}
-				tr.Close()
-				ck = roundTrip(t, ck)
-				if mid && ck.State.EpochStep == 0 {
-					t.Fatal("mid-epoch checkpoint says it is at an epoch boundary")
-				}
-				tr2, err := NewTrainer(b, ck.Model, ck.Config, data, val, ck)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := tr2.Fit(context.Background(), Hooks{}); err != nil {
-					t.Fatal(err)
-				}
-				tr2.Close()
-				if !slices.Equal(ck.Model.Params, want.Params) {
+				if !resumeMatches(t, spec, cfg, data, val, mid) {
 					t.Errorf("%s val=%v mid=%v: resumed run differs from the uninterrupted one", opt, withVal, mid)
 				}
 			}
 		}
 	}
+}
+
+// TestWeightingMethods trains with every weighting method: the loss falls,
+// the weights are reported, and a run interrupted in the middle of an epoch
+// resumes to the very parameters of an uninterrupted one (the learnt
+// weights and PCGrad's task order are part of the checkpoint).
+func TestWeightingMethods(t *testing.T) {
+	for _, m := range Methods {
+		t.Run(string(m), func(t *testing.T) {
+			t.Parallel()
+			spec, cfg, data, val := smallRun(t)
+			cfg.Weighting = Weighting{Method: m}
+			b := cpuBackend(t)
+			model, _ := NewModel(spec, data, cfg.Seed)
+			tr, err := NewTrainer(b, model, cfg, data, val, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var epochs []EpochStats
+			if err := tr.Fit(context.Background(), Hooks{Epoch: func(s EpochStats) error { epochs = append(epochs, s); return nil }}); err != nil {
+				t.Fatal(err)
+			}
+			tr.Close()
+			first, last := epochs[0], epochs[len(epochs)-1]
+			if !(last.TrainLoss < first.TrainLoss) {
+				t.Errorf("train loss went from %g to %g", first.TrainLoss, last.TrainLoss)
+			}
+			gradMethod := cfg.Weighting.usesGram()
+			for _, e := range epochs {
+				if len(e.Weights) != len(spec.Tasks) || slices.ContainsFunc(e.Weights, func(w float64) bool { return math.IsNaN(w) || w < 0 }) {
+					t.Fatalf("epoch %d weights %v", e.Epoch, e.Weights)
+				}
+				if gradMethod == math.IsNaN(e.GradCosine) || gradMethod == math.IsNaN(e.Conflict) {
+					t.Fatalf("epoch %d: cosine %g, conflict %g", e.Epoch, e.GradCosine, e.Conflict)
+				}
+			}
+			if m == DWA && slices.Equal(last.Weights, first.Weights) {
+				t.Errorf("DWA weights never moved from %v", first.Weights)
+			}
+			if !resumeMatches(t, spec, cfg, data, val, true) {
+				t.Error("resumed run differs from the uninterrupted one")
+			}
+		})
+	}
+}
+
+// resumeMatches trains once straight through and once interrupted (after
+// two epochs, or in the middle of the fourth), saved, loaded and resumed,
+// and reports whether both end with the same parameters.
+func resumeMatches(t *testing.T, spec Spec, cfg Config, data, val *Dataset, mid bool) bool {
+	t.Helper()
+	b := cpuBackend(t)
+	want := train(t, b, spec, cfg, data, val)
+	m, err := NewModel(spec, data, cfg.Seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewTrainer(b, m, cfg, data, val, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	hooks := Hooks{Epoch: func(s EpochStats) error {
+		if !mid && s.Epoch == 2 {
+			return errStop
+		}
+		return nil
+	}}
+	if mid {
+		hooks.Step = func(epoch, step, steps int) {
+			if epoch == 3 && step == 4 {
+				cancel()
+			}
+		}
+	}
+	err = tr.Fit(ctx, hooks)
+	cancel()
+	if !errors.Is(err, errStop) && !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	ck, err := tr.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	ck = roundTrip(t, ck)
+	if mid && ck.State.EpochStep == 0 {
+		t.Fatal("mid-epoch checkpoint says it is at an epoch boundary")
+	}
+	tr2, err := NewTrainer(b, ck.Model, ck.Config, data, val, ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr2.Close()
+	if err := tr2.Fit(context.Background(), Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	return slices.Equal(ck.Model.Params, want.Params)
 }
 
 func TestEarlyStoppingKeepsBest(t *testing.T) {
