@@ -1,0 +1,56 @@
+// Package cuda is the mtl-gpu backend for NVIDIA GPUs. It registers the
+// "cuda:N" devices from its init function; a program that imports it
+// (cmd/mtl-gpu does, with a blank import) can then open them by name or
+// through "auto".
+//
+// The driver (libcuda.so.1) and cuBLAS are loaded at run time by the small
+// binding in internal/cu, so the package builds without cgo and without
+// the CUDA toolkit, and a binary that contains it still starts where there
+// is no GPU: Devices then reports "no NVIDIA driver found (…)" and auto
+// moves on to the next backend.
+//
+// # Threads and errors
+//
+// A Backend owns one CUDA context (the device's primary context, which
+// cuBLAS shares), one non-blocking stream, one cuBLAS handle and the module
+// of the shared kernels. One goroutine, locked to its OS thread, makes
+// every driver call: the methods send it closures in order. Operations that
+// may run asynchronously return as soon as their closure is queued; Sync,
+// ReadFloat32 and ReadInt32 wait for it and for the stream. The first error
+// of an asynchronous operation is kept and returned by the next Sync, Read
+// or Close, as bufio.Writer keeps a failed write for Flush.
+//
+// Small writes are copied into page-locked staging memory and return at
+// once; the copy to the device runs in stream order. A region of staging is
+// reused only after a stream synchronisation that follows the copies out of
+// it. Writes larger than a quarter of the staging memory are copied from
+// the caller's slice and waited for.
+//
+// # Matrix products
+//
+// Gemm and GemmStrided call cublasSgemm_v2 and cublasSgemmStridedBatched
+// on the backend's stream. cuBLAS is column-major; a row-major m×n matrix
+// with row stride ld is, read column by column, its n×m transpose with
+// leading dimension ld. So the row-major product
+//
+//	C = alpha * op(A) * op(B) + beta * C
+//
+// is computed as the column-major product
+//
+//	Cᵀ = alpha * op(B)ᵀ * op(A)ᵀ + beta * Cᵀ
+//
+// by swapping the operands and m with n and keeping each operand's
+// transpose flag. Float32 products are computed in float32 unless
+// Options.TF32 lets cuBLAS use TF32 tensor cores.
+//
+// # Other operations
+//
+// Every other operation launches a kernel of package kernels from its
+// committed PTX, which the driver compiles for the device when the backend
+// opens. Each argument travels in its own 8-byte slot. Element-wise
+// kernels use grid-stride loops over at most a few blocks per
+// multiprocessor; reductions use a fixed number of work-groups derived from
+// the sizes alone and add their partial sums in fixed trees, so every
+// result is deterministic. Buffer offsets are added to the device pointer
+// on the host, so each kernel's offset argument is 0.
+package cuda

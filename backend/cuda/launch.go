@@ -1,0 +1,137 @@
+package cuda
+
+import (
+	"fmt"
+
+	"github.com/mtl-gpu/mtl-gpu/backend"
+	"github.com/mtl-gpu/mtl-gpu/backend/cuda/internal/cu"
+	"github.com/mtl-gpu/mtl-gpu/kernels"
+)
+
+// blockThreads is the block size of element-wise launches.
+const blockThreads = 256
+
+// maxGridY is the driver's limit on grid dimensions Y and Z.
+const maxGridY = 65535
+
+// launch is one kernel launch, planned on the caller's side: which kernel,
+// its geometry and its arguments.
+type launch struct {
+	kernel      string
+	grid, block cu.Dim3
+	args        cu.Args
+	// kinds are the kinds of args, in order, to compare with the kernel
+	// table.
+	kinds []kernels.ArgKind
+}
+
+func newLaunch(kernel string, grid, block cu.Dim3) *launch {
+	return &launch{kernel: kernel, grid: grid, block: block}
+}
+
+// int appends an int argument.
+func (l *launch) int(v int) *launch {
+	l.args.Int(int32(v))
+	l.kinds = append(l.kinds, kernels.Int)
+	return l
+}
+
+// flag appends an int argument that is 1 when v is true.
+func (l *launch) flag(v bool) *launch {
+	if v {
+		return l.int(1)
+	}
+	return l.int(0)
+}
+
+// float appends a float argument.
+func (l *launch) float(v float32) *launch {
+	l.args.Float(v)
+	l.kinds = append(l.kinds, kernels.Float)
+	return l
+}
+
+// buf appends a buffer argument at element off and its offset argument:
+// the offset is added to the pointer here, so the kernel's offset is 0.
+// A nil buffer passes a null pointer as a float buffer, for arguments the
+// kernel does not read.
+func (l *launch) buf(b *buffer, off int) *launch {
+	kind := kernels.FloatBuffer
+	var p cu.DevicePtr
+	if b != nil {
+		p = b.at(off)
+		if b.dt == backend.Int32 {
+			kind = kernels.IntBuffer
+		}
+	}
+	l.args.Ptr(p)
+	l.kinds = append(l.kinds, kind)
+	return l.int(0)
+}
+
+// check compares the arguments with the kernel table; a mismatch is a
+// programming error.
+func (l *launch) check() error {
+	k, ok := kernels.Lookup(l.kernel)
+	if !ok {
+		return fmt.Errorf("no kernel %q in the kernel table", l.kernel)
+	}
+	if len(k.Args) != len(l.kinds) {
+		return fmt.Errorf("kernel %s takes %d arguments, launch passes %d", l.kernel, len(k.Args), len(l.kinds))
+	}
+	for i, a := range k.Args {
+		if a.Kind != l.kinds[i] {
+			return fmt.Errorf("kernel %s argument %d (%s) is %s, launch passes %s", l.kernel, i, a.Name, a.Kind, l.kinds[i])
+		}
+	}
+	if k.Local != [3]int{} && k.Local != [3]int{l.block.X, l.block.Y, l.block.Z} {
+		return fmt.Errorf("kernel %s needs blocks of %v, launch uses %v", l.kernel, k.Local, l.block)
+	}
+	return nil
+}
+
+// linear is the geometry of a grid-stride loop over n elements: blocks of
+// blockThreads threads, one thread per element up to maxBlocks blocks.
+func linear(n, maxBlocks int) (grid, block cu.Dim3) {
+	blocks := min(max(ceilDiv(n, blockThreads), 1), max(maxBlocks, 1))
+	return cu.Dim3{X: blocks, Y: 1, Z: 1}, cu.Dim3{X: blockThreads, Y: 1, Z: 1}
+}
+
+// planar is the geometry of a grid-stride loop over a rows×cols matrix,
+// columns in dimension X: a block is as wide as the columns (a warp at
+// least, blockThreads at most) and blockThreads threads in all, and the
+// grid has at most maxBlocks blocks.
+func planar(rows, cols, maxBlocks int) (grid, block cu.Dim3) {
+	bx := 32
+	for bx < cols && bx < blockThreads {
+		bx *= 2
+	}
+	by := blockThreads / bx
+	maxBlocks = max(maxBlocks, 1)
+	gx := min(max(ceilDiv(cols, bx), 1), maxBlocks)
+	gy := min(max(ceilDiv(rows, by), 1), max(maxBlocks/gx, 1), maxGridY)
+	return cu.Dim3{X: gx, Y: gy, Z: 1}, cu.Dim3{X: bx, Y: by, Z: 1}
+}
+
+// reduceGroups is the number of work-groups of sum_squares for n
+// elements: one element per thread up to kernels.ReduceGroups groups. It
+// depends on n alone, so the order of additions, and the sum, does too.
+func reduceGroups(n int) int {
+	return min(max(ceilDiv(n, kernels.ReduceLocal), 1), kernels.ReduceGroups)
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// launch queues l on the stream.
+func (b *Backend) launch(l *launch) {
+	b.enqueue(func() {
+		f, ok := b.funcs[l.kernel]
+		if !ok {
+			b.fail(fmt.Errorf("cuda: no kernel %s in the module", l.kernel))
+			return
+		}
+		if err := b.drv.LaunchKernel(f, l.grid, l.block, 0, b.stream, &l.args); err != nil {
+			b.fail(fmt.Errorf("%s: %w", l.kernel, err))
+		}
+	})
+}
