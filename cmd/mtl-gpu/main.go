@@ -95,6 +95,6 @@ Run "mtl-gpu train" with no arguments for a demonstration on the School data.`,
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print only errors and the final result")
 	pf.BoolVarP(&a.verbose, "verbose", "v", false, "print debugging details")
 	a.dev.register(pf)
-	root.AddCommand(a.trainCommand(), a.evalCommand(), a.predictCommand(), a.devicesCommand(), a.benchCommand())
+	root.AddCommand(a.trainCommand(), a.evalCommand(), a.predictCommand(), a.devicesCommand(), a.benchCommand(), a.compareCommand(), a.plotCommand())
 	return root
 }

@@ -88,7 +88,7 @@ func ok(t *testing.T, r result) {
 
 func TestHelp(t *testing.T) {
 	t.Parallel()
-	for _, cmd := range []string{"", "train", "eval", "predict", "devices", "bench"} {
+	for _, cmd := range []string{"", "train", "eval", "predict", "devices", "bench", "compare", "plot"} {
 		args := strings.Fields(cmd + " --help")
 		r := mtlgpu(t, t.TempDir(), args...)
 		ok(t, r)
@@ -453,5 +453,94 @@ func TestPosWeightAuto(t *testing.T) {
 		if !(task.PosWeight > 1) || math.IsInf(task.PosWeight, 0) {
 			t.Errorf("task %s: positive weight %g for a minority positive class", task.Name, task.PosWeight)
 		}
+	}
+}
+
+// TestCompareSchool: with 10% of each school for training, one model per
+// school cannot learn much, and the multi-task model gains clearly.
+func TestCompareSchool(t *testing.T) {
+	t.Parallel()
+	r := mtlgpu(t, t.TempDir(), "compare", "--quiet", "--data", sharedFile(t, "school/school.csv"), "--task", "exam_score:regression",
+		"--group-column", "school_id", "--train-fraction", "0.1", "--weighting", "equal,uncertainty", "--seeds", "2", "--json")
+	ok(t, r)
+	var res struct {
+		Seeds int `json:"seeds"`
+		Tasks map[string]struct {
+			Metric  string `json:"metric"`
+			Results map[string]struct {
+				Mean   float64   `json:"mean"`
+				Std    float64   `json:"std"`
+				Values []float64 `json:"values"`
+			} `json:"results"`
+		} `json:"tasks"`
+		DeltaM   map[string]struct{ Mean float64 } `json:"delta_m"`
+		MeanRank map[string]float64                `json:"mean_rank"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	task := res.Tasks["exam_score"]
+	single, equal := task.Results["single-task"], task.Results["equal"]
+	t.Logf("School, 10%% training rows: explained variance single-task %.3f ± %.3f, multi-task %.3f ± %.3f", single.Mean, single.Std, equal.Mean, equal.Std)
+	if task.Metric != "explained_variance" || len(equal.Values) != 2 {
+		t.Fatalf("unexpected result %+v", task)
+	}
+	if equal.Mean < 0.28 || equal.Mean < single.Mean+0.15 {
+		t.Errorf("multi-task %.3f against single-task %.3f: no clear gain", equal.Mean, single.Mean)
+	}
+	if res.DeltaM["equal"].Mean >= 0 || res.MeanRank["single-task"] != 3 {
+		t.Errorf("Δm %v, ranks %v", res.DeltaM, res.MeanRank)
+	}
+}
+
+// TestWeightingLogAndPlot trains with a gradient method, checks the log
+// keys it adds and draws the log.
+func TestWeightingLogAndPlot(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ok(t, mtlgpu(t, dir, append([]string{"train", "--quiet", "--data", sharedFile(t, "emotions/emotions_train.csv"), "--out", "m.mtl", "--epochs", "4",
+		"--weighting", "pcgrad", "--log", "log.jsonl"}, taskFlags("amazed-suprised:binary", "quiet-still:binary", "sad-lonely:binary")...)...))
+	raw, _ := os.ReadFile(filepath.Join(dir, "log.jsonl"))
+	for i, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		cos, ok1 := e["grad_cosine_mean"].(float64)
+		share, ok2 := e["conflict_share"].(float64)
+		if !ok1 || !ok2 || cos < -1 || cos > 1 || share < 0 || share > 1 {
+			t.Errorf("line %d: grad_cosine_mean %v, conflict_share %v", i+1, e["grad_cosine_mean"], e["conflict_share"])
+		}
+		if _, ok := e["tasks"].(map[string]any)["quiet-still"].(map[string]any)["val_auc"].(float64); !ok {
+			t.Errorf("line %d has no validation AUC for quiet-still", i+1)
+		}
+	}
+	ok(t, mtlgpu(t, dir, "plot", "--log", "log.jsonl", "--out", "curves.png"))
+	png, err := os.ReadFile(filepath.Join(dir, "curves.png"))
+	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) || len(png) < 10000 {
+		t.Errorf("curves.png is not a drawn PNG (%d bytes, %v)", len(png), err)
+	}
+	r := mtlgpu(t, dir, "plot", "--log", "m.mtl", "--out", "x.png")
+	if r.code == 0 || !strings.Contains(r.stderr, "m.mtl:1") {
+		t.Errorf("plotting a model file: %d %q", r.code, r.stderr)
+	}
+}
+
+// TestHiddenAuto chooses the shared width by validation and saves the
+// chosen model.
+func TestHiddenAuto(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := mtlgpu(t, dir, "train", "--data", sharedFile(t, "seed_example/seed_train.csv"), "--task", "y:multiclass", "--out", "m.mtl", "--hidden", "auto", "--epochs", "5")
+	ok(t, r)
+	if !strings.Contains(r.stderr, "← chosen") || strings.Count(r.stderr, "\n  ") < 9 {
+		t.Errorf("no grid report in %q", r.stderr)
+	}
+	ck, _, err := mtl.LoadFile(filepath.Join(dir, "m.mtl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ck.Model.Spec.Hidden) != 1 || !slices.Contains(autoWidths, ck.Model.Spec.Hidden[0]) || !slices.Contains(autoDecays, ck.Config.WeightDecay) {
+		t.Errorf("saved model has hidden %v and weight decay %g", ck.Model.Spec.Hidden, ck.Config.WeightDecay)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/mtl-gpu/mtl-gpu/data"
 	"github.com/mtl-gpu/mtl-gpu/mtl"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // The School data set (ILEA exam scores, 139 schools), as redistributed by
@@ -51,7 +52,7 @@ type trainFlags struct {
 	hidden, activation             string
 	posWeight                      string
 	valSplit                       float64
-	schedule                       string
+	schedule, weighting            string
 	optimizer                      string
 	cfg                            mtl.Config
 }
@@ -84,11 +85,21 @@ saved run exactly where it stopped.`,
 	fl.StringVar(&f.dataPath, "data", "", "training data, CSV or TSV with a header, optionally .gz (default: the built-in School data)")
 	fl.StringArrayVar(&f.tasks, "task", nil, "target as PATTERN:TYPE[:WEIGHT], TYPE multiclass, binary or regression (repeatable)")
 	fl.StringVar(&f.out, "out", "", "model file to write (default "+demoOut+" for the built-in data)")
+	f.register(fl)
+	fl.StringVar(&f.weighting, "weighting", "equal", "how task losses and gradients combine: equal, uncertainty, dwa, gradnorm, pcgrad or mgda")
+	fl.StringVar(&f.resume, "resume", "", "continue training the run saved in this model file")
+	fl.StringVar(&f.logPath, "log", "", "write one JSON line per epoch to this file")
+	return cmd
+}
+
+// register adds the flags that describe the data's tasks, the model and
+// its training, shared by train and compare.
+func (f *trainFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.groupCol, "group-column", "", "column that splits every target into a family with one head per group")
 	fl.StringSliceVar(&f.ignore, "ignore", nil, "columns (or globs) that are neither features nor targets")
 	fl.StringSliceVar(&f.categorical, "categorical", nil, "columns (or globs) to one-hot encode even if numeric")
 	fl.StringVar(&f.impute, "impute", "", `"mean" to replace missing numeric features by the training mean (default: error)`)
-	fl.StringVar(&f.hidden, "hidden", "64", "widths of the shared layers, e.g. 64 or 256,128; none for linear heads on the inputs")
+	fl.StringVar(&f.hidden, "hidden", "64", "widths of the shared layers, e.g. 64 or 256,128; none for linear heads on the inputs; auto to choose width and weight decay by validation")
 	fl.StringVar(&f.activation, "activation", "relu", "activation of the shared layers: relu, tanh or identity")
 	fl.IntVar(&f.cfg.Epochs, "epochs", f.cfg.Epochs, "number of passes over the training data")
 	fl.IntVar(&f.cfg.Batch, "batch", f.cfg.Batch, "rows per optimiser step")
@@ -106,10 +117,10 @@ saved run exactly where it stopped.`,
 	fl.Uint64Var(&f.cfg.Seed, "seed", 0, "random seed (initial weights, row order, splits)")
 	fl.Float64Var(&f.valSplit, "val-split", 0.1, "fraction of training rows held out for validation and early stopping (0: none)")
 	fl.IntVar(&f.cfg.Patience, "patience", f.cfg.Patience, "stop after this many epochs without a better validation loss (0: never)")
+	fl.Float64Var(&f.cfg.Weighting.Alpha, "gradnorm-alpha", 1.5, "GradNorm's asymmetry α")
+	fl.Float64Var(&f.cfg.Weighting.Temperature, "dwa-temperature", 2, "DWA's softmax temperature")
 	fl.StringVar(&f.posWeight, "pos-weight", "none", "binary tasks: weight of positive rows, auto (negatives/positives) or a number")
-	fl.StringVar(&f.resume, "resume", "", "continue training the run saved in this model file")
-	fl.StringVar(&f.logPath, "log", "", "write one JSON line per epoch to this file")
-	return cmd
+	fl.Float64Var(&f.cfg.GroupBiasDecay, "group-bias-decay", f.cfg.GroupBiasDecay, "shrinkage of each group's intercept towards its family's")
 }
 
 // trainRun is everything a training run works with.
@@ -124,6 +135,7 @@ type trainRun struct {
 	ckpt    *mtl.Checkpoint
 	out     string
 	demo    bool
+	auto    bool // --hidden auto
 	logFile *os.File
 }
 
@@ -137,56 +149,34 @@ func (a *app) train(cmd *cobra.Command, f *trainFlags) error {
 		return err
 	}
 	defer b.Close()
-	model := &mtl.Model{}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	cfg := f.cfg
 	if r.ckpt != nil {
-		model, cfg = r.ckpt.Model, r.ckpt.Config
+		cfg = r.ckpt.Config
 		if cmd.Flags().Changed("epochs") {
 			cfg.Epochs = f.cfg.Epochs
 		}
-	} else if model, err = mtl.NewModel(r.spec, r.train, cfg.Seed); err != nil {
-		return err
 	}
-	tr, err := mtl.NewTrainer(b, model, cfg, r.train, r.val, r.ckpt)
-	if err != nil {
-		return err
+	if r.auto {
+		if r.spec.Hidden, cfg.WeightDecay, err = a.chooseWidth(ctx, b, r, cfg); err != nil {
+			return err
+		}
 	}
-	defer tr.Close()
 	if f.logPath != "" {
 		if r.logFile, err = os.OpenFile(f.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
 			return fmt.Errorf("--log: %w", err)
 		}
 		defer r.logFile.Close()
 	}
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	a.log.Info("training", "device", b.Info().Device, "rows", r.train.N, "validation_rows", valRows(r.val),
-		"inputs", model.Spec.Inputs, "tasks", len(model.Spec.Tasks), "parameters", model.NumParams(), "epochs", cfg.Epochs)
-	prog := a.newProgress(cfg.Epochs)
 	start := time.Now()
-	save := func() error {
-		ck, err := tr.Checkpoint()
-		if err != nil {
-			return err
-		}
-		return mtl.SaveFile(r.out, ck, r.meta)
+	tr, model, last, err := a.fit(ctx, b, r, cfg, true)
+	if tr != nil {
+		defer tr.Close()
 	}
-	var last mtl.EpochStats
-	err = tr.Fit(ctx, mtl.Hooks{
-		Step: prog.step,
-		Epoch: func(s mtl.EpochStats) error {
-			last = s
-			prog.epoch(s)
-			if err := a.logEpoch(r, s); err != nil {
-				return err
-			}
-			return save()
-		},
-	})
-	prog.done()
 	switch {
 	case errors.Is(err, context.Canceled):
-		if serr := save(); serr != nil {
+		if serr := r.save(tr); serr != nil {
 			return fmt.Errorf("interrupted, and the model could not be saved: %w", serr)
 		}
 		return &exitError{code: 130, err: fmt.Errorf("interrupted at epoch %d, step %d: saved to %s (continue with --resume %s)",
@@ -194,7 +184,7 @@ func (a *app) train(cmd *cobra.Command, f *trainFlags) error {
 	case err != nil:
 		return err
 	}
-	if err := save(); err != nil {
+	if err := r.save(tr); err != nil {
 		return err
 	}
 	st := tr.State()
@@ -216,6 +206,58 @@ func (a *app) train(cmd *cobra.Command, f *trainFlags) error {
 	return nil
 }
 
+// save writes the trainer's checkpoint to the run's model file.
+func (r *trainRun) save(tr *mtl.Trainer) error {
+	ck, err := tr.Checkpoint()
+	if err != nil {
+		return err
+	}
+	return mtl.SaveFile(r.out, ck, r.meta)
+}
+
+// fit trains the run's model (or resumes its checkpoint) with cfg. With
+// keep, every epoch is shown, logged and saved; without, it trains
+// silently (a candidate of --hidden auto). It returns the trainer even
+// when training fails, so that an interrupted run can be saved.
+func (a *app) fit(ctx context.Context, b backend.Backend, r *trainRun, cfg mtl.Config, keep bool) (*mtl.Trainer, *mtl.Model, mtl.EpochStats, error) {
+	var last mtl.EpochStats
+	model, ckpt := (*mtl.Model)(nil), r.ckpt
+	var err error
+	if ckpt != nil {
+		model = ckpt.Model
+	} else if model, err = mtl.NewModel(r.spec, r.train, cfg.Seed); err != nil {
+		return nil, nil, last, err
+	}
+	tr, err := mtl.NewTrainer(b, model, cfg, r.train, r.val, ckpt)
+	if err != nil {
+		return nil, nil, last, err
+	}
+	if !keep {
+		return tr, model, last, tr.Fit(ctx, mtl.Hooks{Epoch: func(s mtl.EpochStats) error { last = s; return nil }})
+	}
+	a.log.Info("training", "device", b.Info().Device, "rows", r.train.N, "validation_rows", valRows(r.val),
+		"inputs", model.Spec.Inputs, "hidden", fmt.Sprint(model.Spec.Hidden), "tasks", len(model.Spec.Tasks),
+		"parameters", model.NumParams(), "epochs", cfg.Epochs, "weighting", cfg.Weighting.Method)
+	prog := a.newProgress(cfg.Epochs)
+	err = tr.Fit(ctx, mtl.Hooks{
+		Step: prog.step,
+		Epoch: func(s mtl.EpochStats) error {
+			last = s
+			prog.epoch(s)
+			ck, err := tr.Checkpoint()
+			if err != nil {
+				return err
+			}
+			if err := a.logEpoch(b, r, s, ck); err != nil {
+				return err
+			}
+			return mtl.SaveFile(r.out, ck, r.meta)
+		},
+	})
+	prog.done()
+	return tr, model, last, err
+}
+
 func valRows(d *mtl.Dataset) int {
 	if d == nil {
 		return 0
@@ -229,6 +271,11 @@ func (a *app) prepare(cmd *cobra.Command, f *trainFlags) (*trainRun, error) {
 	r := &trainRun{f: f, out: f.out}
 	f.cfg.Optimizer = mtl.Optimizer(f.optimizer)
 	f.cfg.Schedule.Kind = mtl.ScheduleKind(f.schedule)
+	method, err := mtl.ParseMethod(f.weighting)
+	if err != nil {
+		return nil, usageError("--weighting: %v", err)
+	}
+	f.cfg.Weighting.Method = method
 	if err := f.cfg.Validate(); err != nil {
 		return nil, usageError("%v", err)
 	}
@@ -236,7 +283,6 @@ func (a *app) prepare(cmd *cobra.Command, f *trainFlags) (*trainRun, error) {
 		return nil, usageError("--val-split must be in [0, 1), got %g", f.valSplit)
 	}
 	var table *data.Table
-	var err error
 	if f.dataPath == "" {
 		r.demo = f.resume == ""
 		if table, err = readDemo(); err != nil {
@@ -319,8 +365,13 @@ func (a *app) prepare(cmd *cobra.Command, f *trainFlags) (*trainRun, error) {
 	}
 	all := dataset(enc, len(r.schema.Targets))
 	if r.ckpt == nil {
-		hidden, err := parseHidden(f.hidden)
-		if err != nil {
+		var hidden []int
+		if f.hidden == "auto" {
+			if f.valSplit == 0 {
+				return nil, usageError("--hidden auto chooses by validation loss: it needs --val-split > 0")
+			}
+			r.auto = true
+		} else if hidden, err = parseHidden(f.hidden); err != nil {
 			return nil, usageError("--hidden: %v", err)
 		}
 		act, err := backend.ParseActivation(f.activation)
@@ -370,8 +421,10 @@ func heldOutEV(b backend.Backend, m *mtl.Model, d *mtl.Dataset) (float64, error)
 	return 1 - sse/sst, nil
 }
 
-// logEpoch writes one JSON line per epoch to --log.
-func (a *app) logEpoch(r *trainRun, s mtl.EpochStats) error {
+// logEpoch writes one JSON line per epoch to --log: the losses, each
+// task's weight and, with a validation set, each task's validation metric
+// (accuracy, AUC or RMSE) for the parameters at the end of the epoch.
+func (a *app) logEpoch(b backend.Backend, r *trainRun, s mtl.EpochStats, ck *mtl.Checkpoint) error {
 	if r.logFile == nil {
 		return nil
 	}
@@ -383,6 +436,21 @@ func (a *app) logEpoch(r *trainRun, s mtl.EpochStats) error {
 			"weight":     s.Weights[i],
 		}
 	}
+	if r.val != nil {
+		params := ck.Model.Params
+		if ck.Current != nil {
+			params = ck.Current
+		}
+		m := &mtl.Model{Spec: ck.Model.Spec, Params: params}
+		preds, err := m.Predict(b, r.val)
+		if err != nil {
+			return err
+		}
+		for i, t := range r.spec.Tasks {
+			name, v := primaryMetric(t, r.val.Labels[i], preds[i])
+			tasks[t.Name]["val_"+name] = jsonFloat(v)
+		}
+	}
 	line := map[string]any{
 		"epoch":      s.Epoch,
 		"seconds":    s.Seconds,
@@ -390,6 +458,10 @@ func (a *app) logEpoch(r *trainRun, s mtl.EpochStats) error {
 		"val_loss":   jsonFloat(s.ValLoss),
 		"lr":         s.LR,
 		"tasks":      tasks,
+	}
+	if !math.IsNaN(s.GradCosine) {
+		line["grad_cosine_mean"] = s.GradCosine
+		line["conflict_share"] = s.Conflict
 	}
 	enc, err := json.Marshal(line)
 	if err != nil {
