@@ -66,7 +66,7 @@ func (w Workload) Spec() mtl.Spec {
 }
 
 // Config is how the workload is trained: SGD with momentum at a constant
-// rate, no decay, no validation.
+// rate, no decay, no validation, equal task weights.
 func (w Workload) Config(epochs int) mtl.Config {
 	c := mtl.DefaultConfig()
 	c.Epochs, c.Batch, c.Optimizer, c.LR, c.Momentum = epochs, w.Batch, mtl.SGD, w.LR, w.Momentum
@@ -150,9 +150,10 @@ type Result struct {
 	ProfileSeconds float64
 }
 
-// Run trains w on b for one warm-up epoch and epochs timed epochs, then
-// profiles one more epoch operation by operation when prof is set.
-func Run(ctx context.Context, b backend.Backend, w Workload, data *mtl.Dataset, epochs int, prof bool) (*Result, error) {
+// Run trains w on b, combining the tasks with method, for one warm-up
+// epoch and epochs timed epochs, then profiles one more epoch operation by
+// operation when prof is set.
+func Run(ctx context.Context, b backend.Backend, w Workload, method mtl.Method, data *mtl.Dataset, epochs int, prof bool) (*Result, error) {
 	res := &Result{Workload: w, Device: b.Info()}
 	spec := w.Spec()
 	extra := 0
@@ -160,6 +161,7 @@ func Run(ctx context.Context, b backend.Backend, w Workload, data *mtl.Dataset, 
 		extra = 1
 	}
 	cfg := w.Config(1 + epochs + extra)
+	cfg.Weighting.Method = method
 	model, err := mtl.NewModel(spec, data, cfg.Seed)
 	if err != nil {
 		return nil, err

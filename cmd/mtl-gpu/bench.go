@@ -2,18 +2,20 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/mtl-gpu/mtl-gpu/benchmark"
+	"github.com/mtl-gpu/mtl-gpu/mtl"
 	"github.com/spf13/cobra"
 )
 
 func (a *app) benchCommand() *cobra.Command {
 	var (
-		workload string
-		epochs   int
-		prof     bool
+		workload, methods string
+		epochs            int
+		prof              bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -45,13 +47,30 @@ a ReLU projection of 512).`,
 			fmt.Fprintf(out, "workload %s\n", w)
 			info := b.Info()
 			fmt.Fprintf(out, "device %s (%s; %s)\n", info.Device, info.Name, info.Detail)
+			var ms []mtl.Method
+			for _, s := range strings.Split(methods, ",") {
+				m, err := mtl.ParseMethod(strings.TrimSpace(s))
+				if err != nil {
+					return usageError("--weighting: %v", err)
+				}
+				ms = append(ms, m)
+			}
 			t0 := time.Now()
 			data := w.Data(1)
 			a.log.Debug("generated data", "seconds", time.Since(t0).Seconds())
-			res, err := benchmark.Run(cmd.Context(), b, w, data, epochs, prof)
-			if err != nil {
-				return err
+			var first *benchmark.Result
+			for i, m := range ms {
+				res, err := benchmark.Run(cmd.Context(), b, w, m, data, epochs, prof && i == 0)
+				if err != nil {
+					return err
+				}
+				if i == 0 {
+					first = res
+					continue
+				}
+				fmt.Fprintf(out, "weighting %s: %.0f samples/s, %.2f× the step time of %s\n", m, res.SamplesPerSec, first.SamplesPerSec/res.SamplesPerSec, ms[0])
 			}
+			res := first
 			for i, s := range res.EpochSeconds {
 				fmt.Fprintf(out, "epoch %d: %.3f s, %.0f samples/s\n", i+2, s, float64(w.Samples)/s)
 			}
@@ -87,5 +106,6 @@ a ReLU projection of 512).`,
 	f.StringVar(&workload, "workload", "linear", "reference workload: linear or relu")
 	f.IntVar(&epochs, "epochs", 3, "timed epochs after the warm-up epoch")
 	f.BoolVar(&prof, "profile", true, "profile one more epoch operation by operation")
+	f.StringVar(&methods, "weighting", "equal", "comma-separated weighting methods to time; the first is the reference")
 	return cmd
 }
