@@ -41,10 +41,16 @@ KERNEL void fill(int rows, int cols, float value, GLOBAL float* x, int x_off, in
 }
 
 /*
- * dst_b = src_bᵀ for each of the batch matrices b (dimension 2): src_b is
- * rows×cols and starts src_batch elements after src_{b-1}; dst_b is
- * cols×rows. Rows of src are in dimension 0, so that writes to dst are
- * contiguous.
+ * dst_b = src_bᵀ for each of the batch matrices b: src_b is rows×cols and
+ * starts src_batch elements after src_{b-1}; dst_b is cols×rows. Each
+ * work-item moves TRANSPOSE_BLOCK × TRANSPOSE_BLOCK blocks, reading rows
+ * of src and writing rows of dst; GEMM on CPU devices uses it to lay a
+ * transposed B out along its rows, and there a work-item that moves whole
+ * blocks costs far less than one per element.
+ *
+ * Launch: any local size; blocks over the columns of src in dimension 0,
+ * over its rows in dimension 1, batch matrices in dimension 2, all
+ * grid-stride.
  */
 KERNEL void transpose(int rows, int cols, int batch,
 	GLOBAL float* dst, int dst_off, int dst_stride, int dst_batch,
@@ -53,9 +59,31 @@ KERNEL void transpose(int rows, int cols, int batch,
 	for (int z = GLOBAL_ID(2); z < batch; z += GLOBAL_SIZE(2)) {
 		const int d = dst_off + z * dst_batch;
 		const int s = src_off + z * src_batch;
-		for (int j = GLOBAL_ID(1); j < cols; j += GLOBAL_SIZE(1)) {
-			for (int r = GLOBAL_ID(0); r < rows; r += GLOBAL_SIZE(0)) {
-				dst[d + j * dst_stride + r] = src[s + r * src_stride + j];
+		for (int r0 = GLOBAL_ID(1) * TRANSPOSE_BLOCK; r0 < rows; r0 += GLOBAL_SIZE(1) * TRANSPOSE_BLOCK) {
+			for (int c0 = GLOBAL_ID(0) * TRANSPOSE_BLOCK; c0 < cols; c0 += GLOBAL_SIZE(0) * TRANSPOSE_BLOCK) {
+				if (r0 + TRANSPOSE_BLOCK <= rows && c0 + TRANSPOSE_BLOCK <= cols) {
+					float block[TRANSPOSE_BLOCK][TRANSPOSE_BLOCK];
+#pragma unroll
+					for (int i = 0; i < TRANSPOSE_BLOCK; i++) {
+#pragma unroll
+						for (int j = 0; j < TRANSPOSE_BLOCK; j++) {
+							block[i][j] = src[s + (r0 + i) * src_stride + c0 + j];
+						}
+					}
+#pragma unroll
+					for (int j = 0; j < TRANSPOSE_BLOCK; j++) {
+#pragma unroll
+						for (int i = 0; i < TRANSPOSE_BLOCK; i++) {
+							dst[d + (c0 + j) * dst_stride + r0 + i] = block[i][j];
+						}
+					}
+				} else {
+					for (int i = 0; i < TRANSPOSE_BLOCK && r0 + i < rows; i++) {
+						for (int j = 0; j < TRANSPOSE_BLOCK && c0 + j < cols; j++) {
+							dst[d + (c0 + j) * dst_stride + r0 + i] = src[s + (r0 + i) * src_stride + c0 + j];
+						}
+					}
+				}
 			}
 		}
 	}

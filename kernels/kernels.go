@@ -45,6 +45,9 @@ const (
 	// that one work-item of gemm_cpu computes.
 	GemmCPURows = 6
 	GemmCPUCols = 32
+	// TransposeBlock is the side of the square blocks that one work-item
+	// of transpose moves.
+	TransposeBlock = 8
 	// ColSumLocalX columns are summed by one work-group of col_sum, each
 	// over ColSumLocalY row lanes.
 	ColSumLocalX = 32
@@ -53,7 +56,7 @@ const (
 	// ReduceGroups bounds the number of sum_squares groups, and so the
 	// partial sums that sum_partials adds.
 	ReduceLocal  = 256
-	ReduceGroups = 256
+	ReduceGroups = 4096
 	// LossLocal is the work-group size of loss_grad.
 	LossLocal = 256
 )
@@ -87,6 +90,7 @@ var defines = []struct {
 	{"GEMM_WPT_N", GemmTileN / GemmLocalX},
 	{"GEMM_CPU_ROWS", GemmCPURows},
 	{"GEMM_CPU_COLS", GemmCPUCols},
+	{"TRANSPOSE_BLOCK", TransposeBlock},
 	{"COLSUM_LOCAL_X", ColSumLocalX},
 	{"COLSUM_LOCAL_Y", ColSumLocalY},
 	{"REDUCE_LOCAL", ReduceLocal},
@@ -107,6 +111,8 @@ var (
 	//go:embed prelude_cuda.cuh
 	preludeCUDA string
 
+	//go:embed common.h
+	commonSource string
 	//go:embed elementwise.h
 	elementwiseSource string
 	//go:embed reduce.h
@@ -125,7 +131,7 @@ var (
 )
 
 // bodies are the neutral kernel files in the order Source joins them.
-var bodies = []string{elementwiseSource, reduceSource, lossSource, optimSource, gemmTiledSource, gemmCPUSource}
+var bodies = []string{commonSource, elementwiseSource, reduceSource, lossSource, optimSource, gemmTiledSource, gemmCPUSource}
 
 // Source returns the complete program text of every kernel in dialect d:
 // the dialect's prelude, the tuning constants and the kernel files. It

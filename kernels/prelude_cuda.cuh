@@ -30,6 +30,7 @@
 #define EXP(x) (__nvvm_ex2_approx_f((x) * 1.4426950408889634f))
 #define LOG(x) (__nvvm_lg2_approx_f(x) * 0.6931471805599453f)
 #define LOG1P(x) (mtl_log1pf(x))
+/* mtl_tanhf is in common.h. */
 #define TANH(x) (mtl_tanhf(x))
 #define SQRT(x) (__nvvm_sqrt_rn_f(x))
 #define FMAX(x, y) (__builtin_fmaxf((x), (y)))
@@ -45,23 +46,4 @@ DEVICE float mtl_log1pf(float x)
 		return x;
 	}
 	return LOG(u) * (x / (u - 1.0f));
-}
-
-/* tanh through exp(-2|x|), with its odd Taylor series near 0 where
- * 1 - e would cancel. */
-DEVICE float mtl_tanhf(float x)
-{
-	float ax = FABS(x);
-	float r;
-	if (ax < 0.0625f) {
-		float x2 = x * x;
-		return x * (1.0f + x2 * (-0.33333333f + x2 * (0.13333333f + x2 * -0.053968254f)));
-	}
-	if (ax > 9.0f) {
-		r = 1.0f;
-	} else {
-		float e = EXP(-2.0f * ax);
-		r = (1.0f - e) / (1.0f + e);
-	}
-	return x < 0.0f ? -r : r;
 }

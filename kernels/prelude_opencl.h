@@ -24,7 +24,8 @@
 #define EXP(x) (exp(x))
 #define LOG(x) (log(x))
 #define LOG1P(x) (log1p(x))
-#define TANH(x) (tanh(x))
+/* mtl_tanhf is in common.h. */
+#define TANH(x) (mtl_tanhf(x))
 #define SQRT(x) (sqrt(x))
 #define FMAX(x, y) (fmax((x), (y)))
 #define FMIN(x, y) (fmin((x), (y)))
