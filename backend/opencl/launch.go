@@ -101,22 +101,29 @@ func int32Arg(kernel, arg string, v int) int32 {
 // ceilDiv is ⌈a/b⌉ for a ≥ 0, b > 0.
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
-// Launch sizes of the grid-stride kernels.
+// Launch sizes of the grid-stride kernels: a launch covers its range in
+// about elemItems passes, up to the caps. The caps are odd so that, past
+// them, the consecutive elements of a work-item, one launch width apart,
+// are not a power of two bytes apart: a CPU runtime runs a work-item
+// through all its passes before the next, and addresses a power of two
+// apart share cache sets and evict each other.
 const (
 	elemLocal     = 256
-	elemMaxGroups = 1024
-	matMaxGroupsX = 64
-	matMaxGroupsY = 1024
+	elemItems     = 2
+	elemMaxGroups = 65535
+	matMaxGroupsX = 1023
+	matMaxGroupsY = 65535
 )
 
 // grid1 covers n elements with a grid-stride launch.
 func grid1(n int) geometry {
-	groups := min(max(ceilDiv(n, elemLocal), 1), elemMaxGroups)
+	groups := min(max(ceilDiv(n, elemItems*elemLocal), 1), elemMaxGroups)
 	return geometry{global: [3]int{groups * elemLocal, 1, 1}, local: [3]int{elemLocal, 1, 1}}
 }
 
-// grid2 covers a rows×cols matrix with a grid-stride launch: columns in
-// dimension 0, rows in dimension 1.
+// grid2 covers a rows×cols matrix with a grid-stride launch, one element
+// per work-item up to the caps: columns in dimension 0, rows in dimension
+// 1.
 func grid2(rows, cols int) geometry {
 	lx := 1
 	for lx < cols && lx < 32 {

@@ -28,6 +28,8 @@ type Backend struct {
 	program  *cl.Program
 	kernels  map[string]*kernel
 	gemmName string
+	// reduceGroups caps the work-groups of sum_squares.
+	reduceGroups int
 	// transposeB makes Gemm transpose a transposed B into scratch first,
 	// so that gemm_cpu reads op(B) along rows.
 	transposeB bool
@@ -84,9 +86,9 @@ func New(d backend.Device) (*Backend, error) {
 // init creates the context, queue, program, kernels and scratch buffers.
 func (b *Backend) init() (err error) {
 	defer recoverInfo(&err)
-	b.gemmName = "gemm_tiled"
+	b.gemmName, b.reduceGroups = "gemm_tiled", gpuReduceGroups
 	if b.info.CPU {
-		b.gemmName, b.transposeB = "gemm_cpu", true
+		b.gemmName, b.transposeB, b.reduceGroups = "gemm_cpu", true, cpuReduceGroups
 	}
 	if b.context, err = cl.CreateContext([]*cl.Device{b.device}); err != nil {
 		return fmt.Errorf("creating a context: %w", err)

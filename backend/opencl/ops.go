@@ -69,7 +69,7 @@ func (b *Backend) gemm(transA, transB bool, m, n, k int, alpha float32, a backen
 // gemmCPULocal is the work-group shape of gemm_cpu: a CPU runtime runs a
 // group on one core, so a square group of blocks shares rows of A and
 // columns of B in its caches.
-const gemmCPULocal = 4
+const gemmCPULocal = 8
 
 // blockedGeometry launches one gemm_cpu work-item per block of C.
 func blockedGeometry(m, n, batch int) geometry {
@@ -98,8 +98,11 @@ func (b *Backend) transposed(src mem, ldb, n, k, strideB, batch int) (mem, int, 
 		return mem{}, 0, false
 	}
 	dst := mem{scratch, 0}
-	g := grid2(k, n)
-	g.global[2] = min(count, 64)
+	const block = kernels.TransposeBlock
+	g := geometry{
+		global: [3]int{ceilDiv(ceilDiv(k, block), 8) * 8, ceilDiv(ceilDiv(n, block), 8) * 8, count},
+		local:  [3]int{8, 8, 1},
+	}
 	b.launch("transpose", g, n, k, count, dst, n, k*n, src, ldb, strideB)
 	stride := k * n
 	if strideB == 0 {
@@ -218,15 +221,26 @@ func (b *Backend) Copy(dst, src backend.Vec) {
 	b.launch("copy", grid1(dst.Len), dst.Len, b.vecMem(dst, "Copy dst"), b.vecMem(src, "Copy src"))
 }
 
+// reduceItems is about how many elements each work-item of sum_squares
+// adds before the tree, up to the backend's cap on groups. A CPU runtime
+// pays for every group's tree, one work-item at a time, so there the cap
+// is low; it is odd for the reason given at grid1.
+const (
+	reduceItems     = 4
+	gpuReduceGroups = kernels.ReduceGroups - 1
+	cpuReduceGroups = 63
+)
+
 // SumSquares sets dst[0] = Σ x², in two passes: per-group sums, then their
-// sum. The number of groups depends only on x.Len.
+// sum. The number of groups depends only on x.Len and the device type,
+// so repeated runs on one device agree bit for bit.
 func (b *Backend) SumSquares(dst, x backend.Vec) {
 	if dst.Len != 1 {
 		panic(fmt.Sprintf("opencl: SumSquares: destination of length %d", dst.Len))
 	}
 	dst.Check("SumSquares dst", backend.Float32)
 	x.Check("SumSquares x", backend.Float32)
-	groups := min(max(ceilDiv(x.Len, 8*kernels.ReduceLocal), 1), kernels.ReduceGroups)
+	groups := min(max(ceilDiv(x.Len, reduceItems*kernels.ReduceLocal), 1), b.reduceGroups)
 	partial := mem{b.partial, 0}
 	b.launch("sum_squares", geometry{global: [3]int{groups * kernels.ReduceLocal, 1, 1}, local: [3]int{kernels.ReduceLocal, 1, 1}},
 		x.Len, partial, b.vecMem(x, "SumSquares x"))
