@@ -36,17 +36,32 @@ func openDevice(t *testing.T, opts backend.Options) *Backend {
 	return b
 }
 
+// opener opens a device for a test: cuda:0 or the fake driver.
+type opener func(t *testing.T, opts backend.Options) *Backend
+
+// onBoth runs a test on cuda:0, when there is one, and on the fake driver.
+func onBoth(t *testing.T, test func(t *testing.T, open opener)) {
+	t.Run("cuda:0", func(t *testing.T) { test(t, openDevice) })
+	t.Run("fake", func(t *testing.T) { test(t, openFake) })
+}
+
 // TestConformance holds cuda:0 to the CPU backend on every operation.
 func TestConformance(t *testing.T) {
 	b := openDevice(t, backend.Options{})
+	runConformance(t, b)
+}
+
+func runConformance(t *testing.T, b *Backend) {
 	backendtest.Run(t, b)
 }
 
 // TestStickyError checks that an asynchronous failure (an index outside
 // the source of GatherRows) is reported once, by the next Sync, and that
 // the backend goes on working.
-func TestStickyError(t *testing.T) {
-	b := openDevice(t, backend.Options{})
+func TestStickyError(t *testing.T) { onBoth(t, testStickyError) }
+
+func testStickyError(t *testing.T, open opener) {
+	b := open(t, backend.Options{})
 	src, err := b.Upload([]float32{1, 2, 3, 4})
 	must(t, err)
 	idx, err := b.Alloc(backend.Int32, 2)
@@ -73,8 +88,10 @@ func TestStickyError(t *testing.T) {
 
 // TestStaging writes more than the staging memory holds, in small and
 // large writes, then reads everything back.
-func TestStaging(t *testing.T) {
-	b := openDevice(t, backend.Options{})
+func TestStaging(t *testing.T) { onBoth(t, testStaging) }
+
+func testStaging(t *testing.T, open opener) {
+	b := open(t, backend.Options{})
 	const n = 3 * stagingBytes / 4 / 2
 	buf, err := b.Alloc(backend.Float32, n)
 	must(t, err)
@@ -106,8 +123,10 @@ func TestStaging(t *testing.T) {
 
 // TestTF32 opens the device with TF32 allowed and checks a product to
 // TF32's precision.
-func TestTF32(t *testing.T) {
-	b := openDevice(t, backend.Options{TF32: true})
+func TestTF32(t *testing.T) { onBoth(t, testTF32) }
+
+func testTF32(t *testing.T, open opener) {
+	b := open(t, backend.Options{TF32: true})
 	if !strings.Contains(b.Info().Detail, "TF32 on") {
 		t.Errorf("detail %q does not mention TF32", b.Info().Detail)
 	}
@@ -138,8 +157,10 @@ func TestTF32(t *testing.T) {
 
 // TestClosed checks that a closed backend says so and that closing twice
 // is harmless.
-func TestClosed(t *testing.T) {
-	b := openDevice(t, backend.Options{})
+func TestClosed(t *testing.T) { onBoth(t, testClosed) }
+
+func testClosed(t *testing.T, open opener) {
+	b := open(t, backend.Options{})
 	buf, err := b.Alloc(backend.Float32, 3)
 	must(t, err)
 	must(t, b.Close())
