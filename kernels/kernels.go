@@ -48,10 +48,12 @@ const (
 	// TransposeBlock is the side of the square blocks that one work-item
 	// of transpose moves.
 	TransposeBlock = 8
-	// ColSumLocalX columns are summed by one work-group of col_sum, each
-	// over ColSumLocalY row lanes.
+	// ColSumLocalX columns are summed by one work-group of
+	// col_sum_blocks, each over ColSumLocalY row lanes and ColSumRows
+	// rows.
 	ColSumLocalX = 32
 	ColSumLocalY = 8
+	ColSumRows   = 64
 	// ReduceLocal is the work-group size of sum_squares and sum_partials;
 	// ReduceGroups bounds the number of sum_squares groups, and so the
 	// partial sums that sum_partials adds.
@@ -93,6 +95,7 @@ var defines = []struct {
 	{"TRANSPOSE_BLOCK", TransposeBlock},
 	{"COLSUM_LOCAL_X", ColSumLocalX},
 	{"COLSUM_LOCAL_Y", ColSumLocalY},
+	{"COLSUM_ROWS", ColSumRows},
 	{"REDUCE_LOCAL", ReduceLocal},
 	{"REDUCE_GROUPS", ReduceGroups},
 	{"LOSS_LOCAL", LossLocal},

@@ -2,30 +2,33 @@
 /*
  * Reductions. Each work-item first sums a fixed, strided subset of the
  * elements in order, then the work-group adds the partial sums in a fixed
- * tree in local memory. The grouping depends only on the launch
+ * tree in local memory, and a second kernel adds the groups' sums in order. The grouping depends only on the launch
  * geometry, which the host derives from the sizes alone, so the results are
  * deterministic; no kernel uses atomics.
  */
 
 /*
- * dst[j] = alpha·Σ_r m[r, j] + beta·dst[j] for the columns of the rows×cols
- * matrix m; dst is not read when beta is 0. A work-group sums
- * COLSUM_LOCAL_X columns, each over COLSUM_LOCAL_Y row lanes.
+ * Column sums in two passes. First, work-group (g, b) sums rows
+ * [b·COLSUM_ROWS, (b+1)·COLSUM_ROWS) of the COLSUM_LOCAL_X columns from
+ * g·COLSUM_LOCAL_X of the rows×cols matrix m, each column over
+ * COLSUM_LOCAL_Y row lanes and a tree, into partial[partial_off + b·cols + j].
  *
  * Launch: local size (COLSUM_LOCAL_X, COLSUM_LOCAL_Y), global size
- * (⌈cols/COLSUM_LOCAL_X⌉·COLSUM_LOCAL_X, COLSUM_LOCAL_Y).
+ * (⌈cols/COLSUM_LOCAL_X⌉·COLSUM_LOCAL_X, ⌈rows/COLSUM_ROWS⌉·COLSUM_LOCAL_Y).
  */
-KERNEL void col_sum(int rows, int cols, float alpha, float beta,
-	GLOBAL float* dst, int dst_off,
+KERNEL void col_sum_blocks(int rows, int cols,
+	GLOBAL float* partial, int partial_off,
 	GLOBAL const float* m, int m_off, int m_stride)
 {
 	LOCAL float part[COLSUM_LOCAL_Y][COLSUM_LOCAL_X];
 	const int lx = LOCAL_ID(0);
 	const int ly = LOCAL_ID(1);
 	const int j = GROUP_ID(0) * COLSUM_LOCAL_X + lx;
+	const int block = GROUP_ID(1);
+	const int end = (block + 1) * COLSUM_ROWS < rows ? (block + 1) * COLSUM_ROWS : rows;
 	float s = 0.0f;
 	if (j < cols) {
-		for (int r = ly; r < rows; r += COLSUM_LOCAL_Y) {
+		for (int r = block * COLSUM_ROWS + ly; r < end; r += COLSUM_LOCAL_Y) {
 			s += m[m_off + r * m_stride + j];
 		}
 	}
@@ -38,7 +41,26 @@ KERNEL void col_sum(int rows, int cols, float alpha, float beta,
 		BARRIER();
 	}
 	if (ly == 0 && j < cols) {
-		float r = alpha * part[0][lx];
+		partial[partial_off + block * cols + j] = part[0][lx];
+	}
+}
+
+/*
+ * Second pass: dst[j] = alpha·Σ_b partial[partial_off + b·cols + j] +
+ * beta·dst[j], adding the blocks in order; dst is not read when beta is 0.
+ *
+ * Launch: any size, columns in dimension 0 (grid-stride).
+ */
+KERNEL void col_sum(int blocks, int cols, float alpha, float beta,
+	GLOBAL float* dst, int dst_off,
+	GLOBAL const float* partial, int partial_off)
+{
+	for (int j = GLOBAL_ID(0); j < cols; j += GLOBAL_SIZE(0)) {
+		float s = 0.0f;
+		for (int b = 0; b < blocks; b++) {
+			s += partial[partial_off + b * cols + j];
+		}
+		float r = alpha * s;
 		if (beta != 0.0f) {
 			r += beta * dst[dst_off + j];
 		}

@@ -148,18 +148,33 @@ func (b *Backend) ActGrad(grad, out backend.Mat, act backend.Activation) {
 	b.launch("act_grad", grid2(grad.Rows, grad.Cols), grad.Rows, grad.Cols, int(act), gm, gstride, om, ostride)
 }
 
-// ColSum sets dst = alpha·(column sums of m) + beta·dst.
+// ColSum sets dst = alpha·(column sums of m) + beta·dst: sums over blocks
+// of rows into scratch memory, then the blocks' sums in order.
 func (b *Backend) ColSum(dst backend.Vec, m backend.Mat, alpha, beta float32) {
 	backend.CheckColSum(dst, m)
 	if m.Cols == 0 {
 		return
 	}
 	mm, stride := b.matMem(m, "ColSum m")
-	g := geometry{
-		global: [3]int{ceilDiv(m.Cols, kernels.ColSumLocalX) * kernels.ColSumLocalX, kernels.ColSumLocalY, 1},
-		local:  [3]int{kernels.ColSumLocalX, kernels.ColSumLocalY, 1},
+	blocks := ceilDiv(m.Rows, kernels.ColSumRows)
+	partial := mem{b.dummy, 0}
+	if blocks > 0 {
+		if blocks > math.MaxInt32/m.Cols {
+			panic(fmt.Sprintf("opencl: ColSum: %d×%d matrix too large", m.Rows, m.Cols))
+		}
+		scratch, err := b.scratchFor(blocks * m.Cols)
+		if err != nil {
+			b.fail("ColSum", err)
+			return
+		}
+		partial = mem{scratch, 0}
+		g := geometry{
+			global: [3]int{ceilDiv(m.Cols, kernels.ColSumLocalX) * kernels.ColSumLocalX, blocks * kernels.ColSumLocalY, 1},
+			local:  [3]int{kernels.ColSumLocalX, kernels.ColSumLocalY, 1},
+		}
+		b.launch("col_sum_blocks", g, m.Rows, m.Cols, partial, mm, stride)
 	}
-	b.launch("col_sum", g, m.Rows, m.Cols, alpha, beta, b.vecMem(dst, "ColSum dst"), mm, stride)
+	b.launch("col_sum", grid1(m.Cols), blocks, m.Cols, alpha, beta, b.vecMem(dst, "ColSum dst"), partial)
 }
 
 // fillMat sets every element of a rows×cols view to v.
