@@ -27,8 +27,10 @@ type Backend struct {
 	blas    blasImpl
 	workers *pool
 	closed  bool
-	// partial is scratch for deterministic chunked reductions.
+	// partial is scratch for deterministic chunked reductions, lossTmp for
+	// the logits of one row per chunk.
 	partial []float64
+	lossTmp []float64
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -72,7 +74,7 @@ func (b *Backend) Info() backend.DeviceInfo {
 	return backend.DeviceInfo{
 		Device: backend.Device{Kind: backend.CPU},
 		Name:   fmt.Sprintf("%s/%s, %d cores", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
-		Detail: fmt.Sprintf("BLAS %s, %d threads", b.blas.Name(), b.workers.size()),
+		Detail: fmt.Sprintf("BLAS %s; %d threads for the other operations", b.blas.Name(), b.workers.size()),
 		CPU:    true,
 	}
 }

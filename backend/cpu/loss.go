@@ -39,9 +39,17 @@ func (b *Backend) LossGrad(logits, labels backend.Mat, table backend.LossTable, 
 		}
 	}
 	cols := logits.Cols
+	maxK := 1
+	for _, t := range tasks {
+		maxK = max(maxK, t.Classes)
+	}
+	if len(b.lossTmp) < nc*maxK {
+		b.lossTmp = make([]float64, nc*maxK)
+	}
 	b.workers.parallel(nc, max(1, grain/(reduceChunk*max(cols, 1))), func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			p := part[ch*2*nt : (ch+1)*2*nt]
+			tmp := b.lossTmp[ch*maxK : (ch+1)*maxK]
 			clear(p)
 			for i := ch * reduceChunk; i < min((ch+1)*reduceChunk, rows); i++ {
 				z := zd[i*zld : i*zld+cols]
@@ -49,7 +57,7 @@ func (b *Backend) LossGrad(logits, labels backend.Mat, table backend.LossTable, 
 				g := gd[i*gld : i*gld+cols]
 				clear(g)
 				for t := range tasks {
-					l, m := rowLoss(&tasks[t], z, y, g, scale[t])
+					l, m := rowLoss(&tasks[t], z, y, g, scale[t], tmp)
 					p[2*t] += l
 					p[2*t+1] += m
 				}
@@ -68,8 +76,8 @@ func (b *Backend) LossGrad(logits, labels backend.Mat, table backend.LossTable, 
 
 // rowLoss computes one row's weighted loss m·ℓ and its weight m for one
 // task, and writes scale·m·∂ℓ/∂z into the task's gradient columns (which
-// the caller has zeroed).
-func rowLoss(t *backend.LossTask, z, y, g []float32, scale float64) (loss, weight float64) {
+// the caller has zeroed). tmp holds at least Classes values.
+func rowLoss(t *backend.LossTask, z, y, g []float32, scale float64, tmp []float64) (loss, weight float64) {
 	m := float64(y[t.MaskCol])
 	if m == 0 {
 		return 0, 0
@@ -81,52 +89,61 @@ func rowLoss(t *backend.LossTask, z, y, g []float32, scale float64) (loss, weigh
 			dev = t.DevCol + gi*k
 		}
 	}
-	logit := func(j int) float64 {
-		v := float64(z[t.Col+j])
-		if dev >= 0 {
-			v += float64(z[dev+j])
-		}
-		return v
+	// The task's effective logits: its own, plus its group's deviations.
+	zs := tmp[:k]
+	for j, v := range z[t.Col : t.Col+k] {
+		zs[j] = float64(v)
 	}
-	put := func(j int, d float64) {
-		d *= scale * m
-		g[t.Col+j] = float32(d)
-		if dev >= 0 {
-			g[dev+j] = float32(d)
+	if dev >= 0 {
+		for j, v := range z[dev : dev+k] {
+			zs[j] += float64(v)
 		}
 	}
 	label := float64(y[t.LabelCol])
+	s := scale * m
+	var d float64 // the gradient of a one-output task
 	switch t.Kind {
 	case backend.Softmax:
 		c := int(label)
 		if label < 0 || c >= k {
 			return 0, 0
 		}
-		zmax := math.Inf(-1)
-		for j := range k {
-			zmax = max(zmax, logit(j))
-		}
-		var s float64
-		for j := range k {
-			s += math.Exp(logit(j) - zmax)
-		}
-		for j := range k {
-			p := math.Exp(logit(j)-zmax) / s
-			if j == c {
-				p--
+		zmax := zs[0]
+		for _, v := range zs[1:] {
+			if v > zmax {
+				zmax = v
 			}
-			put(j, p)
 		}
-		loss = -(logit(c) - zmax - math.Log(s))
+		zc := zs[c] - zmax
+		var sum float64
+		for j, v := range zs {
+			e := expNeg(v - zmax)
+			zs[j] = e
+			sum += e
+		}
+		inv := s / sum
+		gs := g[t.Col : t.Col+k]
+		for j, e := range zs {
+			gs[j] = float32(e * inv)
+		}
+		gs[c] = float32((zs[c]/sum - 1) * s)
+		if dev >= 0 {
+			copy(g[dev:dev+k], gs)
+		}
+		return m * (math.Log(sum) - zc), m
 	case backend.Sigmoid:
-		x := logit(0)
+		x := zs[0]
 		pw := float64(t.PosWeight)
 		loss = pw*label*softplus(-x) + (1-label)*softplus(x)
-		put(0, (pw*label+1-label)*sigmoid(x)-pw*label)
+		d = (pw*label+1-label)*sigmoid(x) - pw*label
 	case backend.Squared:
-		d := logit(0) - label
-		loss = d * d
-		put(0, 2*d)
+		r := zs[0] - label
+		loss = r * r
+		d = 2 * r
+	}
+	g[t.Col] = float32(d * s)
+	if dev >= 0 {
+		g[dev] = g[t.Col]
 	}
 	return m * loss, m
 }

@@ -1,0 +1,51 @@
+package cpu_test
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mtl-gpu/mtl-gpu/backend"
+	"github.com/mtl-gpu/mtl-gpu/backend/cpu"
+)
+
+// BenchmarkLossGrad is the loss of the reference workload's batch: 1,024
+// rows, 8 softmax tasks of 10 classes.
+func BenchmarkLossGrad(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		b.Run(map[int]string{1: "1thread", 2: "2threads"}[threads], func(b *testing.B) {
+			be, err := cpu.New(backend.Options{BLAS: "gonum", Threads: threads})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer be.Close()
+			const rows, tasks, k = 1024, 8, 10
+			rng := rand.New(rand.NewPCG(1, 1))
+			z := make([]float32, rows*tasks*k)
+			for i := range z {
+				z[i] = float32(rng.NormFloat64())
+			}
+			y := make([]float32, rows*2*tasks)
+			var lt []backend.LossTask
+			for t := range tasks {
+				lt = append(lt, backend.LossTask{Kind: backend.Softmax, Col: t * k, Classes: k, LabelCol: 2 * t, MaskCol: 2*t + 1, GroupCol: -1, PosWeight: 1})
+				for i := range rows {
+					y[i*2*tasks+2*t] = float32(rng.IntN(k))
+					y[i*2*tasks+2*t+1] = 1
+				}
+			}
+			zb, _ := be.Upload(z)
+			yb, _ := be.Upload(y)
+			gb, _ := be.Alloc(backend.Float32, len(z))
+			w, _ := be.Upload([]float32{1, 1, 1, 1, 1, 1, 1, 1})
+			s, _ := be.Alloc(backend.Float32, 2*tasks)
+			tab, err := backend.NewLossTable(be, lt, tasks*k, 2*tasks)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				be.LossGrad(backend.Dense(zb, 0, rows, tasks*k), backend.Dense(yb, 0, rows, 2*tasks), tab, backend.Whole(w), backend.Dense(gb, 0, rows, tasks*k), backend.Whole(s))
+			}
+		})
+	}
+}
