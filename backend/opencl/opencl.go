@@ -96,11 +96,8 @@ func (b *Backend) init() (err error) {
 	if b.queue, err = b.context.CreateCommandQueue(b.device, 0); err != nil {
 		return fmt.Errorf("creating a queue: %w", err)
 	}
-	if b.program, err = b.context.CreateProgramWithSource([]string{kernels.Source(kernels.OpenCL)}); err != nil {
-		return fmt.Errorf("creating the program: %w", err)
-	}
-	if err := b.program.BuildProgram(nil, buildOptions); err != nil {
-		return fmt.Errorf("building the kernels: %w", err)
+	if b.program, err = b.build(kernels.Source(kernels.OpenCL)); err != nil {
+		return err
 	}
 	for _, spec := range kernels.Kernels() {
 		k, err := b.program.CreateKernel(spec.Name)
@@ -129,6 +126,20 @@ func (b *Backend) init() (err error) {
 		return err
 	}
 	return nil
+}
+
+// build compiles source for the device; the error of a failed build holds
+// the compiler's log.
+func (b *Backend) build(source string) (*cl.Program, error) {
+	program, err := b.context.CreateProgramWithSource([]string{source})
+	if err != nil {
+		return nil, fmt.Errorf("creating the program: %w", err)
+	}
+	if err := program.BuildProgram(nil, buildOptions); err != nil {
+		program.Release()
+		return nil, fmt.Errorf("building the kernels: %w", err)
+	}
+	return program, nil
 }
 
 // Info describes the device.

@@ -124,6 +124,36 @@ func TestNoPlatforms(t *testing.T) {
 	}
 }
 
+// TestBuildLog checks that a kernel that does not compile is reported with
+// the compiler's log, which names the file and line of the #line directive.
+func TestBuildLog(t *testing.T) {
+	b := open(t)
+	_, err := b.build("#line 1 \"broken.h\"\n__kernel void broken(__global float* x) { x[0] = undeclared; }\n")
+	if err == nil || !strings.Contains(err.Error(), "broken.h:1") || !strings.Contains(err.Error(), "undeclared") {
+		t.Errorf("build of a broken kernel: %v; want the log naming broken.h:1", err)
+	}
+}
+
+// TestRequireOpenCL runs the device tests in child processes whose ICD
+// loader finds no driver: they skip, unless MTLGPU_REQUIRE_OPENCL=1 makes
+// that a failure.
+func TestRequireOpenCL(t *testing.T) {
+	if os.Getenv("MTLGPU_OPENCL_CHILD") == "1" {
+		t.Skip("child process")
+	}
+	for _, require := range []string{"", "1"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestDevices$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), "MTLGPU_OPENCL_CHILD=1", "OCL_ICD_VENDORS="+t.TempDir(), "OCL_ICD_FILENAMES=", requireEnv+"="+require)
+		out, err := cmd.CombinedOutput()
+		switch {
+		case require == "" && (err != nil || !strings.Contains(string(out), "SKIP")):
+			t.Errorf("without a device and %s unset: %v, want a skip\n%s", requireEnv, err, out)
+		case require == "1" && (err == nil || !strings.Contains(string(out), requireEnv+"=1 requires")):
+			t.Errorf("without a device and %s=1: %v, want a failure\n%s", requireEnv, err, out)
+		}
+	}
+}
+
 // TestStickyError checks that a device-side failure (an index outside the
 // gathered matrix) surfaces once, at the next Sync, and that the backend
 // keeps working.
