@@ -31,11 +31,14 @@ type Backend struct {
 	// err is the first error since the last Sync.
 	err error
 	// status is a device word that gather_rows sets to 1 when an index is
-	// out of range; partial holds the partial sums of SumSquares.
-	status, partial *buffer
+	// out of range.
+	status *buffer
 
 	// The fields below are used by the caller only.
 	closed bool
+	// scratch holds the partial sums of reductions; it only grows (see
+	// scratchFor). The owner thread frees it at Close.
+	scratch *buffer
 	// live holds every buffer not yet freed, for Close.
 	live map[*buffer]struct{}
 	// staging is page-locked host memory: stagingBytes for writes, then
@@ -159,7 +162,7 @@ func (b *Backend) setup(tf32 bool) (int, error) {
 	if b.status, err = b.allocDevice(backend.Int32, 1); err != nil {
 		return 0, err
 	}
-	if b.partial, err = b.allocDevice(backend.Float32, kernels.ReduceGroups); err != nil {
+	if b.scratch, err = b.allocDevice(backend.Float32, kernels.ReduceGroups); err != nil {
 		return 0, err
 	}
 	return version, b.drv.StreamSynchronize(b.stream)
@@ -177,7 +180,7 @@ func (b *Backend) teardown() error {
 	if b.stream != 0 {
 		keep(b.drv.StreamSynchronize(b.stream))
 	}
-	for _, buf := range []*buffer{b.status, b.partial} {
+	for _, buf := range []*buffer{b.status, b.scratch} {
 		if buf != nil && buf.ptr != 0 {
 			keep(b.drv.MemFree(buf.ptr))
 		}

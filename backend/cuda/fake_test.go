@@ -86,7 +86,7 @@ const fakeOddBytes = 0x7e57_0000_0000
 // useFake points the loader at the fake driver for the rest of the test and
 // returns the options that load its cuBLAS; it skips the test when the fake
 // cannot be built or loaded here.
-func useFake(t *testing.T) backend.Options {
+func useFake(t testing.TB) backend.Options {
 	t.Helper()
 	lib, err := buildFake()
 	if err != nil {
@@ -100,7 +100,7 @@ func useFake(t *testing.T) backend.Options {
 }
 
 // fakeCounter reads one of the fake's counters.
-func fakeCounter(t *testing.T, c cu.Attribute) int {
+func fakeCounter(t testing.TB, c cu.Attribute) int {
 	t.Helper()
 	drv, _, err := loadDriver()
 	if err != nil {

@@ -25,8 +25,13 @@ type launch struct {
 	kinds []kernels.ArgKind
 }
 
+// maxKernelArgs is room for the arguments of the largest kernel.
+const maxKernelArgs = 24
+
 func newLaunch(kernel string, grid, block cu.Dim3) *launch {
-	return &launch{kernel: kernel, grid: grid, block: block}
+	l := &launch{kernel: kernel, grid: grid, block: block, kinds: make([]kernels.ArgKind, 0, maxKernelArgs)}
+	l.args.Reserve(maxKernelArgs)
+	return l
 }
 
 // int appends an int argument.

@@ -131,7 +131,7 @@ func plans() map[string][]*launch {
 	x, y := f.vec(1000), f.vec(1000)
 	m, out := f.mat(33, 17), f.mat(33, 17)
 	status := f.make(backend.Int32, 1)
-	partial := f.make(backend.Float32, kernels.ReduceGroups)
+	partial := f.make(backend.Float32, max(kernels.ReduceGroups, colSumBlocks(33)*17))
 	idx := f.make(backend.Int32, 40)
 	logits, labels, grad := f.mat(9, 8), f.mat(9, 4), f.mat(9, 8)
 	tasks := []backend.LossTask{{Kind: backend.Softmax, Col: 0, Classes: 3, LabelCol: 0, MaskCol: 1, PosWeight: 1},
@@ -147,7 +147,7 @@ func plans() map[string][]*launch {
 		"BiasAct":    {biasActLaunch(m, f.vec(17), backend.Tanh, mb)},
 		"BiasAct/no": {biasActLaunch(m, backend.Vec{}, backend.ReLU, mb)},
 		"ActGrad":    {actGradLaunch(m, out, backend.ReLU, mb)},
-		"ColSum":     {colSumLaunch(f.vec(17), m, 1, 0.5)},
+		"ColSum":     colSumLaunches(f.vec(17), m, 1, 0.5, partial, mb),
 		"SumSquares": sumSquaresLaunches(f.vec(1), x, partial),
 		"LossGrad":   lossLaunches(logits, labels, table, f.vec(2), grad, f.vec(4), mb),
 		"SGDStep":    {sgdLaunch(backend.SGD{LR: 0.1, Momentum: 0.9, Nesterov: true}, x, y, f.vec(1000), clip, mb)},
@@ -221,5 +221,40 @@ func TestLaunchArguments(t *testing.T) {
 	a := adamLaunch(backend.Adam{LR: 1, Beta1: 0.5, Beta2: 0.75, Step: 2}, x, y, x, y, backend.Clip{}, 10).args.Slots()
 	if c1, c2 := math.Float32frombits(uint32(a[7])), math.Float32frombits(uint32(a[8])); c1 != 1/(1-0.25) || math.Abs(float64(c2)-1/(1-0.5625)) > 1e-6 {
 		t.Errorf("adam corrections %g, %g", c1, c2)
+	}
+}
+
+// TestColSumChunks checks that a matrix with more blocks of rows than a
+// grid has groups in Y is summed in several col_sum_blocks launches that
+// together cover every row once, and one col_sum over all blocks.
+func TestColSumChunks(t *testing.T) {
+	var f fakeBuffers
+	const cols, extra = 3, 100
+	rows := maxGridY*kernels.ColSumRows + extra
+	m := backend.Mat{Buf: f.make(backend.Float32, 5+rows*4), Off: 5, Rows: rows, Cols: cols, Stride: 4}
+	blocks := colSumBlocks(rows)
+	partial := f.make(backend.Float32, blocks*cols)
+	dst := f.vec(cols)
+	ls := colSumLaunches(dst, m, 1, 0, partial, 2112)
+	if len(ls) != 3 {
+		t.Fatalf("%d launches, want 3", len(ls))
+	}
+	mptr := uint64(devBuffer(m.Buf, "").ptr)
+	for i, c := range []struct{ rows, blocks, row0 int }{
+		{maxGridY * kernels.ColSumRows, maxGridY, 0},
+		{extra, ceilDiv(extra, kernels.ColSumRows), maxGridY * kernels.ColSumRows},
+	} {
+		l := ls[i]
+		s := l.args.Slots()
+		if l.kernel != "col_sum_blocks" || s[0] != uint64(c.rows) || l.grid.Y != c.blocks ||
+			s[2] != uint64(partial.at(cols*i*maxGridY)) || s[4] != mptr+4*uint64(m.Off+c.row0*m.Stride) {
+			t.Errorf("launch %d: %s %v grid %v", i, l.kernel, s, l.grid)
+		}
+	}
+	if last := ls[2]; last.kernel != "col_sum" || last.args.Slots()[0] != uint64(blocks) {
+		t.Errorf("last launch %s %v", last.kernel, last.args.Slots())
+	}
+	if got := colSumBlocks(0); got != 1 {
+		t.Errorf("colSumBlocks(0) = %d", got)
 	}
 }

@@ -221,3 +221,39 @@ func (b *Backend) read(dst unsafe.Pointer, n int, src *buffer, off int, op strin
 		return b.err
 	})
 }
+
+// scratchFor returns a device buffer of at least n float32 elements for
+// partial sums, growing the backend's scratch buffer when it is too small.
+// Operations use it in stream order, so one buffer serves them all; the
+// old one is freed after the work queued before. It returns nil when the
+// allocation fails, which the next Sync reports.
+func (b *Backend) scratchFor(n int) *buffer {
+	if b.scratch != nil && b.scratch.n >= n {
+		return b.scratch
+	}
+	size := n
+	if b.scratch != nil {
+		size = max(n, 2*b.scratch.n)
+	}
+	var grown *buffer
+	err := b.run.call(func() error {
+		buf, err := b.allocDevice(backend.Float32, size)
+		if err != nil {
+			b.fail(fmt.Errorf("cuda: scratch memory of %d elements: %w", size, err))
+			return err
+		}
+		grown = buf
+		return nil
+	})
+	if err != nil {
+		return nil
+	}
+	if old := b.scratch; old != nil && old.ptr != 0 {
+		b.enqueue(func() {
+			b.fail(b.drv.StreamSynchronize(b.stream))
+			b.fail(b.drv.MemFree(old.ptr))
+		})
+	}
+	b.scratch = grown
+	return grown
+}

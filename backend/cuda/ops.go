@@ -75,12 +75,31 @@ func actGradLaunch(grad, out backend.Mat, act backend.Activation, maxBlocks int)
 		buf(devBuffer(out.Buf, "ActGrad out"), out.Off).int(stride(out))
 }
 
-func colSumLaunch(dst backend.Vec, m backend.Mat, alpha, beta float32) *launch {
-	grid := cu.Dim3{X: ceilDiv(m.Cols, kernels.ColSumLocalX), Y: 1, Z: 1}
+// colSumBlocks is the number of blocks of kernels.ColSumRows rows that
+// col_sum_blocks sums separately for a matrix of rows rows; the partial
+// sums take colSumBlocks·cols elements.
+func colSumBlocks(rows int) int { return max(ceilDiv(rows, kernels.ColSumRows), 1) }
+
+// colSumLaunches are the two passes of ColSum: col_sum_blocks writes the
+// sum of each block of rows to partial, in launches of at most maxGridY
+// blocks (one block per group in dimension Y), then col_sum adds the
+// blocks in order.
+func colSumLaunches(dst backend.Vec, m backend.Mat, alpha, beta float32, partial *buffer, maxBlocks int) []*launch {
+	md := devBuffer(m.Buf, "ColSum m")
+	blocks := colSumBlocks(m.Rows)
 	block := cu.Dim3{X: kernels.ColSumLocalX, Y: kernels.ColSumLocalY, Z: 1}
-	return newLaunch("col_sum", grid, block).int(m.Rows).int(m.Cols).float(alpha).float(beta).
-		buf(devBuffer(dst.Buf, "ColSum dst"), dst.Off).
-		buf(devBuffer(m.Buf, "ColSum m"), m.Off).int(stride(m))
+	var out []*launch
+	for b0 := 0; b0 < blocks; b0 += maxGridY {
+		nb := min(blocks-b0, maxGridY)
+		r0 := b0 * kernels.ColSumRows
+		rows := min(m.Rows-r0, nb*kernels.ColSumRows)
+		grid := cu.Dim3{X: ceilDiv(m.Cols, kernels.ColSumLocalX), Y: nb, Z: 1}
+		out = append(out, newLaunch("col_sum_blocks", grid, block).int(max(rows, 0)).int(m.Cols).
+			buf(partial, b0*m.Cols).buf(md, m.Off+r0*m.Stride).int(stride(m)))
+	}
+	grid, lblock := linear(m.Cols, maxBlocks)
+	return append(out, newLaunch("col_sum", grid, lblock).int(blocks).int(m.Cols).float(alpha).float(beta).
+		buf(devBuffer(dst.Buf, "ColSum dst"), dst.Off).buf(partial, 0))
 }
 
 // sumSquaresLaunches are the two passes of Σ x²: reduceGroups(n) partial
@@ -188,7 +207,13 @@ func (b *Backend) ColSum(dst backend.Vec, m backend.Mat, alpha, beta float32) {
 	if m.Cols == 0 {
 		return
 	}
-	b.launch(colSumLaunch(dst, m, alpha, beta))
+	partial := b.scratchFor(colSumBlocks(m.Rows) * m.Cols)
+	if partial == nil {
+		return
+	}
+	for _, l := range colSumLaunches(dst, m, alpha, beta, partial, b.maxBlocks) {
+		b.launch(l)
+	}
 }
 
 // LossGrad evaluates every task's loss and gradient.
@@ -242,7 +267,11 @@ func (b *Backend) SumSquares(dst, x backend.Vec) {
 	}
 	vecBuffer(dst, "SumSquares dst")
 	vecBuffer(x, "SumSquares x")
-	for _, l := range sumSquaresLaunches(dst, x, b.partial) {
+	partial := b.scratchFor(kernels.ReduceGroups)
+	if partial == nil {
+		return
+	}
+	for _, l := range sumSquaresLaunches(dst, x, partial) {
 		b.launch(l)
 	}
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // withDriverNames points the loader at names for the duration of a test.
-func withDriverNames(t *testing.T, names ...string) {
+func withDriverNames(t testing.TB, names ...string) {
 	saved := driverNames
 	driverNames = names
 	t.Cleanup(func() { driverNames = saved })

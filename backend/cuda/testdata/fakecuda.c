@@ -124,7 +124,7 @@ static void enqueue(struct op *o)
 /* Kernels. */
 typedef void (*kernel_fn)(const struct op *o);
 struct kernel {
-	const char *name;
+	char name[48];
 	kernel_fn run;
 	int nparams;
 	int sizes[32];
@@ -239,14 +239,33 @@ static void k_act_grad(const struct op *o)
 	}
 }
 
+/* col_sum_blocks: group (x, y) sums block y of the rows; the fake splits
+ * the rows evenly over the blocks of the launch, which changes only the
+ * rounding. */
+static void k_col_sum_blocks(const struct op *o)
+{
+	int rows = I(0), cols = I(1), st = I(6), blocks = o->grid[1];
+	float *partial = P(2, float), *m = P(4, float);
+	int per = (rows + blocks - 1) / blocks;
+	for (int b = 0; b < blocks; b++) {
+		for (int j = 0; j < cols; j++) {
+			float s = 0;
+			for (int r = b * per; r < rows && r < (b + 1) * per; r++) {
+				s += m[r * st + j];
+			}
+			partial[b * cols + j] = s;
+		}
+	}
+}
+
 static void k_col_sum(const struct op *o)
 {
-	int rows = I(0), cols = I(1), st = I(8);
-	float alpha = F(2), beta = F(3), *dst = P(4, float), *m = P(6, float);
+	int blocks = I(0), cols = I(1);
+	float alpha = F(2), beta = F(3), *dst = P(4, float), *partial = P(6, float);
 	for (int j = 0; j < cols; j++) {
 		float s = 0;
-		for (int r = 0; r < rows; r++) {
-			s += m[r * st + j];
+		for (int b = 0; b < blocks; b++) {
+			s += partial[b * cols + j];
 		}
 		float v = alpha * s;
 		if (beta != 0) {
@@ -400,14 +419,23 @@ static void k_adam_step(const struct op *o)
 	}
 }
 
-static struct kernel kernels[] = {
-	{.name = "axpy", .run = k_axpy}, {.name = "scale", .run = k_scale}, {.name = "copy", .run = k_copy}, {.name = "fill", .run = k_fill},
-	{.name = "gather_rows", .run = k_gather_rows}, {.name = "bias_act", .run = k_bias_act}, {.name = "act_grad", .run = k_act_grad},
-	{.name = "col_sum", .run = k_col_sum}, {.name = "sum_squares", .run = k_sum_squares}, {.name = "sum_partials", .run = k_sum_partials},
-	{.name = "loss_grad", .run = k_loss_grad}, {.name = "sgd_step", .run = k_sgd_step}, {.name = "adam_step", .run = k_adam_step},
-	{.name = "transpose", .run = NULL}, {.name = "gemm_tiled", .run = NULL}, {.name = "gemm_cpu", .run = NULL},
+/* The kernels the fake can run, by name. */
+static const struct {
+	const char *name;
+	kernel_fn run;
+} implementations[] = {
+	{"axpy", k_axpy}, {"scale", k_scale}, {"copy", k_copy}, {"fill", k_fill},
+	{"gather_rows", k_gather_rows}, {"bias_act", k_bias_act}, {"act_grad", k_act_grad},
+	{"col_sum_blocks", k_col_sum_blocks}, {"col_sum", k_col_sum},
+	{"sum_squares", k_sum_squares}, {"sum_partials", k_sum_partials},
+	{"loss_grad", k_loss_grad}, {"sgd_step", k_sgd_step}, {"adam_step", k_adam_step},
 };
-#define NKERNELS (sizeof(kernels) / sizeof(kernels[0]))
+
+/* The kernels of the loaded module, as its PTX declares them; launching
+ * one the fake cannot run fails. */
+#define MAXKERNELS 64
+static struct kernel kernels[MAXKERNELS];
+static int nkernels;
 
 static void run_gemm(const struct op *o)
 {
@@ -728,17 +756,22 @@ CUresult cuModuleLoadDataEx(void **m, const void *image, unsigned nopt, int *opt
 			return 1; /* the log size is the value itself */
 		}
 	}
-	for (size_t i = 0; i < NKERNELS; i++) {
-		struct kernel *k = &kernels[i];
-		char entry[64];
-		snprintf(entry, sizeof entry, ".entry %s(", k->name);
-		const char *at = strstr(ptx, entry);
-		if (!at) {
-			continue;
+	nkernels = 0;
+	for (const char *at = strstr(ptx, ".entry "); at && nkernels < MAXKERNELS; at = strstr(at + 1, ".entry ")) {
+		struct kernel *k = &kernels[nkernels++];
+		const char *name = at + 7, *open = strchr(name, '(');
+		if (!open || open - name >= (long)sizeof k->name) {
+			return 218;
 		}
-		const char *end = strchr(at, ')');
-		k->nparams = 0;
-		for (const char *p = strstr(at, ".param "); p && p < end && k->nparams < 32; p = strstr(p + 1, ".param ")) {
+		memset(k, 0, sizeof *k);
+		memcpy(k->name, name, open - name);
+		for (size_t i = 0; i < sizeof implementations / sizeof implementations[0]; i++) {
+			if (strcmp(implementations[i].name, k->name) == 0) {
+				k->run = implementations[i].run;
+			}
+		}
+		const char *end = strchr(open, ')');
+		for (const char *p = strstr(open, ".param "); p && p < end && k->nparams < 32; p = strstr(p + 1, ".param ")) {
 			k->sizes[k->nparams++] = strncmp(p + 7, ".u64", 4) == 0 || strncmp(p + 7, ".b64", 4) == 0 ? 8 : 4;
 		}
 	}
@@ -758,8 +791,8 @@ CUresult cuModuleUnload(void *m)
 CUresult cuModuleGetFunction(void **f, void *m, const char *name)
 {
 	NEED_CONTEXT();
-	for (size_t i = 0; i < NKERNELS; i++) {
-		if (strcmp(kernels[i].name, name) == 0 && kernels[i].nparams > 0) {
+	for (int i = 0; i < nkernels; i++) {
+		if (strcmp(kernels[i].name, name) == 0) {
 			*f = &kernels[i];
 			return 0;
 		}
@@ -772,7 +805,7 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned
 {
 	NEED_CONTEXT();
 	const struct kernel *k = f;
-	if (k < kernels || k >= kernels + NKERNELS || !k->run) {
+	if (k < kernels || k >= kernels + nkernels || !k->run) {
 		return 400;
 	}
 	if (!gx || !gy || !gz || !bx || !by || !bz || bx * by * bz > 1024 || gy > 65535 || gz > 65535 || extra) {

@@ -3,6 +3,7 @@ package cu
 import (
 	"math"
 	"runtime"
+	"slices"
 	"unsafe"
 )
 
@@ -25,6 +26,9 @@ type Args struct {
 // Reset empties the argument list.
 func (a *Args) Reset() { a.slots = a.slots[:0] }
 
+// Reserve makes room for n more arguments without reallocating.
+func (a *Args) Reserve(n int) { a.slots = slices.Grow(a.slots, n) }
+
 // Int appends a 32-bit int argument.
 func (a *Args) Int(v int32) { a.slots = append(a.slots, uint64(uint32(v))) }
 
@@ -43,7 +47,7 @@ func (a *Args) Slots() []uint64 { return a.slots }
 // pointers returns the kernelParams array: one pointer to each slot. The
 // slots must not grow while the array is in use.
 func (a *Args) pointers() []unsafe.Pointer {
-	a.ptrs = a.ptrs[:0]
+	a.ptrs = slices.Grow(a.ptrs[:0], len(a.slots))
 	for i := range a.slots {
 		a.ptrs = append(a.ptrs, unsafe.Pointer(&a.slots[i]))
 	}
