@@ -132,7 +132,7 @@ func (w Workload) Data(seed uint64) *mtl.Dataset {
 type Result struct {
 	Workload Workload
 	Device   backend.DeviceInfo
-	// LossBefore and LossAfter are the mean task loss on the first 8,192
+	// LossBefore and LossAfter are the mean task loss on the first 4,096
 	// samples before training and after the last epoch.
 	LossBefore, LossAfter float64
 	// EpochSeconds are the times of the timed epochs (after the warm-up).
@@ -148,6 +148,8 @@ type Result struct {
 	Ops []profile.Op
 	// ProfileSeconds is the length of the profiled epoch.
 	ProfileSeconds float64
+	// Params is the number of model parameters.
+	Params int
 }
 
 // Run trains w on b, combining the tasks with method, for one warm-up
@@ -166,7 +168,8 @@ func Run(ctx context.Context, b backend.Backend, w Workload, method mtl.Method, 
 	if err != nil {
 		return nil, err
 	}
-	probe := data.Rows(seq(min(8192, data.N)), w.Features)
+	res.Params = model.NumParams()
+	probe := head(data, min(4096, data.N), w.Features)
 	if res.LossBefore, err = meanLoss(b, model, probe); err != nil {
 		return nil, err
 	}
@@ -216,12 +219,13 @@ func Run(ctx context.Context, b backend.Backend, w Workload, method mtl.Method, 
 	return res, nil
 }
 
-func seq(n int) []int {
-	s := make([]int, n)
-	for i := range s {
-		s[i] = i
+// head returns the first n rows of d, sharing its memory.
+func head(d *mtl.Dataset, n, features int) *mtl.Dataset {
+	h := &mtl.Dataset{N: n, X: d.X[:n*features], Groups: d.Groups}
+	for _, l := range d.Labels {
+		h.Labels = append(h.Labels, l[:n])
 	}
-	return s
+	return h
 }
 
 // meanLoss is the mean over tasks of the cross-entropy on d.

@@ -98,6 +98,10 @@ a ReLU projection of 512).`,
 				}
 				tw.Flush()
 			}
+			if rss := peakRSS(); rss > 0 {
+				size := float64(len(data.X)+len(data.Labels)*data.N+res.Params) * 4
+				fmt.Fprintf(out, "memory: peak resident %.0f MB; data set and parameters %.0f MB (%.2f×)\n", rss/(1<<20), size/(1<<20), rss/size)
+			}
 			fmt.Fprintf(out, "samples/s=%.0f\n", res.SamplesPerSec)
 			return nil
 		},

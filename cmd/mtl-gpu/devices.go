@@ -12,10 +12,11 @@ import (
 
 // deviceFlags are the flags that choose and configure a backend.
 type deviceFlags struct {
-	device string
-	blas   string
-	cublas string
-	tf32   bool
+	device  string
+	blas    string
+	cublas  string
+	tf32    bool
+	threads int
 }
 
 func (d *deviceFlags) register(fs *pflag.FlagSet) {
@@ -23,10 +24,11 @@ func (d *deviceFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&d.blas, "blas", "auto", "CPU matrix multiply: auto, openblas or gonum (pure Go)")
 	fs.StringVar(&d.cublas, "cublas", "", "path of the cuBLAS library to load (default: search libcublas.so.13, .12, .11)")
 	fs.BoolVar(&d.tf32, "tf32", false, "let cuBLAS use TF32 tensor cores (faster, about 3 decimal digits)")
+	fs.IntVar(&d.threads, "threads", 0, "CPU backend threads, for OpenBLAS and the other operations (0: all cores)")
 }
 
 func (d *deviceFlags) options() backend.Options {
-	return backend.Options{BLAS: d.blas, CUBLAS: d.cublas, TF32: d.tf32}
+	return backend.Options{BLAS: d.blas, CUBLAS: d.cublas, TF32: d.tf32, Threads: d.threads}
 }
 
 // open parses --device and opens it, logging what auto chose.

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -43,6 +44,13 @@ func usageError(format string, a ...any) error {
 }
 
 func main() {
+	// The data set dominates the heap and lives for the whole run, while a
+	// training step allocates almost nothing: collecting when the heap has
+	// grown by a fifth costs little and keeps the peak near the data's size
+	// instead of up to twice it. GOGC in the environment still rules.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(20)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
