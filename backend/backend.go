@@ -1,6 +1,9 @@
 package backend
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // DType is the element type of a Buffer.
 type DType uint8
@@ -194,6 +197,14 @@ type Adam struct {
 	Step                               int
 }
 
+// Corrections returns the bias corrections 1/(1−β₁ᵗ) and 1/(1−β₂ᵗ) of the
+// step, computed in float64; every backend passes them to its step so that
+// all compute them alike.
+func (hp Adam) Corrections() (float32, float32) {
+	t := float64(max(hp.Step, 1))
+	return float32(1 / (1 - math.Pow(float64(hp.Beta1), t))), float32(1 / (1 - math.Pow(float64(hp.Beta2), t)))
+}
+
 // DeviceInfo describes a device for listings.
 type DeviceInfo struct {
 	// Device is the canonical device string, e.g. "cuda:0".
@@ -211,9 +222,10 @@ type DeviceInfo struct {
 }
 
 // Backend is a device that runs the training step. All methods except
-// Sync, Read* and Close may run asynchronously; their errors are sticky and
-// reported by the next Sync, Read* or Close. A Backend is not safe for
-// concurrent use.
+// Sync, Read* and Close may run asynchronously; their errors are sticky:
+// the first one is returned by every Read* until Sync returns it and
+// clears it (Close returns it too). A Backend is not safe for concurrent
+// use.
 type Backend interface {
 	// Info describes the device.
 	Info() DeviceInfo
@@ -251,7 +263,9 @@ type Backend interface {
 	// the operand across the batch.
 	GemmStrided(transA, transB bool, alpha float32, a Mat, strideA int, b Mat, strideB int, beta float32, c Mat, strideC int, batch int)
 	// GatherRows sets row i of dst to row idx[idxOff+i] of src, for
-	// i < dst.Rows; idx is an Int32 buffer.
+	// i < dst.Rows; idx is an Int32 buffer. An index outside src is a
+	// programming error: backends that can see it at once panic, device
+	// backends leave the row unchanged and report it at the next Sync.
 	GatherRows(dst, src Mat, idx Buffer, idxOff int)
 	// BiasAct sets m[i,j] = φ(m[i,j] + bias[j]) in place. An empty bias
 	// (Len 0) adds nothing.

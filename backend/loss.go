@@ -61,6 +61,9 @@ type LossTable struct {
 	Tasks  []LossTask
 	Ints   Buffer
 	Floats Buffer
+	// LogitCols and LabelCols are the widths the table was checked
+	// against; LossGrad requires them.
+	LogitCols, LabelCols int
 }
 
 // Encode returns the int32 and float32 arrays of a task list in the layout
@@ -118,6 +121,28 @@ func ValidateTasks(tasks []LossTask, logitCols, labelCols int) error {
 			return bad("positive-class weight must be > 0, got %g", t.PosWeight)
 		}
 	}
+	// Each task writes the gradient of its own columns (kernels give each
+	// task its own work-group), so no column may belong to two tasks.
+	owner := make([]int, logitCols)
+	claim := func(i, from, to int) error {
+		for c := from; c < to; c++ {
+			if owner[c] != 0 {
+				return fmt.Errorf("tasks %d and %d both read logit column %d", owner[c]-1, i, c)
+			}
+			owner[c] = i + 1
+		}
+		return nil
+	}
+	for i, t := range tasks {
+		if err := claim(i, t.Col, t.Col+t.Classes); err != nil {
+			return err
+		}
+		if t.Groups > 0 {
+			if err := claim(i, t.DevCol, t.DevCol+t.Groups*t.Classes); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -139,7 +164,7 @@ func NewLossTable(b Backend, tasks []LossTask, logitCols, labelCols int) (LossTa
 	}
 	b.WriteInt32(ib, 0, ints)
 	b.WriteFloat32(fb, 0, floats)
-	return LossTable{Tasks: append([]LossTask(nil), tasks...), Ints: ib, Floats: fb}, nil
+	return LossTable{Tasks: append([]LossTask(nil), tasks...), Ints: ib, Floats: fb, LogitCols: logitCols, LabelCols: labelCols}, nil
 }
 
 // Free releases the table's buffers.
@@ -166,8 +191,8 @@ func CheckLossArgs(logits, labels Mat, table LossTable, weights Vec, grad Mat, s
 		panic(fmt.Sprintf("backend: LossGrad: %d weights for %d tasks", weights.Len, n))
 	case sums.Len != 2*n:
 		panic(fmt.Sprintf("backend: LossGrad: sums of length %d for %d tasks (want %d)", sums.Len, n, 2*n))
-	}
-	if err := ValidateTasks(table.Tasks, logits.Cols, labels.Cols); err != nil {
-		panic("backend: LossGrad: " + err.Error())
+	case logits.Cols != table.LogitCols || labels.Cols != table.LabelCols:
+		panic(fmt.Sprintf("backend: LossGrad: table made for %d logit and %d label columns, used with %d and %d",
+			table.LogitCols, table.LabelCols, logits.Cols, labels.Cols))
 	}
 }

@@ -303,20 +303,13 @@ func (b *Backend) SGDStep(hp backend.SGD, param, grad, vel backend.Vec, clip bac
 	})
 }
 
-// AdamCorrections returns 1/(1−β₁ᵗ) and 1/(1−β₂ᵗ), computed in float64 as
-// every backend does before launching its step.
-func AdamCorrections(hp backend.Adam) (float32, float32) {
-	t := float64(max(hp.Step, 1))
-	return float32(1 / (1 - math.Pow(float64(hp.Beta1), t))), float32(1 / (1 - math.Pow(float64(hp.Beta2), t)))
-}
-
 // AdamStep applies one Adam (or AdamW) step.
 func (b *Backend) AdamStep(hp backend.Adam, param, grad, m, v backend.Vec, clip backend.Clip) {
 	backend.CheckStep("AdamStep", param, grad, []backend.Vec{m, v}, clip)
 	p, g := vec(param, "AdamStep"), vec(grad, "AdamStep")
 	md, vd := vec(m, "AdamStep"), vec(v, "AdamStep")
 	s := clipFactor(clip)
-	c1, c2 := AdamCorrections(hp)
+	c1, c2 := hp.Corrections()
 	b.workers.parallel(len(p), grain, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			gi := s * g[i]

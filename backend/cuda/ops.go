@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/mtl-gpu/mtl-gpu/backend"
-	"github.com/mtl-gpu/mtl-gpu/backend/cpu"
 	"github.com/mtl-gpu/mtl-gpu/backend/cuda/internal/cu"
 	"github.com/mtl-gpu/mtl-gpu/kernels"
 )
@@ -160,7 +159,7 @@ func sgdLaunch(hp backend.SGD, param, grad, vel backend.Vec, clip backend.Clip, 
 
 func adamLaunch(hp backend.Adam, param, grad, m, v backend.Vec, clip backend.Clip, maxBlocks int) *launch {
 	grid, block := linear(param.Len, maxBlocks)
-	c1, c2 := cpu.AdamCorrections(hp)
+	c1, c2 := hp.Corrections()
 	nb, noff := clipBuffer(clip, "AdamStep")
 	return newLaunch("adam_step", grid, block).int(param.Len).
 		float(hp.LR).float(hp.Beta1).float(hp.Beta2).float(hp.Eps).float(hp.WeightDecay).flag(hp.Decoupled).

@@ -305,13 +305,3 @@ func TestDeterministic(t *testing.T) {
 		}
 	}
 }
-
-func TestAdamCorrections(t *testing.T) {
-	for _, hp := range []backend.Adam{{Beta1: 0.9, Beta2: 0.999, Step: 1}, {Beta1: 0.8, Beta2: 0.99, Step: 1000}, {Beta1: 0.9, Beta2: 0.999}} {
-		g1, g2 := adamCorrections(hp)
-		w1, w2 := cpu.AdamCorrections(hp)
-		if g1 != w1 || g2 != w2 {
-			t.Errorf("%+v: corrections %g, %g; CPU backend %g, %g", hp, g1, g2, w1, w2)
-		}
-	}
-}

@@ -291,20 +291,13 @@ func (b *Backend) SGDStep(hp backend.SGD, param, grad, vel backend.Vec, clip bac
 		b.vecMem(param, "SGDStep param"), b.vecMem(grad, "SGDStep grad"), velMem, normSq)
 }
 
-// adamCorrections returns 1/(1−β₁ᵗ) and 1/(1−β₂ᵗ), computed in float64
-// exactly as the CPU backend's AdamCorrections.
-func adamCorrections(hp backend.Adam) (float32, float32) {
-	t := float64(max(hp.Step, 1))
-	return float32(1 / (1 - math.Pow(float64(hp.Beta1), t))), float32(1 / (1 - math.Pow(float64(hp.Beta2), t)))
-}
-
 // AdamStep applies one Adam (or AdamW) step.
 func (b *Backend) AdamStep(hp backend.Adam, param, grad, m, v backend.Vec, clip backend.Clip) {
 	backend.CheckStep("AdamStep", param, grad, []backend.Vec{m, v}, clip)
 	if param.Len == 0 {
 		return
 	}
-	c1, c2 := adamCorrections(hp)
+	c1, c2 := hp.Corrections()
 	maxNorm, normSq := b.clipArgs(clip, "AdamStep")
 	b.launch("adam_step", grid1(param.Len), param.Len, hp.LR, hp.Beta1, hp.Beta2, hp.Eps, hp.WeightDecay, flag(hp.Decoupled),
 		c1, c2, maxNorm,
