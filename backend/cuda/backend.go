@@ -107,7 +107,7 @@ func New(ordinal int, opts backend.Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cuda:%d: %w", ordinal, err)
 	}
-	b.info.Detail += fmt.Sprintf(", cuBLAS %d.%d.%d (%s)", blasVersion/10000, blasVersion%10000/100, blasVersion%100, blas.Library())
+	b.info.Detail += fmt.Sprintf(", cuBLAS %s (%s)", formatBLASVersion(blasVersion), blas.Library())
 	if opts.TF32 {
 		b.info.Detail += ", TF32 on"
 	}
@@ -207,6 +207,17 @@ func (b *Backend) teardown() error {
 		b.ctx = 0
 	}
 	return errors.Join(errs...)
+}
+
+// formatBLASVersion turns cublasGetVersion's number into major.minor.patch:
+// cuBLAS 11.9 and later count 10000 per major version (120405 is
+// 12.4.5), earlier ones 1000 (11605 is 11.6.5).
+func formatBLASVersion(v int) string {
+	unit := 10000
+	if v < 100000 {
+		unit = 1000
+	}
+	return fmt.Sprintf("%d.%d.%d", v/unit, v%unit/100, v%100)
 }
 
 // maxBlocksFor is the most blocks a grid-stride launch uses on a device

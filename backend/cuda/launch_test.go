@@ -79,12 +79,6 @@ func TestReduceGroups(t *testing.T) {
 	}
 }
 
-func TestMaxBlocks(t *testing.T) {
-	if maxBlocksFor(132) != 2112 || maxBlocksFor(0) != 16 {
-		t.Errorf("maxBlocksFor(132) = %d, maxBlocksFor(0) = %d", maxBlocksFor(132), maxBlocksFor(0))
-	}
-}
-
 func TestStagingRegion(t *testing.T) {
 	for _, c := range []struct {
 		used, n, at int
