@@ -14,6 +14,7 @@ import (
 	"github.com/mtl-gpu/mtl-gpu/backend"
 	"github.com/mtl-gpu/mtl-gpu/backend/backendtest"
 	"github.com/mtl-gpu/mtl-gpu/backend/cpu"
+	"github.com/mtl-gpu/mtl-gpu/mtl/mtltest"
 )
 
 // requireEnv makes a missing OpenCL device a failure instead of a skip;
@@ -304,4 +305,12 @@ func TestDeterministic(t *testing.T) {
 			t.Fatalf("results differ between runs: %v and %v", first, again)
 		}
 	}
+}
+
+// TestTrainingFollowsCPU trains every task type on the OpenCL device and
+// on the CPU backend with the same seed and data: the loss curves agree
+// within mtltest.LossTol and a model saved from the device predicts the
+// same on both.
+func TestTrainingFollowsCPU(t *testing.T) {
+	mtltest.FollowsCPU(t, open(t))
 }

@@ -1,0 +1,201 @@
+// Package mtltest checks that a backend trains like the CPU backend: the
+// same model, seed and data give the same loss curve within a stated
+// tolerance, and a model saved from one backend predicts the same on the
+// other. Device backends run it in their tests next to the operation-level
+// conformance suite of backend/backendtest.
+package mtltest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mtl-gpu/mtl-gpu/backend"
+	"github.com/mtl-gpu/mtl-gpu/backend/backendtest"
+	"github.com/mtl-gpu/mtl-gpu/backend/cpu"
+	"github.com/mtl-gpu/mtl-gpu/mtl"
+)
+
+// Tolerances of FollowsCPU. Float32 sums in a different order move the
+// loss in its sixth digit; a few epochs of training amplify that a little.
+const (
+	// LossTol bounds the relative difference of every epoch's training and
+	// validation loss, per task.
+	LossTol = 2e-3
+	// PredictTol bounds the difference between the predictions of one saved
+	// model on the two backends (probabilities, or standardised values).
+	PredictTol = 1e-4
+)
+
+// Problem is one training run of FollowsCPU.
+type Problem struct {
+	Name string
+	Spec mtl.Spec
+}
+
+// Problems cover every task type, a positive-class weight, task weights, a
+// family of tasks, missing labels, one and two shared layers and each
+// activation.
+func Problems() []Problem {
+	return []Problem{
+		{"multiclass", mtl.Spec{Inputs: 12, Hidden: []int{16}, Activation: backend.ReLU, Tasks: []mtl.Task{
+			{Name: "a", Type: mtl.Multiclass, Classes: 4}, {Name: "b", Type: mtl.Multiclass, Classes: 3, Weight: 0.5}}}},
+		{"binary", mtl.Spec{Inputs: 12, Hidden: []int{16, 8}, Activation: backend.Tanh, Tasks: []mtl.Task{
+			{Name: "a", Type: mtl.Binary, PosWeight: 3}, {Name: "b", Type: mtl.Binary}, {Name: "c", Type: mtl.Binary}}}},
+		{"regression", mtl.Spec{Inputs: 12, Hidden: []int{8}, Activation: backend.Identity, Tasks: []mtl.Task{
+			{Name: "a", Type: mtl.Regression}, {Name: "b", Type: mtl.Regression, Weight: 2}}}},
+		{"family", mtl.Spec{Inputs: 12, Hidden: []int{16}, Activation: backend.ReLU, Tasks: []mtl.Task{
+			{Name: "score", Type: mtl.Regression, Groups: 7}, {Name: "pass", Type: mtl.Binary, Groups: 7}}}},
+	}
+}
+
+// Data draws n rows for spec: inputs that predict every label through a
+// random linear teacher, about a fifth of the labels missing.
+func Data(spec mtl.Spec, n int, seed uint64) *mtl.Dataset {
+	rng := rand.New(rand.NewPCG(seed, 77))
+	d := &mtl.Dataset{N: n, X: make([]float32, n*spec.Inputs)}
+	for i := range d.X {
+		d.X[i] = float32(rng.NormFloat64())
+	}
+	groups := make([]int32, n)
+	for i := range groups {
+		groups[i] = int32(rng.IntN(7))
+	}
+	for _, t := range spec.Tasks {
+		k := max(t.Classes, 1)
+		w := make([]float64, spec.Inputs*k)
+		for i := range w {
+			w[i] = rng.NormFloat64() / math.Sqrt(float64(spec.Inputs))
+		}
+		y := make([]float32, n)
+		for i := range y {
+			if rng.Float64() < 0.2 {
+				y[i] = float32(math.NaN())
+				continue
+			}
+			score := make([]float64, k)
+			for c := range k {
+				for j := range spec.Inputs {
+					score[c] += w[j*k+c] * float64(d.X[i*spec.Inputs+j])
+				}
+				score[c] += 0.3*float64(groups[i]) + 0.3*rng.NormFloat64()
+			}
+			switch t.Type {
+			case mtl.Multiclass:
+				best := 0
+				for c := range k {
+					if score[c] > score[best] {
+						best = c
+					}
+				}
+				y[i] = float32(best)
+			case mtl.Binary:
+				y[i] = 0
+				if score[0] > 0.5 {
+					y[i] = 1
+				}
+			default:
+				y[i] = float32(10 + 5*score[0])
+			}
+		}
+		d.Labels = append(d.Labels, y)
+		if t.Groups > 0 {
+			d.Groups = append(d.Groups, groups)
+		} else {
+			d.Groups = append(d.Groups, nil)
+		}
+	}
+	return d
+}
+
+// run trains spec on b and returns the per-epoch statistics and the
+// checkpoint of the run.
+func run(t *testing.T, b backend.Backend, spec mtl.Spec, cfg mtl.Config, train, val *mtl.Dataset) ([]mtl.EpochStats, *mtl.Checkpoint) {
+	t.Helper()
+	m, err := mtl.NewModel(spec, train, cfg.Seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := mtl.NewTrainer(b, m, cfg, train, val, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	var epochs []mtl.EpochStats
+	if err := tr.Fit(context.Background(), mtl.Hooks{Epoch: func(s mtl.EpochStats) error { epochs = append(epochs, s); return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := tr.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return epochs, ck
+}
+
+// FollowsCPU trains every problem of Problems for several epochs on b and
+// on the CPU backend with the same seed and data, and requires every
+// epoch's per-task training and validation losses to agree within LossTol
+// (relative). The model trained on b is saved, loaded and used to predict
+// a test set on both backends, which must agree within PredictTol.
+func FollowsCPU(t *testing.T, b backend.Backend) {
+	ref, err := cpu.New(backend.Options{BLAS: "gonum"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	for _, p := range Problems() {
+		t.Run(p.Name, func(t *testing.T) {
+			train, val, test := Data(p.Spec, 600, 1), Data(p.Spec, 150, 2), Data(p.Spec, 200, 3)
+			cfg := mtl.DefaultConfig()
+			cfg.Epochs, cfg.Batch, cfg.Patience = 5, 64, 0
+			got, ck := run(t, b, p.Spec, cfg, train, val)
+			want, _ := run(t, ref, p.Spec, cfg, train, val)
+			for e := range want {
+				for i, task := range p.Spec.Tasks {
+					check := func(what string, g, w float64) {
+						if !backendtest.Within(g, w, 1e-6, LossTol) {
+							t.Errorf("epoch %d, task %s: %s loss %.7g, CPU backend %.7g", e+1, task.Name, what, g, w)
+						}
+					}
+					check("training", got[e].TaskTrain[i], want[e].TaskTrain[i])
+					check("validation", got[e].TaskVal[i], want[e].TaskVal[i])
+				}
+			}
+			var buf bytes.Buffer
+			if err := mtl.Save(&buf, ck, nil); err != nil {
+				t.Fatal(err)
+			}
+			loaded, _, err := mtl.Load(&buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pg, err := loaded.Model.Predict(b, test)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pw, err := loaded.Model.Predict(ref, test)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, task := range p.Spec.Tasks {
+				scale := 1.0
+				if task.Type == mtl.Regression {
+					scale = loaded.Model.Spec.Tasks[i].Std
+				}
+				for j := range pg[i] {
+					if d := math.Abs(float64(pg[i][j]-pw[i][j])) / scale; !(d <= PredictTol) {
+						t.Fatalf("task %s, output %d: %g on this backend, %g on the CPU backend", task.Name, j, pg[i][j], pw[i][j])
+					}
+				}
+			}
+			t.Logf("%s: %d epochs agree; final training loss %s", p.Name, len(want), lossLine(got[len(got)-1], want[len(want)-1]))
+		})
+	}
+}
+
+func lossLine(g, w mtl.EpochStats) string {
+	return fmt.Sprintf("%.6f (CPU %.6f)", g.TrainLoss, w.TrainLoss)
+}
