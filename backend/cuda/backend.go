@@ -20,8 +20,8 @@ type Backend struct {
 	// maxBlocks bounds the blocks of a grid-stride launch.
 	maxBlocks int
 
-	// The fields below are used by the owner thread only, once New has
-	// returned.
+	// The fields below are set up on the owner thread and used there only,
+	// except that the caller passes status's address to gather_rows.
 	dev    cu.Device
 	ctx    cu.Context
 	stream cu.Stream
@@ -41,8 +41,9 @@ type Backend struct {
 	scratch *buffer
 	// live holds every buffer not yet freed, for Close.
 	live map[*buffer]struct{}
-	// staging is page-locked host memory: stagingBytes for writes, then
-	// one word the owner thread reads the gather status into.
+	// staging is page-locked host memory: the caller copies small writes
+	// into its first stagingBytes (stagingUsed of them are taken); the
+	// owner thread reads the gather status into the word after them.
 	staging     unsafe.Pointer
 	stagingUsed int
 	// gathered is true when a GatherRows ran since the status was last
