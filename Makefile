@@ -24,7 +24,7 @@ deps:
 	./scripts/install-deps.sh
 
 vet:
-	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt: the files above need formatting" >&2; exit 1; }
+	@test -z "$$(git ls-files -z '*.go' | xargs -0 gofmt -l | tee /dev/stderr)" || { echo "gofmt: the files above need formatting" >&2; exit 1; }
 	CGO_ENABLED=0 $(GO) vet ./...
 	$(GO) vet -tags opencl ./...
 
