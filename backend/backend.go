@@ -73,6 +73,20 @@ func (m Mat) Span() int {
 	return (m.Rows-1)*m.Stride + m.Cols
 }
 
+// valid reports whether m is a valid view of a dt buffer.
+func (m Mat) valid(dt DType) bool {
+	return m.Buf != nil && m.Buf.DType() == dt && m.Rows >= 0 && m.Cols >= 0 && m.Off >= 0 &&
+		(m.Rows <= 1 || m.Stride >= m.Cols) && m.Off+m.Span() <= m.Buf.Len()
+}
+
+// checkPart is Check for the operand part of op, building the message only
+// when it panics.
+func (m Mat) checkPart(op, part string, dt DType) {
+	if !m.valid(dt) {
+		m.Check(op+" "+part, dt)
+	}
+}
+
 // Check panics with a message naming op when m is not a valid view.
 func (m Mat) Check(op string, dt DType) {
 	if m.Buf == nil {
@@ -113,6 +127,14 @@ func (v Vec) AsMat(rows, cols int) Mat {
 		panic(fmt.Sprintf("backend: Vec.AsMat %d×%d of vector of length %d", rows, cols, v.Len))
 	}
 	return Dense(v.Buf, v.Off, rows, cols)
+}
+
+// checkPart is Check for the operand part of op, building the message only
+// when it panics.
+func (v Vec) checkPart(op, part string, dt DType) {
+	if v.Buf == nil || v.Buf.DType() != dt || v.Off < 0 || v.Len < 0 || v.Off+v.Len > v.Buf.Len() {
+		v.Check(op+" "+part, dt)
+	}
 }
 
 // Check panics with a message naming op when v is not a valid range.

@@ -6,9 +6,9 @@ import "fmt"
 // is m×k, op(b) is k×n and c is m×n. It panics with a named message on a
 // mismatch. Backends call it before enqueueing the operation.
 func GemmDims(op string, transA, transB bool, a, b, c Mat) (m, n, k int) {
-	a.Check(op+" a", Float32)
-	b.Check(op+" b", Float32)
-	c.Check(op+" c", Float32)
+	a.checkPart(op, "a", Float32)
+	b.checkPart(op, "b", Float32)
+	c.checkPart(op, "c", Float32)
 	m, k = a.Rows, a.Cols
 	if transA {
 		m, k = k, m
@@ -111,18 +111,29 @@ func CheckColSum(dst Vec, m Mat) {
 	}
 }
 
-// CheckStep checks the operands of an optimiser step; state vectors may be
-// empty only where the step does not use them (SGD without momentum).
-func CheckStep(op string, param, grad Vec, state []Vec, clip Clip) {
-	param.Check(op+" param", Float32)
-	grad.Check(op+" grad", Float32)
-	SameLen(op, param, grad)
-	for _, s := range state {
-		s.Check(op+" state", Float32)
-		SameLen(op, param, s)
+// CheckSGD checks the operands of SGDStep.
+func CheckSGD(hp SGD, param, grad, vel Vec, clip Clip) {
+	checkStep("SGDStep", param, grad, clip)
+	if hp.Momentum != 0 {
+		vel.checkPart("SGDStep", "velocity", Float32)
+		SameLen("SGDStep", param, vel)
 	}
+}
+
+// CheckAdam checks the operands of AdamStep.
+func CheckAdam(param, grad, m, v Vec, clip Clip) {
+	checkStep("AdamStep", param, grad, clip)
+	m.checkPart("AdamStep", "m", Float32)
+	v.checkPart("AdamStep", "v", Float32)
+	SameLen("AdamStep", param, m, v)
+}
+
+func checkStep(op string, param, grad Vec, clip Clip) {
+	param.checkPart(op, "param", Float32)
+	grad.checkPart(op, "grad", Float32)
+	SameLen(op, param, grad)
 	if clip.MaxNorm != 0 {
-		clip.NormSq.Check(op+" clip", Float32)
+		clip.NormSq.checkPart(op, "clip", Float32)
 		if clip.NormSq.Len != 1 {
 			panic(fmt.Sprintf("backend: %s: clip norm vector of length %d", op, clip.NormSq.Len))
 		}

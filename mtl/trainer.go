@@ -172,6 +172,8 @@ type Trainer struct {
 	pmat                     backend.Buffer // [Xᵀ·dZ; 1ᵀ·dZ] of the linear model
 	pcgRNG                   *rand.PCG
 	lossW                    []float32 // loss weights on the device
+	lw                       []float64 // this step's loss weights
+	next                     []float32
 	epochW                   []float64 // sum of the epoch's weights
 	epochCos, epochConflict  float64
 	gramSteps                int
@@ -404,7 +406,9 @@ func (t *Trainer) Fit(ctx context.Context, hooks Hooks) error {
 			t.state.RNG, _ = t.rng.MarshalBinary()
 			t.b.Fill(t.sumsVec(1), 0)
 		}
-		t.shuffle()
+		if err := t.shuffle(); err != nil {
+			return err
+		}
 		for t.state.EpochStep < steps {
 			if err := ctx.Err(); err != nil {
 				return t.interrupt(err)
@@ -435,9 +439,9 @@ func (t *Trainer) Fit(ctx context.Context, hooks Hooks) error {
 // shuffle draws the current epoch's row order from the generator state
 // saved at the start of the epoch, so that a resumed epoch sees the same
 // order, and uploads it.
-func (t *Trainer) shuffle() {
+func (t *Trainer) shuffle() error {
 	if err := t.rng.UnmarshalBinary(t.state.RNG); err != nil {
-		panic("mtl: row-order generator state lost: " + err.Error())
+		return fmt.Errorf("row-order generator state: %w", err)
 	}
 	r := rand.New(t.rng)
 	for i := range t.perm {
@@ -445,6 +449,7 @@ func (t *Trainer) shuffle() {
 	}
 	r.Shuffle(len(t.perm), func(i, j int) { t.perm[i], t.perm[j] = t.perm[j], t.perm[i] })
 	t.b.WriteInt32(t.idx, 0, t.perm)
+	return nil
 }
 
 // interrupt records a stop in the middle of an epoch.
@@ -470,15 +475,19 @@ func (t *Trainer) pull() error {
 // setLossWeights writes the loss weights of the next step to the device
 // when they changed: each task's λ_t times the method's loss weight.
 func (t *Trainer) setLossWeights() []float64 {
-	lw := t.state.Weighting.lossWeights(t.cfg.Weighting, t.nTasks)
-	w := make([]float32, t.nTasks)
+	if t.lw == nil {
+		t.lw, t.next = make([]float64, t.nTasks), make([]float32, t.nTasks)
+	}
+	lw := t.state.Weighting.lossWeights(t.cfg.Weighting, t.lw)
+	changed := t.lossW == nil
 	for i, task := range t.model.Spec.Tasks {
 		lw[i] *= task.weight()
-		w[i] = float32(lw[i])
+		t.next[i] = float32(lw[i])
+		changed = changed || t.next[i] != t.lossW[i]
 	}
-	if !slices.Equal(w, t.lossW) {
-		t.b.WriteFloat32(t.weights, 0, w)
-		t.lossW = w
+	if changed {
+		t.b.WriteFloat32(t.weights, 0, t.next)
+		t.lossW = slices.Clone(t.next)
 	}
 	return lw
 }

@@ -151,10 +151,9 @@ func (s WeightingState) clone() WeightingState {
 	return c
 }
 
-// lossWeights returns the multipliers of the task losses for the next
+// lossWeights sets out to the multipliers of the task losses for the next
 // step (1 for methods that do not weight losses).
-func (s *WeightingState) lossWeights(w Weighting, n int) []float64 {
-	out := make([]float64, n)
+func (s *WeightingState) lossWeights(w Weighting, out []float64) []float64 {
 	for i := range out {
 		out[i] = 1
 		switch {

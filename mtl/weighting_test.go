@@ -142,7 +142,7 @@ func TestUncertaintyStep(t *testing.T) {
 	// and −lr, and the loss weights e^{−s}/2 follow.
 	var s WeightingState
 	w := Weighting{Method: Uncertainty}
-	if got := s.lossWeights(w, 2); !slices.Equal(got, []float64{0.5, 0.5}) {
+	if got := s.lossWeights(w, make([]float64, 2)); !slices.Equal(got, []float64{0.5, 0.5}) {
 		t.Errorf("initial weights %v", got)
 	}
 	s.uncertaintyStep([]float64{2, 0.5}, 0.1)
@@ -151,7 +151,7 @@ func TestUncertaintyStep(t *testing.T) {
 	if !close(s.LogVar[0], 0.1) || !close(s.LogVar[1], -0.1) {
 		t.Errorf("log-variances %v, want [0.1 -0.1]", s.LogVar)
 	}
-	got := s.lossWeights(w, 2)
+	got := s.lossWeights(w, make([]float64, 2))
 	if !close(got[0], math.Exp(-0.1)/2) || !close(got[1], math.Exp(0.1)/2) {
 		t.Errorf("weights %v", got)
 	}

@@ -276,11 +276,7 @@ func clipFactor(clip backend.Clip) float32 {
 
 // SGDStep applies one step of SGD with momentum.
 func (b *Backend) SGDStep(hp backend.SGD, param, grad, vel backend.Vec, clip backend.Clip) {
-	var state []backend.Vec
-	if hp.Momentum != 0 {
-		state = append(state, vel)
-	}
-	backend.CheckStep("SGDStep", param, grad, state, clip)
+	backend.CheckSGD(hp, param, grad, vel, clip)
 	p, g := vec(param, "SGDStep"), vec(grad, "SGDStep")
 	var v []float32
 	if hp.Momentum != 0 {
@@ -305,7 +301,7 @@ func (b *Backend) SGDStep(hp backend.SGD, param, grad, vel backend.Vec, clip bac
 
 // AdamStep applies one Adam (or AdamW) step.
 func (b *Backend) AdamStep(hp backend.Adam, param, grad, m, v backend.Vec, clip backend.Clip) {
-	backend.CheckStep("AdamStep", param, grad, []backend.Vec{m, v}, clip)
+	backend.CheckAdam(param, grad, m, v, clip)
 	p, g := vec(param, "AdamStep"), vec(grad, "AdamStep")
 	md, vd := vec(m, "AdamStep"), vec(v, "AdamStep")
 	s := clipFactor(clip)

@@ -277,11 +277,7 @@ func (b *Backend) SumSquares(dst, x backend.Vec) {
 
 // SGDStep applies one step of SGD with momentum.
 func (b *Backend) SGDStep(hp backend.SGD, param, grad, vel backend.Vec, clip backend.Clip) {
-	var state []backend.Vec
-	if hp.Momentum != 0 {
-		state = append(state, vel)
-	}
-	backend.CheckStep("SGDStep", param, grad, state, clip)
+	backend.CheckSGD(hp, param, grad, vel, clip)
 	if param.Len > 0 {
 		b.launch(sgdLaunch(hp, param, grad, vel, clip, b.maxBlocks))
 	}
@@ -289,7 +285,7 @@ func (b *Backend) SGDStep(hp backend.SGD, param, grad, vel backend.Vec, clip bac
 
 // AdamStep applies one Adam (or AdamW) step.
 func (b *Backend) AdamStep(hp backend.Adam, param, grad, m, v backend.Vec, clip backend.Clip) {
-	backend.CheckStep("AdamStep", param, grad, []backend.Vec{m, v}, clip)
+	backend.CheckAdam(param, grad, m, v, clip)
 	if param.Len > 0 {
 		b.launch(adamLaunch(hp, param, grad, m, v, clip, b.maxBlocks))
 	}
