@@ -2,12 +2,10 @@ package main
 
 import (
 	"fmt"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/mtl-gpu/mtl-gpu/benchmark"
-	"github.com/mtl-gpu/mtl-gpu/mtl"
 	"github.com/spf13/cobra"
 )
 
@@ -47,13 +45,9 @@ a ReLU projection of 512).`,
 			fmt.Fprintf(out, "workload %s\n", w)
 			info := b.Info()
 			fmt.Fprintf(out, "device %s (%s; %s)\n", info.Device, info.Name, info.Detail)
-			var ms []mtl.Method
-			for _, s := range strings.Split(methods, ",") {
-				m, err := mtl.ParseMethod(strings.TrimSpace(s))
-				if err != nil {
-					return usageError("--weighting: %v", err)
-				}
-				ms = append(ms, m)
+			ms, err := parseMethods(methods)
+			if err != nil {
+				return err
 			}
 			t0 := time.Now()
 			data := w.Data(1)

@@ -46,13 +46,9 @@ baseline is one model per group. Without --test, each seed holds out a fresh
 random part of every group (or of the rows): --train-fraction of them train.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var ms []mtl.Method
-			for _, s := range strings.Split(methods, ",") {
-				m, err := mtl.ParseMethod(strings.TrimSpace(s))
-				if err != nil {
-					return usageError("--weighting: %v", err)
-				}
-				ms = append(ms, m)
+			ms, err := parseMethods(methods)
+			if err != nil {
+				return err
 			}
 			if seeds < 1 {
 				return usageError("--seeds must be at least 1")
@@ -105,26 +101,20 @@ func (a *app) compare(cmd *cobra.Command, f *trainFlags, testPath string, method
 	if len(f.tasks) == 0 {
 		return nil, usageError("--task is required")
 	}
-	f.cfg.Optimizer = mtl.Optimizer(f.optimizer)
-	f.cfg.Schedule.Kind = mtl.ScheduleKind(f.schedule)
-	if err := f.cfg.Validate(); err != nil {
-		return nil, usageError("%v", err)
+	if err := f.config(); err != nil {
+		return nil, err
 	}
 	hidden, err := parseHidden(f.hidden)
 	if err != nil {
 		return nil, usageError("--hidden: %v", err)
 	}
-	act, err := backend.ParseActivation(f.activation)
+	act, err := f.act()
 	if err != nil {
-		return nil, usageError("--activation: %v", err)
+		return nil, err
 	}
-	opts := data.Options{GroupColumn: f.groupCol, Ignore: f.ignore, Categorical: f.categorical, Impute: f.impute}
-	for _, s := range f.tasks {
-		ts, err := data.ParseTaskSpec(s)
-		if err != nil {
-			return nil, usageError("--task %s: %v", s, err)
-		}
-		opts.Tasks = append(opts.Tasks, ts)
+	opts, err := f.dataOptions()
+	if err != nil {
+		return nil, err
 	}
 	full, err := data.ReadFile(f.dataPath)
 	if err != nil {

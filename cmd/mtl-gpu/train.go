@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -121,6 +122,54 @@ func (f *trainFlags) register(fl *pflag.FlagSet) {
 	fl.Float64Var(&f.cfg.Weighting.Temperature, "dwa-temperature", 2, "DWA's softmax temperature")
 	fl.StringVar(&f.posWeight, "pos-weight", "none", "binary tasks: weight of positive rows, auto (negatives/positives) or a number")
 	fl.Float64Var(&f.cfg.GroupBiasDecay, "group-bias-decay", f.cfg.GroupBiasDecay, "shrinkage of each group's intercept towards its family's")
+}
+
+// dataOptions reads the flags that say which columns are what.
+func (f *trainFlags) dataOptions() (data.Options, error) {
+	opts := data.Options{GroupColumn: f.groupCol, Ignore: f.ignore, Categorical: f.categorical, Impute: f.impute}
+	for _, s := range f.tasks {
+		ts, err := data.ParseTaskSpec(s)
+		if err != nil {
+			return opts, usageError("--task %s: %v", s, err)
+		}
+		opts.Tasks = append(opts.Tasks, ts)
+	}
+	return opts, nil
+}
+
+// config completes and checks the training configuration.
+func (f *trainFlags) config() error {
+	f.cfg.Optimizer = mtl.Optimizer(f.optimizer)
+	f.cfg.Schedule.Kind = mtl.ScheduleKind(f.schedule)
+	if err := f.cfg.Validate(); err != nil {
+		return usageError("%v", err)
+	}
+	if f.valSplit < 0 || f.valSplit >= 1 {
+		return usageError("--val-split must be in [0, 1), got %g", f.valSplit)
+	}
+	return nil
+}
+
+// act reads --activation.
+func (f *trainFlags) act() (backend.Activation, error) {
+	act, err := backend.ParseActivation(f.activation)
+	if err != nil {
+		return 0, usageError("--activation: %v", err)
+	}
+	return act, nil
+}
+
+// parseMethods reads a comma-separated list of weighting methods.
+func parseMethods(list string) ([]mtl.Method, error) {
+	var ms []mtl.Method
+	for _, s := range strings.Split(list, ",") {
+		m, err := mtl.ParseMethod(strings.TrimSpace(s))
+		if err != nil {
+			return nil, usageError("--weighting: %v", err)
+		}
+		ms = append(ms, m)
+	}
+	return ms, nil
 }
 
 // trainRun is everything a training run works with.
@@ -269,18 +318,13 @@ func valRows(d *mtl.Dataset) int {
 // touching any device or file other than the input.
 func (a *app) prepare(cmd *cobra.Command, f *trainFlags) (*trainRun, error) {
 	r := &trainRun{f: f, out: f.out}
-	f.cfg.Optimizer = mtl.Optimizer(f.optimizer)
-	f.cfg.Schedule.Kind = mtl.ScheduleKind(f.schedule)
 	method, err := mtl.ParseMethod(f.weighting)
 	if err != nil {
 		return nil, usageError("--weighting: %v", err)
 	}
 	f.cfg.Weighting.Method = method
-	if err := f.cfg.Validate(); err != nil {
-		return nil, usageError("%v", err)
-	}
-	if f.valSplit < 0 || f.valSplit >= 1 {
-		return nil, usageError("--val-split must be in [0, 1), got %g", f.valSplit)
+	if err := f.config(); err != nil {
+		return nil, err
 	}
 	var table *data.Table
 	if f.dataPath == "" {
@@ -321,13 +365,9 @@ func (a *app) prepare(cmd *cobra.Command, f *trainFlags) (*trainRun, error) {
 		if r.out == "" {
 			return nil, usageError("--out is required with --data")
 		}
-		opts := data.Options{GroupColumn: f.groupCol, Ignore: f.ignore, Categorical: f.categorical, Impute: f.impute}
-		for _, s := range f.tasks {
-			ts, err := data.ParseTaskSpec(s)
-			if err != nil {
-				return nil, usageError("--task %s: %v", s, err)
-			}
-			opts.Tasks = append(opts.Tasks, ts)
+		opts, err := f.dataOptions()
+		if err != nil {
+			return nil, err
 		}
 		schema, warnings, err := data.Fit(table, opts)
 		if err != nil {
@@ -374,9 +414,9 @@ func (a *app) prepare(cmd *cobra.Command, f *trainFlags) (*trainRun, error) {
 		} else if hidden, err = parseHidden(f.hidden); err != nil {
 			return nil, usageError("--hidden: %v", err)
 		}
-		act, err := backend.ParseActivation(f.activation)
+		act, err := f.act()
 		if err != nil {
-			return nil, usageError("--activation: %v", err)
+			return nil, err
 		}
 		r.spec = mtl.Spec{Inputs: enc.D, Hidden: hidden, Activation: act, Tasks: specTasks(r.schema)}
 		if err := posWeights(r.spec.Tasks, enc.Labels, f.posWeight); err != nil {
