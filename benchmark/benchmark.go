@@ -179,7 +179,6 @@ func Run(ctx context.Context, b backend.Backend, w Workload, method mtl.Method, 
 	if err != nil {
 		return nil, err
 	}
-	defer tr.Close()
 	var timed time.Duration
 	var start time.Time
 	hooks := mtl.Hooks{
@@ -200,7 +199,9 @@ func Run(ctx context.Context, b backend.Backend, w Workload, method mtl.Method, 
 			return nil
 		},
 	}
-	if err := tr.Fit(ctx, hooks); err != nil {
+	err = tr.Fit(ctx, hooks)
+	tr.Close()
+	if err != nil {
 		return nil, err
 	}
 	if err := pb.Err(); err != nil {
