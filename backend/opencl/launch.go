@@ -124,6 +124,20 @@ func grid1(n int) geometry {
 // grid2 covers a rows×cols matrix with a grid-stride launch, one element
 // per work-item up to the caps: columns in dimension 0, rows in dimension
 // 1.
+// rowGrid is the geometry of a row-wise operation on this device: grid2 on
+// a GPU, where neighbouring work-items must touch neighbouring elements;
+// one work-item per row on a CPU device, where each work-item runs as a
+// loop and should walk its row contiguously (which the compiler
+// vectorises).
+func (b *Backend) rowGrid(rows, cols int) geometry {
+	if !b.info.CPU {
+		return grid2(rows, cols)
+	}
+	ly := elemLocal
+	gy := min(max(ceilDiv(rows, ly), 1), matMaxGroupsY)
+	return geometry{global: [3]int{1, gy * ly, 1}, local: [3]int{1, ly, 1}}
+}
+
 func grid2(rows, cols int) geometry {
 	lx := 1
 	for lx < cols && lx < 32 {

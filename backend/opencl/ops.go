@@ -121,7 +121,7 @@ func (b *Backend) GatherRows(dst, src backend.Mat, idx backend.Buffer, idxOff in
 	dm, dstride := b.matMem(dst, "GatherRows dst")
 	sm, sstride := b.matMem(src, "GatherRows src")
 	im := mem{b.memOf(idx, "GatherRows idx"), idxOff}
-	b.launch("gather_rows", grid2(dst.Rows, dst.Cols), dst.Rows, dst.Cols, src.Rows,
+	b.launch("gather_rows", b.rowGrid(dst.Rows, dst.Cols), dst.Rows, dst.Cols, src.Rows,
 		dm, dstride, sm, sstride, im, mem{b.status, 0})
 	b.statusDirty = true
 }
@@ -133,7 +133,7 @@ func (b *Backend) BiasAct(m backend.Mat, bias backend.Vec, act backend.Activatio
 		return
 	}
 	mm, stride := b.matMem(m, "BiasAct")
-	b.launch("bias_act", grid2(m.Rows, m.Cols), m.Rows, m.Cols, int(act), flag(bias.Len > 0),
+	b.launch("bias_act", b.rowGrid(m.Rows, m.Cols), m.Rows, m.Cols, int(act), flag(bias.Len > 0),
 		mm, stride, b.vecMem(bias, "BiasAct bias"))
 }
 
@@ -145,7 +145,7 @@ func (b *Backend) ActGrad(grad, out backend.Mat, act backend.Activation) {
 	}
 	gm, gstride := b.matMem(grad, "ActGrad grad")
 	om, ostride := b.matMem(out, "ActGrad out")
-	b.launch("act_grad", grid2(grad.Rows, grad.Cols), grad.Rows, grad.Cols, int(act), gm, gstride, om, ostride)
+	b.launch("act_grad", b.rowGrid(grad.Rows, grad.Cols), grad.Rows, grad.Cols, int(act), gm, gstride, om, ostride)
 }
 
 // ColSum sets dst = alpha·(column sums of m) + beta·dst: sums over blocks
