@@ -3,38 +3,16 @@ package data
 import (
 	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/mtl-gpu/mtl-gpu/internal/testdata"
 )
 
-// sharedData returns the folder of the shared test data sets: the
-// MTL_GPU_TESTDATA environment variable, or the first shared/data found
-// walking up from the package folder. It skips the test when there is
-// none.
-func sharedData(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("MTL_GPU_TESTDATA"); dir != "" {
-		return dir
-	}
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		candidate := filepath.Join(dir, "shared", "data")
-		if st, err := os.Stat(candidate); err == nil && st.IsDir() {
-			return candidate
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared test data not found; set MTL_GPU_TESTDATA")
-		}
-		dir = parent
-	}
-}
+// sharedData returns the folder of the shared test data sets, or skips.
+func sharedData(t *testing.T) string { return testdata.Dir(t) }
 
 // readShared reads a shared data file.
 func readShared(t *testing.T, rel string) *Table {

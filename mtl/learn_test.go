@@ -11,6 +11,7 @@ import (
 
 	"github.com/mtl-gpu/mtl-gpu/backend"
 	"github.com/mtl-gpu/mtl-gpu/backend/cpu"
+	"github.com/mtl-gpu/mtl-gpu/internal/testdata"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -154,9 +155,9 @@ func TestSharedSubspaceBeatsIndependentModels(t *testing.T) {
 // standardises the features with the training statistics.
 func readSeed(t *testing.T) (*Dataset, *Dataset) {
 	read := func(name string) ([][]float64, []float32) {
-		f, err := os.Open("../../shared/data/seed_example/" + name)
+		f, err := os.Open(testdata.File(t, "seed_example/"+name))
 		if err != nil {
-			t.Skipf("seed example not available: %v", err)
+			t.Fatal(err)
 		}
 		defer f.Close()
 		recs, err := csv.NewReader(f).ReadAll()

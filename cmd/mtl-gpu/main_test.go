@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mtl-gpu/mtl-gpu/internal/testdata"
 	"github.com/mtl-gpu/mtl-gpu/mtl"
 )
 
@@ -45,15 +46,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-const shared = "../../../shared/data/"
-
 func sharedFile(t *testing.T, name string) string {
 	t.Helper()
-	p := shared + name
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared data set not available: %v", err)
+	abs, err := filepath.Abs(testdata.File(t, name))
+	if err != nil {
+		t.Fatal(err)
 	}
-	abs, _ := filepath.Abs(p)
 	return abs
 }
 

@@ -1,0 +1,50 @@
+// Package testdata finds the shared data sets that tests train and
+// evaluate on (School, emotions, adult and the seed example), which live
+// beside the repository in shared/data rather than in it.
+package testdata
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Env names the environment variable that points at the data sets'
+// folder when it is not found beside the repository.
+const Env = "MTLGPU_TESTDATA"
+
+// Dir returns the folder of the shared data sets: $MTLGPU_TESTDATA, or the
+// first shared/data found walking up from the test's folder. It skips the
+// test, saying why, when there is none.
+func Dir(t testing.TB) string {
+	t.Helper()
+	if dir := os.Getenv(Env); dir != "" {
+		return dir
+	}
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		candidate := filepath.Join(dir, "shared", "data")
+		if st, err := os.Stat(candidate); err == nil && st.IsDir() {
+			return candidate
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skipf("shared data sets not found beside the repository; set %s to their folder", Env)
+		}
+		dir = parent
+	}
+}
+
+// File returns the path of a file of the shared data sets, skipping the
+// test when it is missing.
+func File(t testing.TB, rel string) string {
+	t.Helper()
+	p := filepath.Join(Dir(t), rel)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("shared data set not available: %v", err)
+	}
+	return p
+}
