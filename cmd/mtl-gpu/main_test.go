@@ -433,8 +433,19 @@ func TestDevices(t *testing.T) {
 	t.Parallel()
 	r := mtlgpu(t, t.TempDir(), "devices")
 	ok(t, r)
-	if !regexp.MustCompile(`(?m)^cpu\s`).MatchString(r.stdout) {
-		t.Errorf("devices does not list the CPU:\n%s", r.stdout)
+	if !regexp.MustCompile(`(?m)^cpu\s.*BLAS (openblas|gonum)`).MatchString(r.stdout) {
+		t.Errorf("devices does not list the CPU and its BLAS:\n%s", r.stdout)
+	}
+	// CUDA is in every build: listed with its devices, or saying why there
+	// are none, never crashing.
+	if !regexp.MustCompile(`(?m)^cuda(:\d+\s|\s+-\s+-\s+no NVIDIA driver found)`).MatchString(r.stdout) {
+		t.Errorf("devices does not account for CUDA:\n%s", r.stdout)
+	}
+	if strings.Contains(r.stdout, "no NVIDIA driver found") {
+		r := mtlgpu(t, t.TempDir(), "train", "--device", "cuda:0", "--epochs", "1")
+		if r.code == 0 || !strings.Contains(r.stderr, "--device cuda:0") || !strings.Contains(r.stderr, "no NVIDIA driver found") {
+			t.Errorf("training on cuda:0 without a driver: status %d, %q", r.code, r.stderr)
+		}
 	}
 }
 
