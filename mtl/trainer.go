@@ -148,7 +148,6 @@ type Trainer struct {
 
 	grads   backend.Buffer
 	opt     []backend.Buffer
-	best    []float32 // host copy of the best parameters
 	xAll    backend.Buffer
 	yAll    backend.Buffer
 	xVal    backend.Buffer
@@ -280,7 +279,6 @@ func (t *Trainer) allocate(ckpt *Checkpoint) error {
 		rows = max(rows, min(t.val.N, predictRows))
 	}
 	params := t.model.Params
-	t.best = slices.Clone(params)
 	if ckpt != nil && ckpt.Current != nil {
 		params = ckpt.Current
 	}
@@ -467,7 +465,6 @@ func (t *Trainer) pull() error {
 		if err := t.b.ReadFloat32(t.model.Params, t.net.params, 0); err != nil {
 			return err
 		}
-		copy(t.best, t.model.Params)
 	}
 	return t.b.Sync()
 }
@@ -698,10 +695,9 @@ func (t *Trainer) endEpoch(start time.Time) (EpochStats, error) {
 		st.Best = true
 	} else if st.ValLoss < t.state.BestVal {
 		t.state.BestVal, t.state.BestEpoch, t.state.Stale = st.ValLoss, t.state.Epoch, 0
-		if err := t.b.ReadFloat32(t.best, t.net.params, 0); err != nil {
+		if err := t.b.ReadFloat32(t.model.Params, t.net.params, 0); err != nil {
 			return st, err
 		}
-		copy(t.model.Params, t.best)
 		st.Best = true
 	} else {
 		t.state.Stale++
