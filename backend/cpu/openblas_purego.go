@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/ebitengine/purego"
+	"github.com/mtl-gpu/mtl-gpu/internal/dynlib"
 )
 
 // librariesByHandle holds each library openLibrary has opened, so that two
@@ -29,7 +30,7 @@ func openLibrary(names []string) (*openblasLib, error) {
 	for _, name := range names {
 		handle, err := purego.Dlopen(name, purego.RTLD_NOW|purego.RTLD_LOCAL)
 		if err != nil {
-			whys = append(whys, dlopenReason(name, err))
+			whys = append(whys, dynlib.Reason(name, err, "dlopen failed"))
 			continue
 		}
 		if lib, ok := librariesByHandle[handle]; ok {
@@ -45,19 +46,6 @@ func openLibrary(names []string) (*openblasLib, error) {
 		return lib, nil
 	}
 	return nil, loadError(names, whys)
-}
-
-// dlopenReason is dlopen's message for name, which usually starts with the
-// name already.
-func dlopenReason(name string, err error) string {
-	msg := strings.TrimSpace(err.Error())
-	if msg == "" {
-		msg = "dlopen failed"
-	}
-	if strings.HasPrefix(msg, name) {
-		return msg
-	}
-	return name + ": " + msg
 }
 
 // bindLibrary binds the entry points of the library behind handle.

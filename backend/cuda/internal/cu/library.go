@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/mtl-gpu/mtl-gpu/internal/dynlib"
 )
 
 // ErrNoDriver is wrapped by the error of OpenDriver when no name of the
@@ -58,7 +60,7 @@ func openLibrary(kind error, names []string, symbols []symbol) (*library, error)
 	for _, name := range names {
 		handle, err := dlopen(name)
 		if err != nil {
-			reasons = append(reasons, dlopenReason(name, err))
+			reasons = append(reasons, dynlib.Reason(name, err, "cannot be loaded"))
 			continue
 		}
 		lib := &library{name: name, handle: handle}
@@ -89,17 +91,4 @@ func (l *library) bind(symbols []symbol) error {
 		register(s.fptr, addr)
 	}
 	return nil
-}
-
-// dlopenReason is dlopen's message for name, which usually starts with the
-// name already.
-func dlopenReason(name string, err error) string {
-	msg := strings.TrimSpace(err.Error())
-	if msg == "" {
-		msg = "cannot be loaded"
-	}
-	if strings.HasPrefix(msg, name) {
-		return msg
-	}
-	return name + ": " + msg
 }
