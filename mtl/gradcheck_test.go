@@ -93,30 +93,40 @@ func TestGradientFiniteDifferences(t *testing.T) {
 	})
 }
 
-func gradCheck(t *testing.T, spec Spec) {
-	rng := rand.New(rand.NewPCG(7, 11))
-	data := randomData(spec, 23, rng)
+// referenceTrainer prepares a trainer on the float64 reference backend
+// over rows random rows of spec, the whole set as one batch in order, with
+// every parameter moved off its initial value so that no gradient term
+// vanishes by construction.
+func referenceTrainer(t *testing.T, spec Spec, rows int, seed uint64, method Method) (*Trainer, *Dataset) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, seed+4))
+	data := randomData(spec, rows, rng)
 	m, err := NewModel(spec, data, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Move every parameter, deviations and biases included, off its
-	// initial value so that no gradient term vanishes by construction.
 	for i := range m.Params {
 		m.Params[i] += float32(0.3 * rng.NormFloat64())
 	}
-	ref := backendtest.Reference{}
 	cfg := DefaultConfig()
 	cfg.Batch = data.N
-	tr, err := NewTrainer(ref, m, cfg, data, nil, nil)
+	cfg.Weighting = Weighting{Method: method}
+	tr, err := NewTrainer(backendtest.Reference{}, m, cfg, data, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tr.Close()
+	t.Cleanup(tr.Close)
 	for i := range tr.perm {
 		tr.perm[i] = int32(i)
 	}
-	ref.WriteInt32(tr.idx, 0, tr.perm)
+	tr.b.WriteInt32(tr.idx, 0, tr.perm)
+	tr.setLossWeights()
+	return tr, data
+}
+
+func gradCheck(t *testing.T, spec Spec) {
+	tr, data := referenceTrainer(t, spec, 23, 7, Equal)
+	ref := backendtest.Reference{}
 	loss := func() float64 {
 		x, dz := tr.gradient(0, data.N)
 		tr.backward(x, dz)

@@ -220,25 +220,8 @@ func TestTaskGradientsMatchSeparatePasses(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			spec := c.spec
 			spec.Inputs, spec.Hidden, spec.Activation = c.inputs, c.hidden, c.act
-			rng := rand.New(rand.NewPCG(3, 3))
-			data := randomData(spec, 19, rng)
-			m, err := NewModel(spec, data, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range m.Params {
-				m.Params[i] += float32(0.3 * rng.NormFloat64())
-			}
+			tr, data := referenceTrainer(t, spec, 19, 3, PCGrad)
 			ref := backendtest.Reference{}
-			cfg := DefaultConfig()
-			cfg.Batch = data.N
-			cfg.Weighting = Weighting{Method: PCGrad}
-			tr, err := NewTrainer(ref, m, cfg, data, nil, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tr.Close()
-			tr.setLossWeights()
 			x, dz := tr.gradient(0, data.N)
 			tr.taskGradients(x, dz)
 			g := ref.Values(tr.taskG)
