@@ -274,7 +274,10 @@ func (t *Trainer) upload(data []float32) (backend.Buffer, error) {
 // and optimiser state.
 func (t *Trainer) allocate(ckpt *Checkpoint) error {
 	spec, l := t.model.Spec, t.lay
-	rows := min(t.cfg.Batch, t.train.N)
+	// The forward pass and the logits' gradient also serve the validation
+	// set, in chunks of up to predictRows; the rest is for one batch.
+	batch := min(t.cfg.Batch, t.train.N)
+	rows := batch
 	if t.val != nil {
 		rows = max(rows, min(t.val.N, predictRows))
 	}
@@ -303,11 +306,11 @@ func (t *Trainer) allocate(ckpt *Checkpoint) error {
 		t.opt = append(t.opt, f(l.total))
 	}
 	d, c := spec.Inputs, l.outputs()
-	t.xb = f(rows * d)
-	t.yb = f(rows * l.lblCols)
+	t.xb = f(batch * d)
+	t.yb = f(batch * l.lblCols)
 	t.dz = f(rows * c)
 	wmax := slices.Max(l.widths)
-	t.dh[0], t.dh[1] = f(rows*wmax), f(rows*wmax)
+	t.dh[0], t.dh[1] = f(batch*wmax), f(batch*wmax)
 	t.weights = f(t.nTasks)
 	if t.linearShared() {
 		t.pmat = f((spec.Inputs + 1) * c)
@@ -318,8 +321,8 @@ func (t *Trainer) allocate(ckpt *Checkpoint) error {
 		t.gram = f(t.nTasks * t.nTasks)
 		t.combo = f(t.nTasks)
 		if !t.linearShared() {
-			t.delta[0], t.delta[1] = f(t.nTasks*rows*wmax), f(t.nTasks*rows*wmax)
-			t.ones = f(rows)
+			t.delta[0], t.delta[1] = f(t.nTasks*batch*wmax), f(t.nTasks*batch*wmax)
+			t.ones = f(batch)
 		}
 	}
 	t.sums = f(6 * t.nTasks)
