@@ -203,28 +203,6 @@ func (a *app) compare(cmd *cobra.Command, f *trainFlags, testPath string, method
 	return res, nil
 }
 
-// holdOut splits a table at random, by group when there is a group
-// column, keeping frac of each group's rows for training.
-func holdOut(t *data.Table, groupCol string, frac float64, seed uint64) (*data.Table, *data.Table, error) {
-	var groups []int32
-	if groupCol != "" {
-		c := t.Column(groupCol)
-		if c < 0 {
-			return nil, nil, &data.Error{File: t.Path, Line: 1, Column: groupCol, Err: fmt.Errorf("group column missing from the file")}
-		}
-		ids := map[string]int32{}
-		for _, row := range t.Rows {
-			v := strings.TrimSpace(row[c])
-			if _, ok := ids[v]; !ok {
-				ids[v] = int32(len(ids))
-			}
-			groups = append(groups, ids[v])
-		}
-	}
-	held, train := split(len(t.Rows), frac, seed, groups)
-	return subTable(t, train), subTable(t, held), nil
-}
-
 // fitQuiet trains a fresh model with a validation split of valFrac for
 // early stopping and returns it.
 func fitQuiet(ctx context.Context, b backend.Backend, spec mtl.Spec, cfg mtl.Config, d *mtl.Dataset, valFrac float64) (*mtl.Model, error) {

@@ -326,7 +326,7 @@ func (a *app) prepare(cmd *cobra.Command, f *trainFlags) (*trainRun, error) {
 	if err := f.config(); err != nil {
 		return nil, err
 	}
-	var table *data.Table
+	var table, testTable *data.Table
 	if f.dataPath == "" {
 		r.demo = f.resume == ""
 		if table, err = readDemo(); err != nil {
@@ -344,6 +344,11 @@ func (a *app) prepare(cmd *cobra.Command, f *trainFlags) (*trainRun, error) {
 		}
 		if r.out == "" {
 			r.out = demoOut
+		}
+		// Hold out 25% of each school, drawn from the seed, before anything
+		// is learnt from the data.
+		if table, testTable, err = holdOut(table, f.groupCol, 1-demoHoldout, f.cfg.Seed); err != nil {
+			return nil, err
 		}
 	}
 	if f.resume != "" {
@@ -381,15 +386,7 @@ func (a *app) prepare(cmd *cobra.Command, f *trainFlags) (*trainRun, error) {
 	if r.meta, err = json.Marshal(r.schema); err != nil {
 		return nil, err
 	}
-	if r.demo {
-		// Hold out 25% of each school, drawn from the seed.
-		groups, err := r.schema.Encode(table, false)
-		if err != nil {
-			return nil, err
-		}
-		keep, held := split(len(table.Rows), demoHoldout, f.cfg.Seed, groups.Groups)
-		testTable := subTable(table, held)
-		table = subTable(table, keep)
+	if testTable != nil {
 		enc, err := r.schema.Encode(testTable, true)
 		if err != nil {
 			return nil, err
