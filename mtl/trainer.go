@@ -169,9 +169,10 @@ type Trainer struct {
 	taskG, gram, combo, ones backend.Buffer
 	delta                    [2]backend.Buffer
 	pmat                     backend.Buffer // [Xᵀ·dZ; 1ᵀ·dZ] of the linear model
-	pcgRNG                   *rand.PCG
-	lossW                    []float32 // loss weights on the device
-	lw                       []float64 // this step's loss weights
+	pcgRNG                   *rand.PCG      // PCGrad's task orders (saved in checkpoints)
+	pcgRand                  *rand.Rand     // draws from pcgRNG
+	lossW                    []float32      // loss weights on the device
+	lw                       []float64      // this step's loss weights
 	next                     []float32
 	epochW                   []float64 // sum of the epoch's weights
 	epochCos, epochConflict  float64
@@ -229,6 +230,7 @@ func NewTrainer(b backend.Backend, model *Model, cfg Config, train, val *Dataset
 	t.state = State{BestVal: math.Inf(1), BestEpoch: -1}
 	t.rng = rand.NewPCG(cfg.Seed, streamShuffle)
 	t.pcgRNG = rand.NewPCG(cfg.Seed, streamPCGrad)
+	t.pcgRand = rand.New(t.pcgRNG)
 	if ckpt != nil {
 		t.state = ckpt.State
 		t.state.RNG = slices.Clone(ckpt.State.RNG)
@@ -534,7 +536,7 @@ func (t *Trainer) step(off, rows int) error {
 	combo := ones(t.nTasks)
 	switch wt.method() {
 	case PCGrad:
-		combo = pcgrad(gram, t.nTasks, rand.New(t.pcgRNG))
+		combo = pcgrad(gram, t.nTasks, t.pcgRand)
 	case MGDA:
 		combo = minNorm(gram, t.nTasks)
 	case GradNorm:

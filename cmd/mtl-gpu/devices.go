@@ -31,7 +31,7 @@ func (d *deviceFlags) options() backend.Options {
 	return backend.Options{BLAS: d.blas, CUBLAS: d.cublas, TF32: d.tf32, Threads: d.threads}
 }
 
-// open parses --device and opens it, logging what auto chose.
+// openDevice parses --device and opens it, logging what auto chose.
 func (a *app) openDevice() (backend.Backend, error) {
 	dev, err := backend.ParseDevice(a.dev.device)
 	if err != nil {
