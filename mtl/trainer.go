@@ -374,13 +374,15 @@ func (t *Trainer) allocate(ckpt *Checkpoint) error {
 	return t.b.Sync()
 }
 
-// Close releases the trainer's device memory.
+// Close releases the trainer's device memory. Closing twice is harmless.
 func (t *Trainer) Close() {
 	if t.net != nil {
 		t.net.free()
+		t.net = nil
 	}
 	if t.table.Ints != nil {
 		t.table.Free(t.b)
+		t.table = backend.LossTable{}
 	}
 	for _, b := range t.owned {
 		t.b.Free(b)
