@@ -21,15 +21,7 @@ import (
 func checkpointBytes(t testing.TB) (*Checkpoint, []byte) {
 	spec, cfg, data, val := smallRun(t)
 	cfg.Epochs = 3
-	m, err := NewModel(spec, data, cfg.Seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := NewTrainer(cpuBackend(t), m, cfg, data, val, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
+	tr := newTrainer(t, cpuBackend(t), spec, cfg, data, val)
 	stop := func(EpochStats) error { return errStop }
 	if err := tr.Fit(context.Background(), Hooks{Epoch: stop}); !errors.Is(err, errStop) {
 		t.Fatal(err)

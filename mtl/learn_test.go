@@ -25,8 +25,9 @@ func cpuBackend(t testing.TB) backend.Backend {
 	return b
 }
 
-// train fits a fresh model and returns it.
-func train(t testing.TB, b backend.Backend, spec Spec, cfg Config, data, val *Dataset) *Model {
+// newTrainer makes a fresh model for spec and its trainer on b; the
+// trainer is closed when the test ends.
+func newTrainer(t testing.TB, b backend.Backend, spec Spec, cfg Config, data, val *Dataset) *Trainer {
 	t.Helper()
 	m, err := NewModel(spec, data, cfg.Seed)
 	if err != nil {
@@ -36,11 +37,26 @@ func train(t testing.TB, b backend.Backend, spec Spec, cfg Config, data, val *Da
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tr.Close()
-	if err := tr.Fit(context.Background(), Hooks{}); err != nil {
+	t.Cleanup(tr.Close)
+	return tr
+}
+
+// fitEpochs trains to the end and returns every epoch's statistics.
+func fitEpochs(t testing.TB, tr *Trainer) []EpochStats {
+	t.Helper()
+	var epochs []EpochStats
+	if err := tr.Fit(context.Background(), Hooks{Epoch: func(s EpochStats) error { epochs = append(epochs, s); return nil }}); err != nil {
 		t.Fatal(err)
 	}
-	return m
+	return epochs
+}
+
+// train fits a fresh model and returns it.
+func train(t testing.TB, b backend.Backend, spec Spec, cfg Config, data, val *Dataset) *Model {
+	t.Helper()
+	tr := newTrainer(t, b, spec, cfg, data, val)
+	fitEpochs(t, tr)
+	return tr.model
 }
 
 func predict(t testing.TB, b backend.Backend, m *Model, d *Dataset) [][]float32 {

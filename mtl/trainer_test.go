@@ -91,17 +91,7 @@ func TestWeightingMethods(t *testing.T) {
 			t.Parallel()
 			spec, cfg, data, val := smallRun(t)
 			cfg.Weighting = Weighting{Method: m}
-			b := cpuBackend(t)
-			model, _ := NewModel(spec, data, cfg.Seed)
-			tr, err := NewTrainer(b, model, cfg, data, val, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var epochs []EpochStats
-			if err := tr.Fit(context.Background(), Hooks{Epoch: func(s EpochStats) error { epochs = append(epochs, s); return nil }}); err != nil {
-				t.Fatal(err)
-			}
-			tr.Close()
+			epochs := fitEpochs(t, newTrainer(t, cpuBackend(t), spec, cfg, data, val))
 			first, last := epochs[0], epochs[len(epochs)-1]
 			if !(last.TrainLoss < first.TrainLoss) {
 				t.Errorf("train loss went from %g to %g", first.TrainLoss, last.TrainLoss)
@@ -132,14 +122,7 @@ func resumeMatches(t *testing.T, spec Spec, cfg Config, data, val *Dataset, mid 
 	t.Helper()
 	b := cpuBackend(t)
 	want := train(t, b, spec, cfg, data, val)
-	m, err := NewModel(spec, data, cfg.Seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := NewTrainer(b, m, cfg, data, val, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := newTrainer(t, b, spec, cfg, data, val)
 	ctx, cancel := context.WithCancel(context.Background())
 	hooks := Hooks{Epoch: func(s EpochStats) error {
 		if !mid && s.Epoch == 2 {
@@ -154,7 +137,7 @@ func resumeMatches(t *testing.T, spec Spec, cfg Config, data, val *Dataset, mid 
 			}
 		}
 	}
-	err = tr.Fit(ctx, hooks)
+	err := tr.Fit(ctx, hooks)
 	cancel()
 	if !errors.Is(err, errStop) && !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run: %v", err)
@@ -183,16 +166,9 @@ func TestEarlyStoppingKeepsBest(t *testing.T) {
 	spec, cfg, data, val := smallRun(t)
 	cfg.Epochs, cfg.Patience, cfg.LR = 60, 3, 3e-2
 	b := cpuBackend(t)
-	m, _ := NewModel(spec, data, cfg.Seed)
-	tr, err := NewTrainer(b, m, cfg, data, val, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	var epochs []EpochStats
-	if err := tr.Fit(context.Background(), Hooks{Epoch: func(s EpochStats) error { epochs = append(epochs, s); return nil }}); err != nil {
-		t.Fatal(err)
-	}
+	tr := newTrainer(t, b, spec, cfg, data, val)
+	m := tr.model
+	epochs := fitEpochs(t, tr)
 	st := tr.State()
 	if !st.Done || len(epochs) >= 60 {
 		t.Fatalf("no early stop after %d epochs (random labels cannot be learnt)", len(epochs))
@@ -230,15 +206,10 @@ func TestEarlyStoppingKeepsBest(t *testing.T) {
 func TestDivergenceKeepsLastGoodModel(t *testing.T) {
 	spec, cfg, data, _ := smallRun(t)
 	cfg.Optimizer, cfg.LR, cfg.Momentum, cfg.ClipNorm = SGD, 1e12, 0, 0
-	b := cpuBackend(t)
-	m, _ := NewModel(spec, data, cfg.Seed)
+	tr := newTrainer(t, cpuBackend(t), spec, cfg, data, nil)
+	m := tr.model
 	before := slices.Clone(m.Params)
-	tr, err := NewTrainer(b, m, cfg, data, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	err = tr.Fit(context.Background(), Hooks{})
+	err := tr.Fit(context.Background(), Hooks{})
 	if !errors.Is(err, ErrDiverged) {
 		t.Fatalf("got %v, want ErrDiverged", err)
 	}
@@ -260,17 +231,10 @@ func TestMissingTask(t *testing.T) {
 	for i := range data.Labels[1] {
 		data.Labels[1][i] = float32(math.NaN())
 	}
-	b := cpuBackend(t)
-	m, _ := NewModel(spec, data, cfg.Seed)
-	tr, err := NewTrainer(b, m, cfg, data, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	var last EpochStats
-	if err := tr.Fit(context.Background(), Hooks{Epoch: func(s EpochStats) error { last = s; return nil }}); err != nil {
-		t.Fatal(err)
-	}
+	tr := newTrainer(t, cpuBackend(t), spec, cfg, data, nil)
+	m := tr.model
+	epochs := fitEpochs(t, tr)
+	last := epochs[len(epochs)-1]
 	if !math.IsNaN(last.TaskTrain[1]) || math.IsNaN(last.TrainLoss) {
 		t.Errorf("task losses %v, total %g", last.TaskTrain, last.TrainLoss)
 	}
