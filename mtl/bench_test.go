@@ -50,7 +50,7 @@ func BenchmarkStep(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer tr.Close()
-				tr.state.RNG, _ = tr.rng.MarshalBinary()
+				tr.state.RNG, _ = tr.data.rng.MarshalBinary()
 				if err := tr.shuffle(); err != nil {
 					b.Fatal(err)
 				}

@@ -116,10 +116,10 @@ func referenceTrainer(t *testing.T, spec Spec, rows int, seed uint64, method Met
 		t.Fatal(err)
 	}
 	t.Cleanup(tr.Close)
-	for i := range tr.perm {
-		tr.perm[i] = int32(i)
+	for i := range tr.data.perm {
+		tr.data.perm[i] = int32(i)
 	}
-	tr.b.WriteInt32(tr.idx, 0, tr.perm)
+	tr.b.WriteInt32(tr.data.idx, 0, tr.data.perm)
 	tr.setLossWeights()
 	return tr, data
 }
@@ -130,7 +130,7 @@ func gradCheck(t *testing.T, spec Spec) {
 	loss := func() float64 {
 		x, dz := tr.gradient(0, data.N)
 		tr.backward(x, dz)
-		sums := ref.Values(tr.sums)
+		sums := ref.Values(tr.loss.sums)
 		var l float64
 		for i, task := range spec.Tasks {
 			if sums[2*i+1] > 0 {
@@ -140,7 +140,7 @@ func gradCheck(t *testing.T, spec Spec) {
 		return l
 	}
 	loss()
-	grad := ref.Values(tr.grads)
+	grad := ref.Values(tr.optim.grads)
 	params := ref.Values(tr.net.params)
 	const h = 1e-6
 	checked := 0

@@ -92,47 +92,47 @@ func (t *Trainer) taskGradients(x, dz backend.Mat) {
 	rows, nt := x.Rows, t.nTasks
 	offs, p := l.layerOffsets()
 	heads := l.headMat(n.params)
-	b.Gemm(true, false, 1, dz, n.top(x), 0, l.headMat(t.grads))
-	b.ColSum(l.headBiasVec(t.grads), dz, 1, 0)
+	b.Gemm(true, false, 1, dz, n.top(x), 0, l.headMat(t.optim.grads))
+	b.ColSum(l.headBiasVec(t.optim.grads), dz, 1, 0)
 	if t.linearShared() {
 		d, c := l.widths[0], l.outputs()
-		pm := backend.Dense(t.pmat, 0, d+1, c)
+		pm := backend.Dense(t.tg.pmat, 0, d+1, c)
 		b.Gemm(true, false, 1, x, dz, 0, pm.Slice(0, d, 0, c))
-		b.Copy(backend.Vec{Buf: t.pmat, Off: d * c, Len: c}, l.headBiasVec(t.grads))
-		t.perTask(pm, heads, backend.Dense(t.taskG, 0, d+1, l.last()), p)
+		b.Copy(backend.Vec{Buf: t.tg.pmat, Off: d * c, Len: c}, l.headBiasVec(t.optim.grads))
+		t.perTask(pm, heads, backend.Dense(t.tg.g, 0, d+1, l.last()), p)
 	} else {
 		k := l.last()
 		cur := 0
-		t.perTask(dz, heads, backend.Dense(t.delta[cur], 0, rows, k), rows*k)
+		t.perTask(dz, heads, backend.Dense(t.tg.delta[cur], 0, rows, k), rows*k)
 		for i := l.layers() - 1; i >= 0; i-- {
 			kin, kout := l.widths[i], l.widths[i+1]
 			for task := range nt {
-				b.ActGrad(backend.Dense(t.delta[cur], task*rows*kout, rows, kout), n.act(x, i+1, rows), n.spec.Activation)
+				b.ActGrad(backend.Dense(t.tg.delta[cur], task*rows*kout, rows, kout), n.act(x, i+1, rows), n.spec.Activation)
 			}
-			first := backend.Dense(t.delta[cur], 0, rows, kout)
-			b.GemmStrided(true, false, 1, n.act(x, i, rows), 0, first, rows*kout, 0, backend.Dense(t.taskG, offs[i], kin, kout), p, nt)
-			ones := backend.Dense(t.ones, 0, rows, 1)
-			b.GemmStrided(true, false, 1, ones, 0, first, rows*kout, 0, backend.Dense(t.taskG, offs[i]+kin*kout, 1, kout), p, nt)
+			first := backend.Dense(t.tg.delta[cur], 0, rows, kout)
+			b.GemmStrided(true, false, 1, n.act(x, i, rows), 0, first, rows*kout, 0, backend.Dense(t.tg.g, offs[i], kin, kout), p, nt)
+			ones := backend.Dense(t.tg.ones, 0, rows, 1)
+			b.GemmStrided(true, false, 1, ones, 0, first, rows*kout, 0, backend.Dense(t.tg.g, offs[i]+kin*kout, 1, kout), p, nt)
 			if i > 0 {
 				next := 1 - cur
-				b.Gemm(false, true, 1, backend.Dense(t.delta[cur], 0, nt*rows, kout), l.weight(n.params, i), 0, backend.Dense(t.delta[next], 0, nt*rows, kin))
+				b.Gemm(false, true, 1, backend.Dense(t.tg.delta[cur], 0, nt*rows, kout), l.weight(n.params, i), 0, backend.Dense(t.tg.delta[next], 0, nt*rows, kin))
 				cur = next
 			}
 		}
 	}
-	g := backend.Dense(t.taskG, 0, nt, p)
-	b.Gemm(false, true, 1, g, g, 0, backend.Dense(t.gram, 0, nt, nt))
+	g := backend.Dense(t.tg.g, 0, nt, p)
+	b.Gemm(false, true, 1, g, g, 0, backend.Dense(t.tg.gram, 0, nt, nt))
 }
 
 // combine sets the shared parameters' gradient to Σ_t w_t·g_t = wᵀ·G.
 func (t *Trainer) combine(w []float32) {
 	b, l := t.b, t.lay
 	offs, p := l.layerOffsets()
-	b.WriteFloat32(t.combo, 0, w)
-	cv := backend.Dense(t.combo, 0, 1, t.nTasks)
+	b.WriteFloat32(t.tg.combo, 0, w)
+	cv := backend.Dense(t.tg.combo, 0, 1, t.nTasks)
 	for i := range l.layers() {
 		kin, kout := l.widths[i], l.widths[i+1]
-		b.Gemm(false, false, 1, cv, backend.Mat{Buf: t.taskG, Off: offs[i], Rows: t.nTasks, Cols: kin * kout, Stride: p}, 0, backend.Dense(t.grads, l.weights[i], 1, kin*kout))
-		b.Gemm(false, false, 1, cv, backend.Mat{Buf: t.taskG, Off: offs[i] + kin*kout, Rows: t.nTasks, Cols: kout, Stride: p}, 0, backend.Dense(t.grads, l.biases[i], 1, kout))
+		b.Gemm(false, false, 1, cv, backend.Mat{Buf: t.tg.g, Off: offs[i], Rows: t.nTasks, Cols: kin * kout, Stride: p}, 0, backend.Dense(t.optim.grads, l.weights[i], 1, kin*kout))
+		b.Gemm(false, false, 1, cv, backend.Mat{Buf: t.tg.g, Off: offs[i] + kin*kout, Rows: t.nTasks, Cols: kout, Stride: p}, 0, backend.Dense(t.optim.grads, l.biases[i], 1, kout))
 	}
 }

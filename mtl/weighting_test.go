@@ -140,53 +140,53 @@ func TestUncertaintyStep(t *testing.T) {
 	// At s = 0 the gradient of Σ e^{−s}·L/2 + s/2 is −L/2 + 1/2: for losses
 	// 2 and 0.5 that is −0.5 and +0.25, so Adam's first step moves s by +lr
 	// and −lr, and the loss weights e^{−s}/2 follow.
-	var s WeightingState
-	w := Weighting{Method: Uncertainty}
-	if got := s.lossWeights(w, make([]float64, 2)); !slices.Equal(got, []float64{0.5, 0.5}) {
+	u := &uncertainty{lr: 0.1}
+	got := make([]float64, 2)
+	if u.lossWeights(got); !slices.Equal(got, []float64{0.5, 0.5}) {
 		t.Errorf("initial weights %v", got)
 	}
-	s.uncertaintyStep([]float64{2, 0.5}, 0.1)
+	u.step([]float64{2, 0.5}, nil)
 	// (Adam's ε makes the step a hair shorter than lr.)
 	close := func(a, b float64) bool { return math.Abs(a-b) < 1e-6 }
-	if !close(s.LogVar[0], 0.1) || !close(s.LogVar[1], -0.1) {
-		t.Errorf("log-variances %v, want [0.1 -0.1]", s.LogVar)
+	if !close(u.logVar[0], 0.1) || !close(u.logVar[1], -0.1) {
+		t.Errorf("log-variances %v, want [0.1 -0.1]", u.logVar)
 	}
-	got := s.lossWeights(w, make([]float64, 2))
+	u.lossWeights(got)
 	if !close(got[0], math.Exp(-0.1)/2) || !close(got[1], math.Exp(0.1)/2) {
 		t.Errorf("weights %v", got)
 	}
 }
 
 func TestDWA(t *testing.T) {
-	var s WeightingState
-	s.dwaEpoch([]float64{1, 1}, 2)
-	if s.Weights != nil {
-		t.Fatalf("weights after one epoch: %v", s.Weights)
+	d := &dwa{temp: 2}
+	d.endEpoch([]float64{1, 1})
+	if d.weights != nil {
+		t.Fatalf("weights after one epoch: %v", d.weights)
 	}
-	s.dwaEpoch([]float64{0.5, 1}, 2)
+	d.endEpoch([]float64{0.5, 1})
 	// r = (0.5, 1), λ = 2·softmax(r/2).
 	e1, e2 := math.Exp(0.25), math.Exp(0.5)
-	if !near(s.Weights[0], 2*e1/(e1+e2)) || !near(s.Weights[1], 2*e2/(e1+e2)) {
-		t.Errorf("weights %v", s.Weights)
+	if !near(d.weights[0], 2*e1/(e1+e2)) || !near(d.weights[1], 2*e2/(e1+e2)) {
+		t.Errorf("weights %v", d.weights)
 	}
 	// The task whose loss fell more gets less weight.
-	if s.Weights[0] >= s.Weights[1] {
-		t.Errorf("faster task has the larger weight: %v", s.Weights)
+	if d.weights[0] >= d.weights[1] {
+		t.Errorf("faster task has the larger weight: %v", d.weights)
 	}
 }
 
 func TestGradNormStep(t *testing.T) {
-	var s WeightingState
-	s.gradNormStep([]float64{4, 0, 0, 1}, []float64{1, 1}, 1.5, 0.1) // records L(0)
-	if !slices.Equal(s.Weights, []float64{1, 1}) || !slices.Equal(s.Initial, []float64{1, 1}) {
-		t.Fatalf("after the first step: %+v", s)
+	g := &gradNorm{alpha: 1.5, lr: 0.1}
+	g.step([]float64{1, 1}, []float64{4, 0, 0, 1}) // records L(0)
+	if !slices.Equal(g.weights, []float64{1, 1}) || !slices.Equal(g.initial, []float64{1, 1}) {
+		t.Fatalf("after the first step: %+v", g)
 	}
 	// G = (2, 1), mean 1.5; L̃ = (0.5, 1), r = (2/3, 4/3); targets
 	// 1.5·r^1.5 ≈ (0.82, 2.31): task 0's gradient is too large, task 1's
 	// too small. Adam's first step moves w by ∓lr; the sum stays 2.
-	s.gradNormStep([]float64{4, 0, 0, 1}, []float64{0.5, 1}, 1.5, 0.1)
-	if math.Abs(s.Weights[0]-0.9) > 1e-6 || math.Abs(s.Weights[1]-1.1) > 1e-6 {
-		t.Errorf("weights %v, want [0.9 1.1]", s.Weights)
+	g.step([]float64{0.5, 1}, []float64{4, 0, 0, 1})
+	if math.Abs(g.weights[0]-0.9) > 1e-6 || math.Abs(g.weights[1]-1.1) > 1e-6 {
+		t.Errorf("weights %v, want [0.9 1.1]", g.weights)
 	}
 }
 
@@ -224,17 +224,17 @@ func TestTaskGradientsMatchSeparatePasses(t *testing.T) {
 			ref := backendtest.Reference{}
 			x, dz := tr.gradient(0, data.N)
 			tr.taskGradients(x, dz)
-			g := ref.Values(tr.taskG)
-			gram := ref.Values(tr.gram)
+			g := ref.Values(tr.tg.g)
+			gram := ref.Values(tr.tg.gram)
 			offs, p := tr.lay.layerOffsets()
 			nt := len(spec.Tasks)
 			for task := range nt {
 				w := make([]float32, nt)
 				w[task] = float32(spec.Tasks[task].weight())
-				ref.WriteFloat32(tr.weights, 0, w)
+				ref.WriteFloat32(tr.loss.weights, 0, w)
 				x, dz := tr.gradient(0, data.N)
 				tr.backward(x, dz)
-				grads := ref.Values(tr.grads)
+				grads := ref.Values(tr.optim.grads)
 				for l := range tr.lay.layers() {
 					kin, kout := tr.lay.widths[l], tr.lay.widths[l+1]
 					for i := range kin * kout {
@@ -265,7 +265,7 @@ func TestTaskGradientsMatchSeparatePasses(t *testing.T) {
 			w := []float32{0.5, -2, 1.25}
 			w = append(w, make([]float32, max(0, nt-3))...)[:nt]
 			tr.combine(w)
-			grads := ref.Values(tr.grads)
+			grads := ref.Values(tr.optim.grads)
 			for l := range tr.lay.layers() {
 				kin, kout := tr.lay.widths[l], tr.lay.widths[l+1]
 				for i := range kin * kout {
