@@ -262,6 +262,77 @@ func AUC(labels, scores []float64) (float64, bool) {
 	return (rankSum - nPos*(nPos+1)/2) / (nPos * nNeg), true
 }
 
+// PooledR2 returns the coefficient of determination of pred against y
+// over every labelled row (y not NaN), pooled:
+//
+//	R² = 1 − SSE/SST,  SSE = Σ (y − pred)²,  SST = Σ (y − ȳ)²
+//
+// It is undefined (false) without labelled rows or when y is constant.
+// The built-in School demonstration reports it as the held-out explained
+// variance, as the multi-task learning literature does for that data set.
+func PooledR2(y, pred []float64) (float64, bool) {
+	if len(y) != len(pred) {
+		panic(fmt.Sprintf("metrics: PooledR2 with %d values and %d predictions", len(y), len(pred)))
+	}
+	var n, mean float64
+	for _, v := range y {
+		if !math.IsNaN(v) {
+			n++
+			mean += v
+		}
+	}
+	mean /= n
+	var sse, sst float64
+	for i, v := range y {
+		if !math.IsNaN(v) {
+			sse += (v - pred[i]) * (v - pred[i])
+			sst += (v - mean) * (v - mean)
+		}
+	}
+	if n == 0 || sst == 0 {
+		return 0, false
+	}
+	return 1 - sse/sst, true
+}
+
+// ExplainedVariance returns scikit-learn's explained_variance_score of
+// pred against y over the labelled rows (y not NaN):
+//
+//	1 − Var(y − pred) / Var(y)
+//
+// Unlike R² it ignores a constant bias of the predictions. It is undefined
+// (false) without labelled rows or when y is constant.
+func ExplainedVariance(y, pred []float64) (float64, bool) {
+	if len(y) != len(pred) {
+		panic(fmt.Sprintf("metrics: ExplainedVariance with %d values and %d predictions", len(y), len(pred)))
+	}
+	var n, meanY, meanRes float64
+	for i, v := range y {
+		if !math.IsNaN(v) {
+			n++
+			meanY += v
+			meanRes += v - pred[i]
+		}
+	}
+	if n == 0 {
+		return 0, false
+	}
+	meanY /= n
+	meanRes /= n
+	var m2Y, m2Res float64
+	for i, v := range y {
+		if !math.IsNaN(v) {
+			r := v - pred[i]
+			m2Y += (v - meanY) * (v - meanY)
+			m2Res += (r - meanRes) * (r - meanRes)
+		}
+	}
+	if m2Y == 0 {
+		return 0, false
+	}
+	return 1 - m2Res/m2Y, true
+}
+
 // Regression scores a regression task. y holds the true values, NaN for a
 // missing one; pred the predictions. It panics when the lengths differ.
 //
@@ -276,14 +347,11 @@ func Regression(y, pred []float64) TaskMetrics {
 	}
 	st := &taskStats{}
 	n := 0
-	var meanRes float64
-	for i, v := range y {
-		if math.IsNaN(v) {
-			continue
+	for _, v := range y {
+		if !math.IsNaN(v) {
+			n++
+			st.meanY += v
 		}
-		n++
-		st.meanY += v
-		meanRes += v - pred[i]
 	}
 	m := newTask(TypeRegression, n)
 	m.stats = st
@@ -291,8 +359,6 @@ func Regression(y, pred []float64) TaskMetrics {
 		return m
 	}
 	st.meanY /= float64(n)
-	meanRes /= float64(n)
-	var m2Res float64
 	for i, v := range y {
 		if math.IsNaN(v) {
 			continue
@@ -301,13 +367,14 @@ func Regression(y, pred []float64) TaskMetrics {
 		st.sse += r * r
 		st.sae += math.Abs(r)
 		st.m2Y += (v - st.meanY) * (v - st.meanY)
-		m2Res += (r - meanRes) * (r - meanRes)
 	}
 	m.set("rmse", math.Sqrt(st.sse/float64(n)))
 	m.set("mae", st.sae/float64(n))
-	if st.m2Y > 0 {
-		m.set("r2", 1-st.sse/st.m2Y)
-		m.set("explained_variance", 1-m2Res/st.m2Y)
+	if v, ok := PooledR2(y, pred); ok {
+		m.set("r2", v)
+	}
+	if v, ok := ExplainedVariance(y, pred); ok {
+		m.set("explained_variance", v)
 	}
 	return m
 }

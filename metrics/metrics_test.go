@@ -291,3 +291,34 @@ func TestMetricNames(t *testing.T) {
 		t.Error("MetricNames shares its slice or knows an unknown type")
 	}
 }
+
+// TestPooledR2AndExplainedVariance: the two formulas differ exactly by a
+// constant bias of the predictions.
+func TestPooledR2AndExplainedVariance(t *testing.T) {
+	nan := math.NaN()
+	y := []float64{1, 2, nan, 3, 4}
+	// Predictions off by +1 everywhere: SSE = 4, SST = 5, Var(residual) = 0.
+	pred := []float64{2, 3, 100, 4, 5}
+	if r2, ok := PooledR2(y, pred); !ok || math.Abs(r2-(1-4.0/5)) > 1e-15 {
+		t.Errorf("PooledR2 = %v, %v; want 0.2", r2, ok)
+	}
+	if ev, ok := ExplainedVariance(y, pred); !ok || ev != 1 {
+		t.Errorf("ExplainedVariance = %v, %v; want 1", ev, ok)
+	}
+	// Unbiased but noisy: residuals (0.5, −0.5, 0.5, −0.5) have mean 0, so
+	// both are 1 − 1/5.
+	pred = []float64{0.5, 2.5, 0, 2.5, 4.5}
+	r2, _ := PooledR2(y, pred)
+	ev, _ := ExplainedVariance(y, pred)
+	if math.Abs(r2-0.8) > 1e-15 || math.Abs(ev-0.8) > 1e-15 {
+		t.Errorf("PooledR2 %v, ExplainedVariance %v; want 0.8 both", r2, ev)
+	}
+	for _, f := range []func(y, p []float64) (float64, bool){PooledR2, ExplainedVariance} {
+		if _, ok := f([]float64{2, 2, nan}, []float64{1, 2, 3}); ok {
+			t.Error("defined for a constant target")
+		}
+		if _, ok := f([]float64{nan}, []float64{1}); ok {
+			t.Error("defined without labels")
+		}
+	}
+}

@@ -11,7 +11,8 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
+
+	"github.com/mtl-gpu/mtl-gpu/internal/atomicfile"
 )
 
 // A model file is
@@ -162,51 +163,11 @@ func Load(r io.Reader) (*Checkpoint, json.RawMessage, error) {
 	return c, h.Preprocessing, nil
 }
 
-// beforeRename, when set (by tests), runs after the temporary file is
-// written and synced and before it replaces the model file.
-var beforeRename func()
-
-// SaveFile writes a checkpoint to path atomically: to a temporary file in
-// the same directory, synced to disk, then renamed over path. A crash or
-// kill at any point leaves either the old file or the new one, never a
-// partial file.
+// SaveFile writes a checkpoint to path atomically (see package
+// internal/atomicfile): a crash or kill at any point leaves either the old
+// file or the new one, never a partial file.
 func SaveFile(path string, c *Checkpoint, meta json.RawMessage) error {
-	return writeAtomic(path, func(w io.Writer) error { return Save(w, c, meta) })
-}
-
-func writeAtomic(path string, write func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = write(f); err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	if beforeRename != nil {
-		beforeRename()
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, func(w io.Writer) error { return Save(w, c, meta) })
 }
 
 // LoadFile reads a model file.

@@ -5,15 +5,9 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // checkpointBytes runs the first of three epochs and returns the
@@ -96,111 +90,4 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
-}
-
-// failingWriter fails after n bytes.
-type failingWriter struct {
-	w io.Writer
-	n int
-}
-
-var errDiskFull = errors.New("disk full")
-
-func (f *failingWriter) Write(p []byte) (int, error) {
-	if len(p) > f.n {
-		k, _ := f.w.Write(p[:f.n])
-		f.n = 0
-		return k, errDiskFull
-	}
-	f.n -= len(p)
-	return f.w.Write(p)
-}
-
-// TestSaveFailsPartWay: a save that fails after N bytes leaves the previous
-// model file as it was, and no temporary file behind.
-func TestSaveFailsPartWay(t *testing.T) {
-	c, data := checkpointBytes(t)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "model.mtl")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []int{0, 10, 1000, len(data) - 3} {
-		err := writeAtomic(path, func(w io.Writer) error {
-			return Save(&failingWriter{w: w, n: n}, c, []byte(`{"features":[]}`))
-		})
-		if !errors.Is(err, errDiskFull) {
-			t.Fatalf("save failing after %d bytes returned %v", n, err)
-		}
-		if got, _ := os.ReadFile(path); !bytes.Equal(got, data) {
-			t.Fatalf("a save failing after %d bytes changed the model file", n)
-		}
-	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-		t.Errorf("temporary files left behind: %v", entries)
-	}
-	if _, _, err := LoadFile(path); err != nil {
-		t.Errorf("previous model no longer loads: %v", err)
-	}
-}
-
-// TestKilledBetweenWriteAndRename runs a save in a child process that is
-// killed with SIGKILL after the new file is written and before it is
-// renamed over the old one. The old model must load, and a run must resume
-// from it.
-func TestKilledBetweenWriteAndRename(t *testing.T) {
-	if path := os.Getenv("MTLGPU_TEST_KILL_SAVE"); path != "" {
-		c, _ := checkpointBytes(t)
-		c.State.Epoch = 99
-		beforeRename = func() {
-			os.WriteFile(path+".ready", nil, 0o644)
-			time.Sleep(time.Minute)
-		}
-		SaveFile(path, c, nil)
-		t.Fatal("the save was not killed")
-	}
-	c, data := checkpointBytes(t)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "model.mtl")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledBetweenWriteAndRename$")
-	cmd.Env = append(os.Environ(), "MTLGPU_TEST_KILL_SAVE="+path)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, err := os.Stat(path + ".ready"); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("the child never reached the rename")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
-	got, _, err := LoadFile(path)
-	if err != nil {
-		t.Fatalf("the model file does not load after the kill: %v", err)
-	}
-	if got.State.Epoch != c.State.Epoch || !slices.Equal(got.Model.Params, c.Model.Params) {
-		t.Fatal("the model file is not the previous one")
-	}
-	// Resume from it.
-	_, _, trainSet, val := smallRun(t)
-	tr, err := NewTrainer(cpuBackend(t), got.Model, got.Config, trainSet, val, got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	if err := tr.Fit(context.Background(), Hooks{}); err != nil {
-		t.Fatal(err)
-	}
-	if tr.State().Epoch != got.Config.Epochs {
-		t.Errorf("resumed run ended at epoch %d, want %d", tr.State().Epoch, got.Config.Epochs)
-	}
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"runtime/debug"
 
+	"github.com/mtl-gpu/mtl-gpu/pipeline"
 	"github.com/spf13/cobra"
 )
 
@@ -62,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.Execute()
+	err := explain(root.Execute())
 	if err == nil {
 		return 0
 	}
@@ -72,6 +73,32 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return ee.code
 	}
 	return 1
+}
+
+// explain phrases the library's errors for the command line: an option
+// by its flag, and the advice that goes with a diverged or interrupted
+// run.
+func explain(err error) error {
+	var oe *pipeline.OptionError
+	var de *pipeline.DivergedError
+	var ie *pipeline.InterruptedError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ie):
+		return &exitError{code: 130, err: fmt.Errorf("%v (continue with --resume %s)", ie, ie.Out)}
+	case errors.As(err, &de):
+		return fmt.Errorf("%v: try a lower learning rate (--lr, now %g)", de, de.LR)
+	case errors.As(err, &oe) && oe.Option == "config":
+		return &exitError{code: 2, err: oe.Err}
+	case errors.As(err, &oe):
+		return usageError("--%v", oe)
+	case errors.Is(err, pipeline.ErrNoTasks):
+		return usageError("--task is required with --data (e.g. --task label:multiclass)")
+	case errors.Is(err, pipeline.ErrNoOut):
+		return usageError("--out is required with --data")
+	}
+	return err
 }
 
 func (a *app) rootCommand() *cobra.Command {

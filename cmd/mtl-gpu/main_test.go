@@ -18,6 +18,7 @@ import (
 
 	"github.com/mtl-gpu/mtl-gpu/internal/testdata"
 	"github.com/mtl-gpu/mtl-gpu/mtl"
+	"github.com/mtl-gpu/mtl-gpu/pipeline"
 )
 
 // buildTags are the tags the test binary was built with; the binary under
@@ -549,7 +550,7 @@ func TestHiddenAuto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ck.Model.Spec.Hidden) != 1 || !slices.Contains(autoWidths, ck.Model.Spec.Hidden[0]) || !slices.Contains(autoDecays, ck.Config.WeightDecay) {
+	if len(ck.Model.Spec.Hidden) != 1 || !slices.Contains(pipeline.AutoWidths, ck.Model.Spec.Hidden[0]) || !slices.Contains(pipeline.AutoDecays, ck.Config.WeightDecay) {
 		t.Errorf("saved model has hidden %v and weight decay %g", ck.Model.Spec.Hidden, ck.Config.WeightDecay)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/mtl-gpu/mtl-gpu/mtl"
+	"github.com/mtl-gpu/mtl-gpu/pipeline"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )
@@ -18,12 +18,14 @@ type progress struct {
 	epochs int
 	bar    *progressbar.ProgressBar
 	loss   string
-	start  time.Time
-	rows   int
 }
 
-func (a *app) newProgress(epochs int) *progress {
-	p := &progress{a: a, epochs: epochs, start: time.Now()}
+// startProgress logs what is about to train and starts showing progress.
+func (a *app) startProgress(s pipeline.Summary) *progress {
+	a.log.Info("training", "device", s.Device, "rows", s.Rows, "validation_rows", s.ValRows,
+		"inputs", s.Inputs, "hidden", fmt.Sprint(s.Hidden), "tasks", s.Tasks,
+		"parameters", s.Parameters, "epochs", s.Epochs, "weighting", s.Weighting)
+	p := &progress{a: a, epochs: s.Epochs}
 	if f, ok := a.stderr.(*os.File); ok && !a.quiet && term.IsTerminal(int(f.Fd())) {
 		p.bar = progressbar.NewOptions(1,
 			progressbar.OptionSetWriter(a.stderr),
@@ -39,7 +41,7 @@ func (a *app) newProgress(epochs int) *progress {
 }
 
 func (p *progress) step(epoch, step, steps int) {
-	if p.bar == nil {
+	if p == nil || p.bar == nil {
 		return
 	}
 	if step == 0 {
@@ -50,7 +52,7 @@ func (p *progress) step(epoch, step, steps int) {
 	p.bar.Add(1)
 }
 
-func (p *progress) epoch(s mtl.EpochStats) {
+func (p *progress) epoch(s pipeline.EpochStats) {
 	p.loss = fmt.Sprintf(" loss %.4f", s.TrainLoss)
 	if !math.IsNaN(s.ValLoss) {
 		p.loss += fmt.Sprintf(" val %.4f", s.ValLoss)
@@ -70,7 +72,7 @@ func (p *progress) epoch(s mtl.EpochStats) {
 }
 
 func (p *progress) done() {
-	if p.bar != nil {
+	if p != nil && p.bar != nil {
 		p.bar.Finish()
 	}
 }

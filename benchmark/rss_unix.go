@@ -1,15 +1,15 @@
 //go:build unix
 
-package main
+package benchmark
 
 import (
 	"runtime"
 	"syscall"
 )
 
-// peakRSS returns the process's peak resident memory in bytes, or 0 when
+// PeakRSS returns the process's peak resident memory in bytes, or 0 when
 // unknown.
-func peakRSS() float64 {
+func PeakRSS() float64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

@@ -1,0 +1,334 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mtl-gpu/mtl-gpu/backend"
+	"github.com/mtl-gpu/mtl-gpu/backend/cpu"
+	"github.com/mtl-gpu/mtl-gpu/mtl"
+)
+
+func cpuBackend(t testing.TB) backend.Backend {
+	t.Helper()
+	b, err := cpu.New(backend.Options{Threads: 2, BLAS: "gonum"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// writeCSV writes a learnable table: two numeric inputs, a categorical
+// one, a group, a binary and a multiclass target (some labels missing).
+func writeCSV(t testing.TB, dir string, rows int, seed uint64) string {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	var b bytes.Buffer
+	b.WriteString("x1,x2,colour,site,y,kind\n")
+	for range rows {
+		x1, x2 := rng.NormFloat64(), rng.NormFloat64()
+		colour := []string{"red", "green", "blue"}[rng.IntN(3)]
+		site := fmt.Sprintf("s%d", rng.IntN(4))
+		y := "0"
+		if x1+0.5*x2+0.3*rng.NormFloat64() > 0 {
+			y = "1"
+		}
+		if rng.Float64() < 0.1 {
+			y = ""
+		}
+		kind := "a"
+		switch {
+		case x2 > 0.5:
+			kind = "b"
+		case colour == "red":
+			kind = "c"
+		}
+		fmt.Fprintf(&b, "%.4f,%.4f,%s,%s,%s,%s\n", x1, x2, colour, site, y, kind)
+	}
+	p := filepath.Join(dir, "data.csv")
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func options(data, out string) Options {
+	o := DefaultOptions()
+	o.Data, o.Out = data, out
+	o.Tasks = []string{"y:binary", "kind:multiclass"}
+	o.Train.Epochs = 4
+	return o
+}
+
+func TestPrepareDemo(t *testing.T) {
+	o := DefaultOptions()
+	r, err := Prepare(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Demo || r.Out != DemoOut || r.Schema.GroupColumn != "school_id" || len(r.Spec.Tasks) != 1 || r.Spec.Tasks[0].Groups != 139 {
+		t.Fatalf("demo run: demo %v, out %q, group %q, tasks %+v", r.Demo, r.Out, r.Schema.GroupColumn, r.Spec.Tasks)
+	}
+	// A quarter of every school is held out before anything is learnt;
+	// the rest is split into training and validation rows.
+	if n := r.Train.N + r.Val.N + r.Test.N; n != 15362 {
+		t.Fatalf("%d rows in all, want 15,362", n)
+	}
+	if frac := float64(r.Test.N) / 15362; math.Abs(frac-0.25) > 0.01 {
+		t.Errorf("held out %.3f of the rows", frac)
+	}
+	seen := map[int32]bool{}
+	for _, g := range r.Test.Groups[0] {
+		seen[g] = true
+	}
+	if len(seen) != 139 {
+		t.Errorf("held-out rows cover %d schools, want all 139", len(seen))
+	}
+}
+
+func TestSplitByGroup(t *testing.T) {
+	groups := []int32{0, 0, 0, 0, 1, 1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3}
+	rest, part := split(len(groups), 0.3, 7, groups)
+	if len(rest)+len(part) != len(groups) {
+		t.Fatalf("rows lost: %d + %d", len(rest), len(part))
+	}
+	count := func(rows []int) map[int32]int {
+		c := map[int32]int{}
+		for _, r := range rows {
+			c[groups[r]]++
+		}
+		return c
+	}
+	cr, cp := count(rest), count(part)
+	// Every group of two rows or more is on both sides; a single row stays
+	// for training; a group gets round(0.3·n) of its rows.
+	want := map[int32][2]int{0: {3, 1}, 1: {1, 1}, 2: {1, 0}, 3: {7, 3}}
+	for g, w := range want {
+		if cr[g] != w[0] || cp[g] != w[1] {
+			t.Errorf("group %d: %d and %d rows, want %v", g, cr[g], cp[g], w)
+		}
+	}
+	// The same seed gives the same split.
+	rest2, part2 := split(len(groups), 0.3, 7, groups)
+	if !slices.Equal(rest, rest2) || !slices.Equal(part, part2) {
+		t.Error("split is not reproducible")
+	}
+}
+
+func TestPrepareErrors(t *testing.T) {
+	dir := t.TempDir()
+	data := writeCSV(t, dir, 50, 1)
+	for _, c := range []struct {
+		name   string
+		change func(*Options)
+		option string
+		is     error
+	}{
+		{"validation split", func(o *Options) { o.ValSplit = 1 }, "val-split", nil},
+		{"task spec", func(o *Options) { o.Tasks = []string{"y:ordinal"} }, "task", nil},
+		{"positive weight", func(o *Options) { o.PosWeight = "-2" }, "pos-weight", nil},
+		{"configuration", func(o *Options) { o.Train.LR = -1 }, "config", nil},
+		{"auto without validation", func(o *Options) { o.AutoWidth, o.ValSplit = true, 0 }, "hidden", nil},
+		{"no task", func(o *Options) { o.Tasks = nil }, "", ErrNoTasks},
+		{"no output", func(o *Options) { o.Out = "" }, "", ErrNoOut},
+	} {
+		o := options(data, filepath.Join(dir, "m.mtl"))
+		c.change(&o)
+		_, err := Prepare(o)
+		var oe *OptionError
+		switch {
+		case c.is != nil && !errors.Is(err, c.is):
+			t.Errorf("%s: got %v, want %v", c.name, err, c.is)
+		case c.is == nil && (!errors.As(err, &oe) || oe.Option != c.option):
+			t.Errorf("%s: got %v, want an error about option %q", c.name, err, c.option)
+		}
+	}
+}
+
+// TestFitInterruptResume trains a run straight through, and the same run
+// interrupted in its third epoch and resumed from its model file: both end
+// with the same parameters, and every epoch saved the file.
+func TestFitInterruptResume(t *testing.T) {
+	dir := t.TempDir()
+	data := writeCSV(t, dir, 300, 2)
+	b := cpuBackend(t)
+	straight := options(data, filepath.Join(dir, "straight.mtl"))
+	r, err := Prepare(straight)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := 0
+	res, err := r.Fit(context.Background(), b, Progress{Epoch: func(s EpochStats) {
+		if _, err := os.Stat(straight.Out); err == nil {
+			saved++
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved != 4 || res.State.Epoch != 4 || !math.IsNaN(res.HeldOut) {
+		t.Fatalf("%d epochs saved, state %+v", saved, res.State)
+	}
+
+	stopped := options(data, filepath.Join(dir, "stopped.mtl"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, err = Prepare(stopped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Fit(ctx, b, Progress{Step: func(epoch, step, steps int) {
+		if epoch == 2 && step == 1 {
+			cancel()
+		}
+	}})
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || ie.Epoch != 3 || ie.Out != stopped.Out || !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run returned %v", err)
+	}
+	resume := DefaultOptions()
+	resume.Data, resume.Resume = data, stopped.Out
+	if r, err = Prepare(resume); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Fit(context.Background(), b, Progress{}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := LoadModel(straight.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadModel(stopped.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a.Checkpoint.Model.Params, c.Checkpoint.Model.Params) {
+		t.Error("the resumed run ends elsewhere than the uninterrupted one")
+	}
+}
+
+func TestApplyReportAndPredictions(t *testing.T) {
+	dir := t.TempDir()
+	data := writeCSV(t, dir, 400, 3)
+	b := cpuBackend(t)
+	o := options(data, filepath.Join(dir, "m.mtl"))
+	o.GroupColumn, o.Train.Epochs = "site", 20
+	r, err := Prepare(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Fit(context.Background(), b, Progress{}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := LoadModel(o.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap, err := m.Read(data, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ap.Predict(b); err != nil {
+		t.Fatal(err)
+	}
+	rep := ap.Report()
+	// A family is scored head by head.
+	if len(rep.Tasks) != 8 {
+		t.Errorf("report has tasks %v, want y@s0…y@s3 and kind@s0…kind@s3", rep.Order)
+	}
+	if v, ok := rep.Tasks["y@s1"].Get("auc"); !ok || v < 0.8 {
+		t.Errorf("AUC of y@s1 is %v", v)
+	}
+	var out bytes.Buffer
+	if err := ap.WritePredictions(&out, []string{"site"}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 401 || lines[0] != "site,y,y:p(0),y:p(1),kind,kind:p(a),kind:p(b),kind:p(c)" {
+		t.Errorf("%d lines, header %q", len(lines), lines[0])
+	}
+}
+
+func TestChooseWidth(t *testing.T) {
+	dir := t.TempDir()
+	o := options(writeCSV(t, dir, 200, 4), filepath.Join(dir, "m.mtl"))
+	o.AutoWidth, o.Train.Epochs = true, 2
+	r, err := Prepare(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.ChoosesWidth() {
+		t.Fatal("a new run with AutoWidth does not choose its width")
+	}
+	grid, err := r.ChooseWidth(context.Background(), cpuBackend(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(grid) != len(AutoWidths)*len(AutoDecays) {
+		t.Fatalf("%d candidates", len(grid))
+	}
+	best := slices.MinFunc(grid, func(a, b WidthCandidate) int { return cmpFloat(a.BestVal, b.BestVal) })
+	if !best.Chosen || r.Spec.Hidden[0] != best.Width || r.Config.WeightDecay != best.WeightDecay {
+		t.Errorf("chose %v and %g; the best is %+v", r.Spec.Hidden, r.Config.WeightDecay, best)
+	}
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func TestCompare(t *testing.T) {
+	dir := t.TempDir()
+	o := CompareOptions{Options: options(writeCSV(t, dir, 300, 5), ""), Methods: []mtl.Method{mtl.Equal, mtl.PCGrad}, Seeds: 2, TrainFraction: 0.7}
+	o.Train.Epochs = 3
+	cp, err := PrepareCompare(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var done []string
+	res, err := cp.Run(context.Background(), cpuBackend(t), func(m string, seed int) { done = append(done, fmt.Sprint(m, seed)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(done) != 6 || len(res.values[SingleTask][0]) != 2 || len(res.values["pcgrad"][1]) != 2 {
+		t.Fatalf("progress %v, values %v", done, res.values)
+	}
+	if !strings.Contains(res.Table(), "Δm%") {
+		t.Errorf("table:\n%s", res.Table())
+	}
+	if _, err := PrepareCompare(CompareOptions{Options: o.Options, Methods: o.Methods, Seeds: 0}); err == nil {
+		t.Error("zero seeds accepted")
+	}
+}
+
+func TestPosWeights(t *testing.T) {
+	nan := float32(math.NaN())
+	tasks := []mtl.Task{{Name: "a", Type: mtl.Binary}, {Name: "b", Type: mtl.Regression}}
+	labels := [][]float32{{1, 0, 0, 0, nan}, {1, 2, 3, 4, 5}}
+	if err := posWeights(tasks, labels, "auto"); err != nil || tasks[0].PosWeight != 3 || tasks[1].PosWeight != 0 {
+		t.Errorf("auto: %v, %+v", err, tasks)
+	}
+	if err := posWeights(tasks, labels, "2.5"); err != nil || tasks[0].PosWeight != 2.5 {
+		t.Errorf("2.5: %v, %+v", err, tasks)
+	}
+	var oe *OptionError
+	if err := posWeights(tasks, labels, "x"); !errors.As(err, &oe) || oe.Option != "pos-weight" {
+		t.Errorf("x: %v", err)
+	}
+}

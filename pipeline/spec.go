@@ -1,0 +1,74 @@
+package pipeline
+
+import (
+	"github.com/mtl-gpu/mtl-gpu/data"
+	"github.com/mtl-gpu/mtl-gpu/mtl"
+)
+
+// taskType maps a data target type to the model's.
+func taskType(t data.TaskType) mtl.TaskType {
+	switch t {
+	case data.Multiclass:
+		return mtl.Multiclass
+	case data.Binary:
+		return mtl.Binary
+	}
+	return mtl.Regression
+}
+
+// specTasks makes one model task per target of the schema; with a group
+// column each is a family with one head per group.
+func specTasks(s *data.Schema) []mtl.Task {
+	var tasks []mtl.Task
+	for _, tg := range s.Targets {
+		t := mtl.Task{Name: tg.Name, Type: taskType(tg.Type), Classes: 1, Weight: tg.Weight}
+		if t.Type == mtl.Multiclass {
+			t.Classes = len(tg.Classes)
+		}
+		if s.GroupColumn != "" {
+			t.Groups = len(s.Groups)
+		}
+		tasks = append(tasks, t)
+	}
+	return tasks
+}
+
+// dataset turns encoded data into the trainer's form.
+func dataset(enc *data.Encoded, tasks int) *mtl.Dataset {
+	d := &mtl.Dataset{N: enc.N, X: enc.X, Labels: enc.Labels}
+	for range tasks {
+		d.Groups = append(d.Groups, enc.Groups)
+	}
+	return d
+}
+
+// posWeights applies a positive-class weight to the binary tasks: none,
+// auto (the ratio of negative to positive training labels) or a number.
+func posWeights(tasks []mtl.Task, labels [][]float32, flag string) error {
+	fixed, err := parsePosWeight(flag)
+	if err != nil || fixed == 0 {
+		return err
+	}
+	for i := range tasks {
+		if tasks[i].Type != mtl.Binary {
+			continue
+		}
+		if fixed > 0 {
+			tasks[i].PosWeight = fixed
+			continue
+		}
+		var pos, neg float64
+		for _, y := range labels[i] {
+			switch y {
+			case 1:
+				pos++
+			case 0:
+				neg++
+			}
+		}
+		if pos > 0 && neg > 0 {
+			tasks[i].PosWeight = neg / pos
+		}
+	}
+	return nil
+}
