@@ -1,10 +1,20 @@
 # mtl-gpu: build, test, benchmark and package.
 GO ?= go
 BIN := bin/mtl-gpu
+# A test pipeline fails when go test fails, not only when its last stage does.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# Under these, a missing prerequisite (the shared data sets, a C compiler for
+# the CUDA stand-in, clang, an OpenCL device, OpenBLAS) fails the tests that
+# need it instead of skipping them; only the tests that need a real GPU skip.
+REQUIRE := MTLGPU_REQUIRE_DATA=1 MTLGPU_REQUIRE_CC=1 MTLGPU_REQUIRE_CLANG=1 MTLGPU_REQUIRE_OPENCL=1 MTLGPU_REQUIRE_OPENBLAS=1
+# Where the test runs record the tests they skipped, for the closing count.
+SKIPS := out/test-skips.jsonl
+SUMMARY := $(GO) run ./internal/testsummary
 # The OpenCL binding targets OpenCL 1.2; saying so quiets the headers.
 export CGO_CFLAGS ?= -DCL_TARGET_OPENCL_VERSION=120
 
-.PHONY: all build build-pure test deps vet test-pure test-opencl fuzz generate bench bench-compare docker-cuda docker-cpu gpu-check clean
+.PHONY: all build build-pure test deps vet test-pure test-opencl test-summary fuzz generate bench bench-compare docker-cuda docker-cpu gpu-check clean
 
 all: build
 
@@ -17,8 +27,9 @@ build-pure:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/mtl-gpu
 
 ## test: install what the tests need, then vet and test everything, the
-## OpenCL backend on PoCL included (it must find a device: no skipping)
-test: deps vet test-pure test-opencl
+## OpenCL backend on PoCL included (it must find a device: no skipping), and
+## end with the count of skipped tests and why
+test: deps vet test-pure test-opencl test-summary
 
 deps:
 	./scripts/install-deps.sh
@@ -29,10 +40,14 @@ vet:
 	$(GO) vet -tags opencl ./...
 
 test-pure:
-	CGO_ENABLED=0 MTLGPU_REQUIRE_OPENBLAS=1 $(GO) test -short ./...
+	@mkdir -p out && rm -f $(SKIPS)
+	CGO_ENABLED=0 $(REQUIRE) $(GO) test -short -json ./... | $(SUMMARY) -append $(SKIPS)
 
 test-opencl:
-	MTLGPU_REQUIRE_OPENCL=1 MTLGPU_REQUIRE_OPENBLAS=1 $(GO) test -tags opencl ./backend/opencl/ ./kernels/ ./cmd/mtl-gpu/
+	$(REQUIRE) $(GO) test -json -tags opencl ./backend/opencl/ ./kernels/ ./cmd/mtl-gpu/ | $(SUMMARY) -append $(SKIPS)
+
+test-summary:
+	@$(SUMMARY) -report $(SKIPS)
 
 ## generate: rebuild the committed PTX of the shared kernels (needs clang)
 generate:

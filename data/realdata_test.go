@@ -52,9 +52,6 @@ func columnMoments(e *Encoded, j int) (mean, std float64) {
 
 func TestAdult(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("short mode")
-	}
 	train := readShared(t, "adult/adult_train.csv.gz")
 	if len(train.Rows) != 32561 {
 		t.Fatalf("%d training rows", len(train.Rows))

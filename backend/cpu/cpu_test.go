@@ -29,9 +29,6 @@ func TestAgainstReference(t *testing.T) {
 // TestSingleThreadAgainstReference runs the same checks with one thread, so
 // that the sequential paths of every operation are covered too.
 func TestSingleThreadAgainstReference(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short mode")
-	}
 	backendtest.Compare(t, open(t, backend.Options{BLAS: "gonum", Threads: 1}), backendtest.Reference{})
 }
 

@@ -71,9 +71,6 @@ func TestOpenBLASConformance(t *testing.T) {
 // TestOpenBLASAgainstReference holds the OpenBLAS backend to plain float64
 // loops too.
 func TestOpenBLASAgainstReference(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short mode")
-	}
 	backendtest.Compare(t, openBLASBackend(t, "openblas", 0), backendtest.Reference{})
 }
 

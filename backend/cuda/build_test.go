@@ -13,9 +13,6 @@ import (
 // the binding reports that it is not supported: a binary with the backend
 // must build, and start, everywhere.
 func TestBuildsWithoutCgo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("cross-compiles: not in short mode")
-	}
 	// A test binary copied elsewhere (scripts/gpu-check.sh) has no sources
 	// around it.
 	if _, err := os.Stat("build_test.go"); err != nil {

@@ -62,9 +62,6 @@ func TestConformance(t *testing.T) {
 // would not use, and with gemm_cpu reading a transposed B itself, so that
 // every GEMM path is checked on whatever device is present.
 func TestConformanceOtherGEMM(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short mode")
-	}
 	for _, c := range []struct {
 		name       string
 		kernel     string

@@ -13,9 +13,23 @@ import (
 // folder when it is not found beside the repository.
 const Env = "MTLGPU_TESTDATA"
 
+// RequireEnv names the environment variable that, set to 1, makes a
+// missing data set a test failure instead of a skip (CI sets it).
+const RequireEnv = "MTLGPU_REQUIRE_DATA"
+
+// skip skips the test, or fails it when the data sets are required.
+func skip(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv(RequireEnv) == "1" {
+		t.Fatalf(format+" ("+RequireEnv+"=1)", args...)
+	}
+	t.Skipf(format, args...)
+}
+
 // Dir returns the folder of the shared data sets: $MTLGPU_TESTDATA, or the
-// first shared/data found walking up from the test's folder. It skips the
-// test, saying why, when there is none.
+// first shared/data found walking up from the test's folder (so
+// ../shared/data beside the repository). It skips the test, saying why,
+// when there is none, or fails it under MTLGPU_REQUIRE_DATA=1.
 func Dir(t testing.TB) string {
 	t.Helper()
 	if dir := os.Getenv(Env); dir != "" {
@@ -32,19 +46,19 @@ func Dir(t testing.TB) string {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Skipf("shared data sets not found beside the repository; set %s to their folder", Env)
+			skip(t, "shared data sets not found beside the repository; set %s to their folder", Env)
 		}
 		dir = parent
 	}
 }
 
-// File returns the path of a file of the shared data sets, skipping the
-// test when it is missing.
+// File returns the path of a file of the shared data sets, skipping (or
+// failing) the test as Dir does when it is missing.
 func File(t testing.TB, rel string) string {
 	t.Helper()
 	p := filepath.Join(Dir(t), rel)
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared data set not available: %v", err)
+		skip(t, "shared data set not available: %v", err)
 	}
 	return p
 }
