@@ -321,4 +321,32 @@ type Backend interface {
 	// AdamStep applies one Adam step to param with gradient grad and
 	// moments m and v.
 	AdamStep(hp Adam, param, grad, m, v Vec, clip Clip)
+
+	// Mix computes the gated mixtures of t (see MixTable) for every row:
+	// dst[i, q·W + j] = Σ_{s ∈ group q} gates[i, s]·experts[i, e(s)·W + j].
+	Mix(dst, gates, experts Mat, t MixTable)
+	// MixGrad sets the gradients of Mix's inputs from the gradient dDst of
+	// its output: dGates[i, s] = Σ_j dDst[i, q(s)·W + j]·experts[i, e(s)·W + j]
+	// and dExperts[i, e·W + j] = Σ_{s: e(s) = e} gates[i, s]·dDst[i, q(s)·W + j],
+	// each sum taken in increasing order of j or s.
+	MixGrad(dGates, dExperts, dDst, gates, experts Mat, t MixTable)
+	// SoftmaxGroups replaces, in every row of m, the slots of each group of
+	// t by their softmax.
+	SoftmaxGroups(m Mat, t MixTable)
+	// SoftmaxGroupsGrad turns the gradient with respect to the softmax
+	// outputs probs into the gradient with respect to its inputs, in place:
+	// grad[i, s] = probs[i, s]·(grad[i, s] − Σ_{s' in s's group} probs[i, s']·grad[i, s']).
+	SoftmaxGroupsGrad(grad, probs Mat, t MixTable)
+	// SegmentSum sets row u of dst, for u < dst.Rows, to the sum of the
+	// rows pos[posOff + k] of src for k from starts[startsOff + u] to
+	// starts[startsOff + u + 1] − 1, added in that order (see sparse.go).
+	SegmentSum(dst, src Mat, starts Buffer, startsOff int, pos Buffer, posOff int)
+	// AdamRows applies one Adam step to the rows rows[rowsOff + u] of param
+	// and of its moments m and v, u < grad.Rows, with gradient row u of
+	// grad; other rows are left as they are (lazy Adam: the moments of a
+	// row move only when the row is used, and the bias corrections follow
+	// hp.Step). Clipping scales grad as AdamStep does.
+	AdamRows(hp Adam, param, grad, m, v Mat, rows Buffer, rowsOff int, clip Clip)
+	// SGDRows is AdamRows for SGD with velocity vel.
+	SGDRows(hp SGD, param, grad, vel Mat, rows Buffer, rowsOff int, clip Clip)
 }

@@ -335,44 +335,54 @@ func refClip(clip backend.Clip) float64 {
 func (Reference) SGDStep(hp backend.SGD, param, grad, vel backend.Vec, clip backend.Clip) {
 	s := refClip(clip)
 	p, g := rf(param.Buf), rf(grad.Buf)
-	mu, lr, wd := float64(hp.Momentum), float64(hp.LR), float64(hp.WeightDecay)
 	for i := range param.Len {
-		pi := &p[param.Off+i]
-		gi := s*g[grad.Off+i] + wd**pi
+		var v *float64
 		if hp.Momentum != 0 {
-			v := &rf(vel.Buf)[vel.Off+i]
-			*v = mu**v + gi
-			if hp.Nesterov {
-				gi += mu * *v
-			} else {
-				gi = *v
-			}
+			v = &rf(vel.Buf)[vel.Off+i]
 		}
-		*pi -= lr * gi
+		sgdElem(hp, &p[param.Off+i], s*g[grad.Off+i], v)
 	}
 }
 
-// AdamStep follows PyTorch's Adam and AdamW.
+// sgdElem applies SGD to one parameter p with the scaled gradient g and
+// velocity v (nil without momentum).
+func sgdElem(hp backend.SGD, p *float64, g float64, v *float64) {
+	mu, lr, wd := float64(hp.Momentum), float64(hp.LR), float64(hp.WeightDecay)
+	gi := g + wd**p
+	if v != nil {
+		*v = mu**v + gi
+		if hp.Nesterov {
+			gi += mu * *v
+		} else {
+			gi = *v
+		}
+	}
+	*p -= lr * gi
+}
+
 func (Reference) AdamStep(hp backend.Adam, param, grad, m, v backend.Vec, clip backend.Clip) {
 	s := refClip(clip)
 	p, g, md, vd := rf(param.Buf), rf(grad.Buf), rf(m.Buf), rf(v.Buf)
+	for i := range param.Len {
+		adamElem(hp, &p[param.Off+i], s*g[grad.Off+i], &md[m.Off+i], &vd[v.Off+i])
+	}
+}
+
+// adamElem applies Adam to one parameter p with the scaled gradient g and
+// moments m and v.
+func adamElem(hp backend.Adam, p *float64, g float64, m, v *float64) {
 	b1, b2, lr, wd := float64(hp.Beta1), float64(hp.Beta2), float64(hp.LR), float64(hp.WeightDecay)
 	t := float64(hp.Step)
-	for i := range param.Len {
-		pi := &p[param.Off+i]
-		gi := s * g[grad.Off+i]
-		if hp.Decoupled {
-			*pi -= lr * wd * *pi
-		} else {
-			gi += wd * *pi
-		}
-		mi, vi := &md[m.Off+i], &vd[v.Off+i]
-		*mi = b1**mi + (1-b1)*gi
-		*vi = b2**vi + (1-b2)*gi*gi
-		mh := *mi / (1 - math.Pow(b1, t))
-		vh := *vi / (1 - math.Pow(b2, t))
-		*pi -= lr * mh / (math.Sqrt(vh) + float64(hp.Eps))
+	if hp.Decoupled {
+		*p -= lr * wd * *p
+	} else {
+		g += wd * *p
 	}
+	*m = b1**m + (1-b1)*g
+	*v = b2**v + (1-b2)*g*g
+	mh := *m / (1 - math.Pow(b1, t))
+	vh := *v / (1 - math.Pow(b2, t))
+	*p -= lr * mh / (math.Sqrt(vh) + float64(hp.Eps))
 }
 
 // Values returns a float32 buffer's contents at full float64 precision, so

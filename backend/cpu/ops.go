@@ -285,18 +285,28 @@ func (b *Backend) SGDStep(hp backend.SGD, param, grad, vel backend.Vec, clip bac
 	s := clipFactor(clip)
 	b.workers.parallel(len(p), grain, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			gi := s*g[i] + hp.WeightDecay*p[i]
+			var vi *float32
 			if v != nil {
-				v[i] = hp.Momentum*v[i] + gi
-				if hp.Nesterov {
-					gi += hp.Momentum * v[i]
-				} else {
-					gi = v[i]
-				}
+				vi = &v[i]
 			}
-			p[i] -= hp.LR * gi
+			sgdElem(hp, &p[i], s*g[i], vi)
 		}
 	})
+}
+
+// sgdElem applies SGD to one parameter p with the clipped gradient g and
+// velocity v (nil without momentum).
+func sgdElem(hp backend.SGD, p *float32, g float32, v *float32) {
+	gi := g + hp.WeightDecay**p
+	if v != nil {
+		*v = hp.Momentum**v + gi
+		if hp.Nesterov {
+			gi += hp.Momentum * *v
+		} else {
+			gi = *v
+		}
+	}
+	*p -= hp.LR * gi
 }
 
 // AdamStep applies one Adam (or AdamW) step.
@@ -308,17 +318,22 @@ func (b *Backend) AdamStep(hp backend.Adam, param, grad, m, v backend.Vec, clip 
 	c1, c2 := hp.Corrections()
 	b.workers.parallel(len(p), grain, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			gi := s * g[i]
-			if hp.Decoupled {
-				p[i] -= hp.LR * hp.WeightDecay * p[i]
-			} else {
-				gi += hp.WeightDecay * p[i]
-			}
-			md[i] = hp.Beta1*md[i] + (1-hp.Beta1)*gi
-			vd[i] = hp.Beta2*vd[i] + (1-hp.Beta2)*gi*gi
-			mh := md[i] * c1
-			vh := vd[i] * c2
-			p[i] -= hp.LR * mh / (float32(math.Sqrt(float64(vh))) + hp.Eps)
+			adamElem(hp, c1, c2, &p[i], s*g[i], &md[i], &vd[i])
 		}
 	})
+}
+
+// adamElem applies Adam to one parameter p with the clipped gradient g,
+// moments m and v and bias corrections c1 and c2.
+func adamElem(hp backend.Adam, c1, c2 float32, p *float32, g float32, m, v *float32) {
+	if hp.Decoupled {
+		*p -= hp.LR * hp.WeightDecay * *p
+	} else {
+		g += hp.WeightDecay * *p
+	}
+	*m = hp.Beta1**m + (1-hp.Beta1)*g
+	*v = hp.Beta2**v + (1-hp.Beta2)*g*g
+	mh := *m * c1
+	vh := *v * c2
+	*p -= hp.LR * mh / (float32(math.Sqrt(float64(vh))) + hp.Eps)
 }
