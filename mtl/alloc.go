@@ -8,6 +8,11 @@ import (
 )
 
 // The trainer's device memory, by what it holds.
+//
+// Gradients: member m's gradient starts at m·gradLen. Its dense part (every
+// parameter before the embedding tables) has the layout of the parameters;
+// the compact gradients of the tables follow, table j's as up to
+// maxTouched rows, one per table row a step touches.
 
 // deviceData is the training and validation data on the device and the
 // row order of the current epoch.
@@ -20,24 +25,29 @@ type deviceData struct {
 }
 
 // batchBufs are one batch's inputs, labels and gradients of the logits and
-// of the shared layers' outputs.
+// of the body's activations.
 type batchBufs struct {
 	x, y backend.Buffer
 	dz   backend.Buffer
-	dh   [2]backend.Buffer
+	dh   [2]backend.Buffer // shared bottom, members × batch × widest layer
+	dIn  backend.Buffer    // members × batch × input width, with embedding tables
+	moe  *moeBackBufs      // mixture of experts, one member at a time
 }
 
 // lossBufs are the loss table, the task weights of the step on the device
-// (and their host copies) and the loss sums.
+// (and their host copies) and the loss sums. Weights and sums cover every
+// member's tasks, member after member.
 type lossBufs struct {
 	table    backend.LossTable
 	weights  backend.Buffer
-	sums     backend.Buffer // [step sums | epoch sums | validation sums]
+	sums     backend.Buffer // [step | epoch | validation | scratch] sums
 	onDevice []float32      // the weights last written to the device
 	step     []float64      // this step's loss weights
 	next     []float32
 }
 
+// sumsVec returns section i of the sums: 0 the step's, 1 the epoch's, 2
+// the validation set's, 3 scratch.
 func (lb *lossBufs) sumsVec(i int) backend.Vec {
 	n := lb.weights.Len()
 	return backend.Vec{Buf: lb.sums, Off: 2 * n * i, Len: 2 * n}
@@ -49,10 +59,10 @@ func (lb *lossBufs) weightsVec() backend.Vec { return backend.Whole(lb.weights) 
 // segment decays.
 type optimiser struct {
 	grads  backend.Buffer
-	state  []backend.Buffer // SGD: velocity; Adam: first and second moments
-	normSq backend.Buffer
+	state  []backend.Buffer // SGD: velocity; Adam: first and second moments (members × total)
+	normSq backend.Buffer   // one squared gradient norm per member
 	segs   []segment
-	decay  []float64 // weight decay of each segment
+	decay  [][]float64 // weight decay of each segment, per member
 }
 
 // taskGrads are the buffers of the per-task gradients (see taskgrad.go).
@@ -60,6 +70,8 @@ type taskGrads struct {
 	g, gram, combo, ones backend.Buffer
 	delta                [2]backend.Buffer
 	pmat                 backend.Buffer // [Xᵀ·dZ; 1ᵀ·dZ] of the linear model
+	scratch              backend.Buffer // one backward pass's gradient (generic path)
+	scratchW             backend.Buffer // loss weights of one task
 }
 
 // allocator allocates buffers that the trainer owns, remembering the first
@@ -100,12 +112,20 @@ func (a *allocator) upload(data []float32) backend.Buffer {
 	return buf
 }
 
+func (a *allocator) ints(data []int32) backend.Buffer {
+	buf := a.alloc(backend.Int32, len(data))
+	if buf != nil && len(data) > 0 {
+		a.t.b.WriteInt32(buf, 0, data)
+	}
+	return buf
+}
+
 // allocate creates every device buffer and uploads the data, parameters
 // and optimiser state.
 func (t *Trainer) allocate(ckpt *Checkpoint) error {
 	// The forward pass and the logits' gradient also serve the validation
 	// set, in chunks of up to predictRows; the rest is for one batch.
-	batch := min(t.cfg.Batch, t.train.N)
+	batch := t.batchRows
 	rows := batch
 	if t.val != nil {
 		rows = max(rows, min(t.val.N, predictRows))
@@ -119,6 +139,7 @@ func (t *Trainer) allocate(ckpt *Checkpoint) error {
 		return err
 	}
 	a := &allocator{t: t}
+	t.planTables()
 	t.allocOptimiser(a)
 	t.allocBatch(a, batch, rows)
 	t.allocTaskGrads(a, batch)
@@ -132,7 +153,7 @@ func (t *Trainer) allocate(ckpt *Checkpoint) error {
 		}
 	}
 	t.setLossWeights()
-	if t.loss.table, err = backend.NewLossTable(t.b, t.lay.lossTasks(t.model.Spec), t.lay.outputs(), t.lay.lblCols); err != nil {
+	if t.loss.table, err = backend.NewLossTable(t.b, t.lay.lossTasks(t.model.Spec), t.members*t.lay.outputs(), t.lay.lblCols); err != nil {
 		return err
 	}
 	t.uploadData(a)
@@ -142,25 +163,57 @@ func (t *Trainer) allocate(ckpt *Checkpoint) error {
 	return t.b.Sync()
 }
 
+// planTables sizes the compact gradients of the embedding tables: a step
+// touches at most a batch's rows of a table, and at most all of them.
+func (t *Trainer) planTables() {
+	off := t.lay.denseLen()
+	t.tables = nil
+	for j, e := range t.lay.embed {
+		td := tableData{index: t.train.Index[j], compact: off, maxTouched: min(t.batchRows, e.rows)}
+		off += td.maxTouched * e.dim
+		t.tables = append(t.tables, td)
+	}
+	t.gradLen = off
+}
+
 func (t *Trainer) allocOptimiser(a *allocator) {
-	t.optim.grads = a.f32(t.lay.total)
+	M := t.members
+	t.optim.grads = a.f32(M * t.gradLen)
 	states := 1
 	if t.cfg.Optimizer != SGD {
 		states = 2
 	}
 	for range states {
-		t.optim.state = append(t.optim.state, a.f32(t.lay.total))
+		t.optim.state = append(t.optim.state, a.f32(M*t.lay.total))
 	}
-	t.optim.normSq = a.f32(1)
+	t.optim.normSq = a.f32(M)
 }
 
 func (t *Trainer) allocBatch(a *allocator, batch, rows int) {
-	l := t.lay
-	wmax := slices.Max(l.widths)
+	l, M := t.lay, t.members
+	wmax := slices.Max(append([]int{l.in}, l.widths...))
 	t.batch.x = a.f32(batch * t.model.Spec.Inputs)
 	t.batch.y = a.f32(batch * l.lblCols)
-	t.batch.dz = a.f32(rows * l.outputs())
-	t.batch.dh[0], t.batch.dh[1] = a.f32(batch*wmax), a.f32(batch*wmax)
+	t.batch.dz = a.f32(rows * M * l.outputs())
+	if l.moe == nil {
+		t.batch.dh[0], t.batch.dh[1] = a.f32(M*batch*wmax), a.f32(M*batch*wmax)
+	}
+	if len(l.embed) > 0 {
+		t.batch.dIn = a.f32(M * batch * l.in)
+	}
+	if mo := l.moe; mo != nil {
+		bb := &moeBackBufs{}
+		for _, lv := range mo.levels {
+			var hid []backend.Buffer
+			for _, w := range mo.widths {
+				hid = append(hid, a.f32(batch*lv.numExperts*w))
+			}
+			bb.hidden = append(bb.hidden, hid)
+			bb.gates = append(bb.gates, a.f32(batch*lv.slots()))
+			bb.mix = append(bb.mix, a.f32(batch*lv.groups()*mo.rep))
+		}
+		t.batch.moe = bb
+	}
 }
 
 func (t *Trainer) allocTaskGrads(a *allocator, batch int) {
@@ -171,23 +224,31 @@ func (t *Trainer) allocTaskGrads(a *allocator, batch int) {
 	if !t.cfg.Weighting.usesGram() {
 		return
 	}
-	_, p := l.layerOffsets()
-	t.tg.g = a.f32(t.nTasks * p)
-	t.tg.gram = a.f32(t.nTasks * t.nTasks)
-	t.tg.combo = a.f32(t.nTasks)
-	if !t.linearShared() {
-		wmax := slices.Max(l.widths)
-		t.tg.delta[0], t.tg.delta[1] = a.f32(t.nTasks*batch*wmax), a.f32(t.nTasks*batch*wmax)
-		t.tg.ones = a.f32(batch)
-		if t.tg.ones != nil {
-			t.b.Fill(backend.Whole(t.tg.ones), 1)
+	nt := t.nTasks
+	if t.stackedTaskGrads() {
+		_, p := l.layerOffsets()
+		t.tg.g = a.f32(nt * p)
+		if !t.linearShared() {
+			wmax := slices.Max(l.widths)
+			t.tg.delta[0], t.tg.delta[1] = a.f32(nt*batch*wmax), a.f32(nt*batch*wmax)
+			t.tg.ones = a.f32(batch)
+			if t.tg.ones != nil {
+				t.b.Fill(backend.Whole(t.tg.ones), 1)
+			}
 		}
+	} else {
+		t.tg.g = a.f32(t.members * nt * t.sharedLen())
+		t.tg.scratch = a.f32(t.members * t.gradLen)
+		t.tg.scratchW = a.f32(t.members * nt)
 	}
+	t.tg.gram = a.f32(t.members * nt * nt)
+	t.tg.combo = a.f32(t.members * nt)
 }
 
 func (t *Trainer) allocLoss(a *allocator) {
-	t.loss.weights = a.f32(t.nTasks)
-	t.loss.sums = a.f32(6 * t.nTasks)
+	n := t.members * t.nTasks
+	t.loss.weights = a.f32(n)
+	t.loss.sums = a.f32(8 * n)
 }
 
 // uploadData copies the training and validation data to the device.
@@ -197,8 +258,19 @@ func (t *Trainer) uploadData(a *allocator) {
 	t.data.y = a.upload(t.train.labelMatrix(spec, l))
 	t.data.idx = a.alloc(backend.Int32, t.train.N)
 	t.data.perm = make([]int32, t.train.N)
+	steps := t.stepsPerEpoch()
+	for j := range t.tables {
+		td := &t.tables[j]
+		td.gather = a.alloc(backend.Int32, t.train.N)
+		td.uniq = a.alloc(backend.Int32, t.train.N)
+		td.starts = a.alloc(backend.Int32, t.train.N+steps)
+		td.pos = a.alloc(backend.Int32, t.train.N)
+	}
 	if t.val != nil {
 		t.data.xVal = a.upload(t.val.X)
 		t.data.yVal = a.upload(t.val.labelMatrix(spec, l))
+		for j := range t.tables {
+			t.tables[j].val = a.ints(t.val.Index[j])
+		}
 	}
 }

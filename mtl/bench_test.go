@@ -57,7 +57,7 @@ func BenchmarkStep(b *testing.B) {
 				b.ReportAllocs()
 				i := 0
 				for b.Loop() {
-					if err := tr.step(i%4*1024, 1024); err != nil {
+					if err := tr.step(i%4, i%4*1024, 1024); err != nil {
 						b.Fatal(err)
 					}
 					i++

@@ -32,6 +32,55 @@ type State struct {
 	Done bool `json:"done"`
 	// Weighting is the learnt state of the weighting method.
 	Weighting WeightingState `json:"weighting"`
+	// Members holds each member's progress and weighting state, for a
+	// model of several members; the fields above then summarise them
+	// (see Trainer).
+	Members []MemberState `json:"members,omitempty"`
+}
+
+// MemberState is one member's progress towards its best epoch and the
+// learnt state of its weighting method.
+type MemberState struct {
+	BestVal   float64        `json:"-"`
+	BestEpoch int            `json:"best_epoch"`
+	Stale     int            `json:"stale"`
+	Done      bool           `json:"done"`
+	Weighting WeightingState `json:"weighting"`
+}
+
+type memberStateJSON MemberState
+
+// MarshalJSON writes BestVal as null while there is none.
+func (s MemberState) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		memberStateJSON
+		BestVal *float64 `json:"best_val"`
+	}{memberStateJSON(s), finiteOrNil(s.BestVal)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (s *MemberState) UnmarshalJSON(b []byte) error {
+	var v struct {
+		memberStateJSON
+		BestVal *float64 `json:"best_val"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*s = MemberState(v.memberStateJSON)
+	s.BestVal = math.Inf(1)
+	if v.BestVal != nil {
+		s.BestVal = *v.BestVal
+	}
+	return nil
+}
+
+// finiteOrNil returns &v, or nil when v is not finite.
+func finiteOrNil(v float64) *float64 {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return nil
+	}
+	return &v
 }
 
 type stateJSON State
@@ -85,8 +134,16 @@ type Checkpoint struct {
 func (t *Trainer) Checkpoint() (*Checkpoint, error) {
 	c := &Checkpoint{Model: t.model, Config: t.cfg, State: t.state}
 	c.State.RNG = slices.Clone(t.state.RNG)
-	c.State.Weighting = t.method.save()
-	cur := make([]float32, t.lay.total)
+	c.State.Members = nil
+	if t.members == 1 {
+		c.State.Weighting = t.methods[0].save()
+	} else {
+		c.State.Weighting = WeightingState{}
+		for m, pr := range t.progress {
+			c.State.Members = append(c.State.Members, MemberState{BestVal: pr.bestVal, BestEpoch: pr.bestEpoch, Stale: pr.stale, Done: pr.done, Weighting: t.methods[m].save()})
+		}
+	}
+	cur := make([]float32, t.members*t.lay.total)
 	if err := t.b.ReadFloat32(cur, t.net.params, 0); err != nil {
 		return nil, err
 	}
@@ -94,15 +151,16 @@ func (t *Trainer) Checkpoint() (*Checkpoint, error) {
 		c.Current = cur
 	}
 	for _, o := range t.optim.state {
-		s := make([]float32, t.lay.total)
+		s := make([]float32, t.members*t.lay.total)
 		if err := t.b.ReadFloat32(s, o, 0); err != nil {
 			return nil, err
 		}
 		c.Opt = append(c.Opt, s)
 	}
 	if t.state.EpochStep > 0 {
-		c.State.EpochSums = make([]float32, 2*t.nTasks)
-		if err := t.b.ReadFloat32(c.State.EpochSums, t.loss.sums, 2*t.nTasks); err != nil {
+		n := t.members * t.nTasks
+		c.State.EpochSums = make([]float32, 2*n)
+		if err := t.b.ReadFloat32(c.State.EpochSums, t.loss.sums, 2*n); err != nil {
 			return nil, err
 		}
 	}
@@ -117,14 +175,33 @@ func (t *Trainer) restore(ckpt *Checkpoint) error {
 			return fmt.Errorf("checkpoint has %d optimiser state vectors, %s needs %d", len(ckpt.Opt), t.cfg.Optimizer, len(t.optim.state))
 		}
 		for i, s := range ckpt.Opt {
-			if len(s) != t.lay.total {
-				return fmt.Errorf("checkpoint optimiser state has %d values, want %d", len(s), t.lay.total)
+			if len(s) != t.members*t.lay.total {
+				return fmt.Errorf("checkpoint optimiser state has %d values, want %d", len(s), t.members*t.lay.total)
 			}
 			t.b.WriteFloat32(t.optim.state[i], 0, s)
 		}
 	}
-	if len(ckpt.State.EpochSums) == 2*t.nTasks {
-		t.b.WriteFloat32(t.loss.sums, 2*t.nTasks, ckpt.State.EpochSums)
+	if n := t.members * t.nTasks; len(ckpt.State.EpochSums) == 2*n {
+		t.b.WriteFloat32(t.loss.sums, 2*n, ckpt.State.EpochSums)
+	}
+	return nil
+}
+
+// restoreMembers sets each member's progress and weighting state from a
+// checkpoint's state: its own for one member, the Members list for
+// several.
+func (t *Trainer) restoreMembers(st State, weighting []WeightingState) error {
+	if t.members == 1 {
+		t.progress[0] = memberRun{bestVal: st.BestVal, bestEpoch: st.BestEpoch, stale: st.Stale, done: st.Done}
+		weighting[0] = st.Weighting
+		return nil
+	}
+	if len(st.Members) != t.members {
+		return fmt.Errorf("checkpoint has the progress of %d members, the model has %d", len(st.Members), t.members)
+	}
+	for m, ms := range st.Members {
+		t.progress[m] = memberRun{bestVal: ms.BestVal, bestEpoch: ms.BestEpoch, stale: ms.Stale, done: ms.Done}
+		weighting[m] = ms.Weighting
 	}
 	return nil
 }

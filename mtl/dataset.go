@@ -9,8 +9,11 @@ import (
 type Dataset struct {
 	// N is the number of rows.
 	N int
-	// X holds N rows of Spec.Inputs features, row-major.
+	// X holds N rows of Spec.Inputs dense features, row-major.
 	X []float32
+	// Index holds, per embedding table of the model, every row's table
+	// row.
+	Index [][]int32
 	// Labels holds, per task, N labels: the class index of a Multiclass
 	// task, 0 or 1 for a Binary task, the value (in its own units) of a
 	// Regression task. NaN marks a missing label. Labels may be nil when
@@ -20,6 +23,12 @@ type Dataset struct {
 	// (−1 for a group unseen in training); nil for plain tasks. Families
 	// may share one slice.
 	Groups [][]int32
+	// Members, when not nil, says which members of a model use each row:
+	// bit m of Members[i] is set when member m trains on row i (or
+	// validates on it, in a validation set). nil means every member uses
+	// every row. Cross-validation gives each member the rows outside its
+	// fold.
+	Members []uint64
 }
 
 // Rows returns the subset of d made of the given rows, in that order.
@@ -41,6 +50,19 @@ func (d *Dataset) Rows(rows []int, inputs int) *Dataset {
 	shared := map[*int32][]int32{}
 	for _, l := range d.Labels {
 		out.Labels = append(out.Labels, pick(l))
+	}
+	for _, ix := range d.Index {
+		v := make([]int32, len(rows))
+		for i, r := range rows {
+			v[i] = ix[r]
+		}
+		out.Index = append(out.Index, v)
+	}
+	if d.Members != nil {
+		out.Members = make([]uint64, len(rows))
+		for i, r := range rows {
+			out.Members[i] = d.Members[r]
+		}
 	}
 	for _, g := range d.Groups {
 		if g == nil {
@@ -71,6 +93,22 @@ func (d *Dataset) validate(s Spec, withLabels bool) error {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			return fmt.Errorf("row %d, input %d: %g is not a finite number", i/s.Inputs+1, i%s.Inputs+1, v)
 		}
+	}
+	if len(d.Index) != len(s.Embeddings) {
+		return fmt.Errorf("data set has indices for %d embedding tables, the model has %d", len(d.Index), len(s.Embeddings))
+	}
+	for j, e := range s.Embeddings {
+		if len(d.Index[j]) != d.N {
+			return fmt.Errorf("embedding %q: %d indices for %d rows", e.Name, len(d.Index[j]), d.N)
+		}
+		for i, r := range d.Index[j] {
+			if r < 0 || int(r) >= e.Rows {
+				return fmt.Errorf("embedding %q, row %d: index %d outside its %d rows", e.Name, i+1, r, e.Rows)
+			}
+		}
+	}
+	if d.Members != nil && len(d.Members) != d.N {
+		return fmt.Errorf("data set has member masks for %d of %d rows", len(d.Members), d.N)
 	}
 	if withLabels && len(d.Labels) != len(s.Tasks) {
 		return fmt.Errorf("data set has labels for %d tasks, the model has %d", len(d.Labels), len(s.Tasks))
@@ -114,8 +152,9 @@ func (d *Dataset) validate(s Spec, withLabels bool) error {
 }
 
 // labelMatrix builds the N×lblCols matrix LossGrad reads: per task its
-// label (standardised for regression), a mask (1 labelled, 0 missing) and,
-// for a family, the group index.
+// label (standardised for regression), a mask per member (1 when the row is
+// labelled and the member uses it, 0 otherwise) and, for a family, the
+// group index.
 func (d *Dataset) labelMatrix(s Spec, l *layout) []float32 {
 	y := make([]float32, d.N*l.lblCols)
 	for t, task := range s.Tasks {
@@ -131,21 +170,29 @@ func (d *Dataset) labelMatrix(s Spec, l *layout) []float32 {
 				if task.Type == Regression {
 					v = float32((float64(v) - task.Mean) / task.Std)
 				}
-				row[c], row[c+1] = v, 1
+				row[c] = v
+				for m := range l.members {
+					if d.uses(i, m) {
+						row[l.maskCol(t, m)] = 1
+					}
+				}
 			}
 			if task.Groups > 0 {
-				row[c+2] = float32(d.Groups[t][i])
+				row[l.groupCol(t)] = float32(d.Groups[t][i])
 			}
 		}
 	}
 	return y
 }
 
-// labelled counts the rows with a label for task t.
-func (d *Dataset) labelled(t int) int {
+// uses reports whether member m uses row i.
+func (d *Dataset) uses(i, m int) bool { return d.Members == nil || d.Members[i]&(1<<m) != 0 }
+
+// labelled counts the rows with a label for task t that member m uses.
+func (d *Dataset) labelled(t, m int) int {
 	n := 0
-	for _, y := range d.Labels[t] {
-		if !math.IsNaN(float64(y)) {
+	for i, y := range d.Labels[t] {
+		if !math.IsNaN(float64(y)) && d.uses(i, m) {
 			n++
 		}
 	}

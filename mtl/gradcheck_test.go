@@ -129,7 +129,7 @@ func gradCheck(t *testing.T, spec Spec) {
 	ref := backendtest.Reference{}
 	loss := func() float64 {
 		x, dz := tr.gradient(0, data.N)
-		tr.backward(x, dz)
+		tr.backward(x, dz, tr.optim.grads, 0)
 		sums := ref.Values(tr.loss.sums)
 		var l float64
 		for i, task := range spec.Tasks {

@@ -24,6 +24,7 @@ const (
 	streamShuffle = 0x73687566
 	streamSplit   = 0x73706c74
 	streamPCGrad  = 0x70636772
+	streamEmbed   = 0x656d6264
 )
 
 // NewModel creates a model for spec with weights drawn from seed. It
@@ -52,27 +53,58 @@ func NewModel(spec Spec, train *Dataset, seed uint64) (*Model, error) {
 		}
 	}
 	l := newLayout(spec)
-	m := &Model{Spec: spec, Params: make([]float32, l.total)}
+	m := &Model{Spec: spec, Params: make([]float32, spec.members()*l.total)}
+	for mi := range spec.members() {
+		m.initMember(l, m.Params[mi*l.total:(mi+1)*l.total], train, seed+uint64(mi))
+	}
+	return m, nil
+}
+
+// initMember draws one member's initial parameters from seed: the weights
+// of layers and experts uniform with the bound of He (ReLU) or Glorot, the
+// gates and heads uniform in ±1/√(fan-in), the embedding tables with
+// variance 1/dim (from a stream of their own), and the heads' biases at the
+// best constant prediction.
+func (m *Model) initMember(l *layout, params []float32, train *Dataset, seed uint64) {
+	spec := m.Spec
 	rng := rand.New(rand.NewPCG(seed, streamInit))
 	uniform := func(dst []float32, bound float64) {
 		for i := range dst {
 			dst[i] = float32((2*rng.Float64() - 1) * bound)
 		}
 	}
+	layerBound := func(fanIn, fanOut int) float64 {
+		if spec.Activation == backend.ReLU {
+			return math.Sqrt(6 / float64(fanIn)) // He
+		}
+		return math.Sqrt(6 / float64(fanIn+fanOut)) // Glorot
+	}
 	for i := range l.layers() {
 		fanIn, fanOut := l.widths[i], l.widths[i+1]
-		bound := math.Sqrt(6 / float64(fanIn+fanOut)) // Glorot
-		if spec.Activation == backend.ReLU {
-			bound = math.Sqrt(6 / float64(fanIn)) // He
+		uniform(params[l.weights[i]:l.weights[i]+fanIn*fanOut], layerBound(fanIn, fanOut))
+	}
+	if mo := l.moe; mo != nil {
+		for li := range mo.levels {
+			lv := &mo.levels[li]
+			for i, w := range mo.widths {
+				in := mo.layerIn(lv, i)
+				uniform(params[lv.weights[i]:lv.weights[i]+in*lv.numExperts*w], layerBound(in, w))
+			}
+			uniform(params[lv.gates:lv.gates+lv.in*lv.slots()], 1/math.Sqrt(float64(lv.in)))
 		}
-		uniform(m.Params[l.weights[i]:l.weights[i]+fanIn*fanOut], bound)
 	}
 	k := l.last()
-	uniform(m.Params[l.heads:l.heads+l.mainCols*k], 1/math.Sqrt(float64(k)))
+	uniform(params[l.heads:l.heads+l.mainCols*k], 1/math.Sqrt(float64(k)))
 	for t, task := range spec.Tasks {
-		priorBias(m.Params[l.headBias+l.cols[t]:l.headBias+l.cols[t]+task.outputs()], task, train.Labels[t])
+		priorBias(params[l.headBias+l.cols[t]:l.headBias+l.cols[t]+task.outputs()], task, train.Labels[t])
 	}
-	return m, nil
+	erng := rand.New(rand.NewPCG(seed, streamEmbed))
+	for _, e := range l.embed {
+		bound := math.Sqrt(3 / float64(e.dim))
+		for i := range e.rows * e.dim {
+			params[e.off+i] = float32((2*erng.Float64() - 1) * bound)
+		}
+	}
 }
 
 // meanStd returns the mean and population standard deviation of the
@@ -148,7 +180,7 @@ func (m *Model) Validate() error {
 	if err := m.Spec.Validate(); err != nil {
 		return err
 	}
-	if want := newLayout(m.Spec).total; len(m.Params) != want {
+	if want := m.Spec.members() * newLayout(m.Spec).total; len(m.Params) != want {
 		return fmt.Errorf("model has %d parameters, its architecture needs %d", len(m.Params), want)
 	}
 	for i, p := range m.Params {

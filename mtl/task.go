@@ -135,30 +135,115 @@ func (t Task) validate() error {
 	return nil
 }
 
-// Spec is the architecture of a model: inputs, shared layers and tasks.
+// Arch names the body of a model: what lies between its inputs and the
+// task heads.
+type Arch string
+
+const (
+	// SharedBottom is one stack of shared layers that every head reads.
+	SharedBottom Arch = "shared"
+	// MMoE is a multi-gate mixture of experts (Ma et al., KDD 2018):
+	// Experts parallel MLPs on the input, and one softmax gate per task
+	// that mixes their outputs into the representation its head reads.
+	MMoE Arch = "mmoe"
+	// PLE is progressive layered extraction (Tang et al., RecSys 2020):
+	// Levels of experts, each level with TaskExperts experts of every task
+	// and Experts shared ones; task t's gate mixes its own experts and the
+	// shared ones, and below the last level a shared gate mixes all of them
+	// into the shared experts' input of the next level.
+	PLE Arch = "ple"
+)
+
+// Archs lists every architecture.
+var Archs = []Arch{SharedBottom, MMoE, PLE}
+
+// ParseArch returns the architecture named s.
+func ParseArch(s string) (Arch, error) {
+	for _, a := range Archs {
+		if string(a) == s {
+			return a, nil
+		}
+	}
+	return "", fmt.Errorf("unknown architecture %q (want shared, mmoe or ple)", s)
+}
+
+// Embedding is a learned table for one categorical input: row r is the
+// vector of the column's r-th value (see package data for the mapping of
+// values to rows). The vectors of every table are concatenated after the
+// dense inputs.
+type Embedding struct {
+	Name string `json:"name"`
+	Rows int    `json:"rows"`
+	Dim  int    `json:"dim"`
+}
+
+// Spec is the architecture of a model: inputs, body and tasks.
 type Spec struct {
-	// Inputs is the width d of an input row.
+	// Inputs is the number of dense inputs of a row.
 	Inputs int `json:"inputs"`
-	// Hidden lists the widths of the shared layers; empty means the heads
-	// read the inputs directly (one linear model per task).
+	// Embeddings are the tables of the categorical inputs learnt as
+	// embeddings; their vectors follow the dense inputs.
+	Embeddings []Embedding `json:"embeddings,omitempty"`
+	// Arch is the body; empty means SharedBottom.
+	Arch Arch `json:"arch,omitempty"`
+	// Hidden lists the widths of the shared layers (SharedBottom; empty
+	// means the heads read the inputs directly), or of each expert's
+	// layers (MMoE, PLE; the last width is the representation's).
 	Hidden []int `json:"hidden"`
-	// Activation is φ, applied after every shared layer.
+	// Experts is the number of experts (MMoE) or of shared experts per
+	// level (PLE); TaskExperts the number of each task's own experts per
+	// level and Levels the number of levels (PLE).
+	Experts     int `json:"experts,omitempty"`
+	TaskExperts int `json:"task_experts,omitempty"`
+	Levels      int `json:"levels,omitempty"`
+	// Activation is φ, applied after every shared or expert layer.
 	Activation backend.Activation `json:"-"`
 	// Tasks are the heads, in output order.
 	Tasks []Task `json:"tasks"`
+	// Members is the number of parameter sets trained together and
+	// averaged in predictions (an ensemble, or cross-validation folds); 0
+	// means 1.
+	Members int `json:"members,omitempty"`
+}
+
+// arch returns the body, SharedBottom when unset.
+func (s Spec) arch() Arch {
+	if s.Arch == "" {
+		return SharedBottom
+	}
+	return s.Arch
+}
+
+// members returns the number of members, at least 1.
+func (s Spec) members() int { return max(s.Members, 1) }
+
+// InputWidth is the width of a row as the body reads it: the dense inputs
+// and every embedding.
+func (s Spec) InputWidth() int {
+	w := s.Inputs
+	for _, e := range s.Embeddings {
+		w += e.Dim
+	}
+	return w
 }
 
 // specJSON stores the activation by name.
 type specJSON struct {
-	Inputs     int    `json:"inputs"`
-	Hidden     []int  `json:"hidden"`
-	Activation string `json:"activation"`
-	Tasks      []Task `json:"tasks"`
+	Inputs      int         `json:"inputs"`
+	Embeddings  []Embedding `json:"embeddings,omitempty"`
+	Arch        Arch        `json:"arch,omitempty"`
+	Hidden      []int       `json:"hidden"`
+	Experts     int         `json:"experts,omitempty"`
+	TaskExperts int         `json:"task_experts,omitempty"`
+	Levels      int         `json:"levels,omitempty"`
+	Activation  string      `json:"activation"`
+	Tasks       []Task      `json:"tasks"`
+	Members     int         `json:"members,omitempty"`
 }
 
 // MarshalJSON writes the activation by name.
 func (s Spec) MarshalJSON() ([]byte, error) {
-	return json.Marshal(specJSON{s.Inputs, s.Hidden, s.Activation.String(), s.Tasks})
+	return json.Marshal(specJSON{s.Inputs, s.Embeddings, s.Arch, s.Hidden, s.Experts, s.TaskExperts, s.Levels, s.Activation.String(), s.Tasks, s.Members})
 }
 
 // UnmarshalJSON reads a Spec written by MarshalJSON.
@@ -171,22 +256,37 @@ func (s *Spec) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return err
 	}
-	*s = Spec{Inputs: j.Inputs, Hidden: j.Hidden, Activation: act, Tasks: j.Tasks}
+	*s = Spec{Inputs: j.Inputs, Embeddings: j.Embeddings, Arch: j.Arch, Hidden: j.Hidden, Experts: j.Experts, TaskExperts: j.TaskExperts,
+		Levels: j.Levels, Activation: act, Tasks: j.Tasks, Members: j.Members}
 	return nil
 }
 
+// maxMembers bounds the members of one model.
+const maxMembers = 64
+
 // Validate checks the spec.
 func (s Spec) Validate() error {
-	if s.Inputs < 1 {
-		return fmt.Errorf("model needs at least one input, has %d", s.Inputs)
+	if s.Inputs < 0 || s.InputWidth() < 1 {
+		return fmt.Errorf("model needs at least one input, has %d", s.InputWidth())
+	}
+	for i, e := range s.Embeddings {
+		if e.Name == "" || e.Rows < 1 || e.Dim < 1 {
+			return fmt.Errorf("embedding %d (%q) has %d rows of width %d", i+1, e.Name, e.Rows, e.Dim)
+		}
 	}
 	for i, h := range s.Hidden {
 		if h < 1 {
-			return fmt.Errorf("shared layer %d has width %d", i+1, h)
+			return fmt.Errorf("layer %d has width %d", i+1, h)
 		}
+	}
+	if err := s.validateArch(); err != nil {
+		return err
 	}
 	if s.Activation < backend.Identity || s.Activation > backend.Tanh {
 		return fmt.Errorf("unknown activation %d", s.Activation)
+	}
+	if s.Members < 0 || s.Members > maxMembers {
+		return fmt.Errorf("model has %d members (at most %d)", s.Members, maxMembers)
 	}
 	if len(s.Tasks) == 0 {
 		return fmt.Errorf("model has no tasks")
@@ -200,6 +300,30 @@ func (s Spec) Validate() error {
 			return fmt.Errorf("two tasks are named %q", t.Name)
 		}
 		seen[t.Name] = true
+	}
+	return nil
+}
+
+// validateArch checks the body's settings.
+func (s Spec) validateArch() error {
+	switch s.arch() {
+	case SharedBottom:
+		if s.Experts != 0 || s.TaskExperts != 0 || s.Levels != 0 {
+			return fmt.Errorf("a shared-bottom model has no experts or levels")
+		}
+	case MMoE:
+		if s.Experts < 1 || s.TaskExperts != 0 || s.Levels > 1 {
+			return fmt.Errorf("mmoe needs at least one expert, and has no task experts or levels (has %d, %d, %d)", s.Experts, s.TaskExperts, s.Levels)
+		}
+	case PLE:
+		if s.Levels < 1 || s.Experts < 0 || s.TaskExperts < 0 || s.Experts+s.TaskExperts < 1 {
+			return fmt.Errorf("ple needs at least one level and one expert per gate (levels %d, shared experts %d, task experts %d)", s.Levels, s.Experts, s.TaskExperts)
+		}
+	default:
+		return fmt.Errorf("unknown architecture %q", s.Arch)
+	}
+	if s.arch() != SharedBottom && len(s.Hidden) == 0 {
+		return fmt.Errorf("%s needs the widths of its experts' layers", s.Arch)
 	}
 	return nil
 }

@@ -33,6 +33,15 @@ import (
 //
 // The Gram matrix is G·Gᵀ. A method that combines the gradients in its own
 // way gives coefficients w, and the shared parameters' gradient is wᵀ·G.
+//
+// That batched path serves a single shared bottom without embedding
+// tables. The other models (mixtures of experts, embedding tables, several
+// members) take the general path: one ordinary backward pass per task,
+// from the logits' gradient of that task alone (loss weights that are the
+// task's and zero elsewhere), each copying the gradient of the shared
+// parameters (the body's and the tables') into its row of G; every
+// member's Gram matrix is then its rows' G·Gᵀ. It costs T backward passes
+// and is exact.
 
 // layerOffsets returns the offset of each shared layer's block within a
 // row of G and the row length P.
@@ -86,13 +95,19 @@ func (t *Trainer) perTask(src, heads, dst backend.Mat, strideDst int) {
 }
 
 // taskGradients computes the heads' gradients as usual, every task's
-// gradient of the shared parameters into G and their Gram matrix.
-func (t *Trainer) taskGradients(x, dz backend.Mat) {
+// gradient of the shared parameters into G and the Gram matrices.
+func (t *Trainer) taskGradients(in input, dz backend.Mat, s int) {
+	if !t.stackedTaskGrads() {
+		t.taskGradientsByPass(in, dz, s)
+		return
+	}
 	b, l, n := t.b, t.lay, t.net
+	x := in.x
 	rows, nt := x.Rows, t.nTasks
 	offs, p := l.layerOffsets()
 	heads := l.headMat(n.params)
-	b.Gemm(true, false, 1, dz, n.top(x), 0, l.headMat(t.optim.grads))
+	top, _ := n.act(in, l.layers(), rows)
+	b.Gemm(true, false, 1, dz, top, 0, l.headMat(t.optim.grads))
 	b.ColSum(l.headBiasVec(t.optim.grads), dz, 1, 0)
 	if t.linearShared() {
 		d, c := l.widths[0], l.outputs()
@@ -106,11 +121,13 @@ func (t *Trainer) taskGradients(x, dz backend.Mat) {
 		t.perTask(dz, heads, backend.Dense(t.tg.delta[cur], 0, rows, k), rows*k)
 		for i := l.layers() - 1; i >= 0; i-- {
 			kin, kout := l.widths[i], l.widths[i+1]
+			out, _ := n.act(in, i+1, rows)
 			for task := range nt {
-				b.ActGrad(backend.Dense(t.tg.delta[cur], task*rows*kout, rows, kout), n.act(x, i+1, rows), n.spec.Activation)
+				b.ActGrad(backend.Dense(t.tg.delta[cur], task*rows*kout, rows, kout), out, n.spec.Activation)
 			}
 			first := backend.Dense(t.tg.delta[cur], 0, rows, kout)
-			b.GemmStrided(true, false, 1, n.act(x, i, rows), 0, first, rows*kout, 0, backend.Dense(t.tg.g, offs[i], kin, kout), p, nt)
+			prev, _ := n.act(in, i, rows)
+			b.GemmStrided(true, false, 1, prev, 0, first, rows*kout, 0, backend.Dense(t.tg.g, offs[i], kin, kout), p, nt)
 			ones := backend.Dense(t.tg.ones, 0, rows, 1)
 			b.GemmStrided(true, false, 1, ones, 0, first, rows*kout, 0, backend.Dense(t.tg.g, offs[i]+kin*kout, 1, kout), p, nt)
 			if i > 0 {
@@ -124,15 +141,94 @@ func (t *Trainer) taskGradients(x, dz backend.Mat) {
 	b.Gemm(false, true, 1, g, g, 0, backend.Dense(t.tg.gram, 0, nt, nt))
 }
 
-// combine sets the shared parameters' gradient to Σ_t w_t·g_t = wᵀ·G.
+// stackedTaskGrads reports whether the batched path computes the per-task
+// gradients: a single shared bottom of one member without embedding
+// tables.
+func (t *Trainer) stackedTaskGrads() bool {
+	return t.members == 1 && t.lay.moe == nil && len(t.lay.embed) == 0
+}
+
+// sharedRanges are the ranges of a member's gradient that hold the shared
+// parameters' gradient, in the order of a row of G in the general path:
+// the body's weights, the body's biases and the tables' compact
+// gradients.
+func (t *Trainer) sharedRanges() [][2]int {
+	l := t.lay
+	ranges := [][2]int{{0, l.heads}, {l.heads + l.outputs()*l.last(), l.headBias}, {l.denseLen(), t.gradLen}}
+	out := ranges[:0]
+	for _, r := range ranges {
+		if r[1] > r[0] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// sharedLen is the length of a row of G in the general path.
+func (t *Trainer) sharedLen() int {
+	n := 0
+	for _, r := range t.sharedRanges() {
+		n += r[1] - r[0]
+	}
+	return n
+}
+
+// taskGradientsByPass is the general path: the ordinary backward pass of
+// the whole loss for the heads, then one pass per task for the rows of G.
+// Row (m, task) of G is member m's gradient of task's loss, at
+// (m·T + task)·sharedLen.
+func (t *Trainer) taskGradientsByPass(in input, dz backend.Mat, s int) {
+	b, nt, M := t.b, t.nTasks, t.members
+	t.backward(in, dz, t.optim.grads, s)
+	sl := t.sharedLen()
+	y := backend.Dense(t.batch.y, 0, dz.Rows, t.lay.lblCols)
+	w := make([]float32, M*nt)
+	for task := range nt {
+		clear(w)
+		for m := range M {
+			w[m*nt+task] = float32(t.loss.step[m*nt+task])
+		}
+		b.WriteFloat32(t.tg.scratchW, 0, w)
+		b.LossGrad(t.net.out(dz.Rows), y, t.loss.table, backend.Whole(t.tg.scratchW), dz, t.loss.sumsVec(3))
+		t.backward(in, dz, t.tg.scratch, s)
+		for m := range M {
+			off := (m*nt + task) * sl
+			for _, r := range t.sharedRanges() {
+				b.Copy(backend.Vec{Buf: t.tg.g, Off: off, Len: r[1] - r[0]}, backend.Vec{Buf: t.tg.scratch, Off: m*t.gradLen + r[0], Len: r[1] - r[0]})
+				off += r[1] - r[0]
+			}
+		}
+	}
+	for m := range M {
+		g := backend.Dense(t.tg.g, m*nt*sl, nt, sl)
+		b.Gemm(false, true, 1, g, g, 0, backend.Dense(t.tg.gram, m*nt*nt, nt, nt))
+	}
+}
+
+// combine sets the shared parameters' gradient of every member to
+// Σ_t w_t·g_t = wᵀ·G, w holding each member's coefficients in turn.
 func (t *Trainer) combine(w []float32) {
 	b, l := t.b, t.lay
-	offs, p := l.layerOffsets()
 	b.WriteFloat32(t.tg.combo, 0, w)
-	cv := backend.Dense(t.tg.combo, 0, 1, t.nTasks)
+	nt := t.nTasks
+	if !t.stackedTaskGrads() {
+		sl := t.sharedLen()
+		for m := range t.members {
+			cv := backend.Dense(t.tg.combo, m*nt, 1, nt)
+			off := 0
+			for _, r := range t.sharedRanges() {
+				n := r[1] - r[0]
+				b.Gemm(false, false, 1, cv, backend.Mat{Buf: t.tg.g, Off: m*nt*sl + off, Rows: nt, Cols: n, Stride: sl}, 0, backend.Dense(t.optim.grads, m*t.gradLen+r[0], 1, n))
+				off += n
+			}
+		}
+		return
+	}
+	offs, p := l.layerOffsets()
+	cv := backend.Dense(t.tg.combo, 0, 1, nt)
 	for i := range l.layers() {
 		kin, kout := l.widths[i], l.widths[i+1]
-		b.Gemm(false, false, 1, cv, backend.Mat{Buf: t.tg.g, Off: offs[i], Rows: t.nTasks, Cols: kin * kout, Stride: p}, 0, backend.Dense(t.optim.grads, l.weights[i], 1, kin*kout))
-		b.Gemm(false, false, 1, cv, backend.Mat{Buf: t.tg.g, Off: offs[i] + kin*kout, Rows: t.nTasks, Cols: kout, Stride: p}, 0, backend.Dense(t.optim.grads, l.biases[i], 1, kout))
+		b.Gemm(false, false, 1, cv, backend.Mat{Buf: t.tg.g, Off: offs[i], Rows: nt, Cols: kin * kout, Stride: p}, 0, backend.Dense(t.optim.grads, l.weights[i], 1, kin*kout))
+		b.Gemm(false, false, 1, cv, backend.Mat{Buf: t.tg.g, Off: offs[i] + kin*kout, Rows: nt, Cols: kout, Stride: p}, 0, backend.Dense(t.optim.grads, l.biases[i], 1, kout))
 	}
 }

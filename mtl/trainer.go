@@ -17,7 +17,8 @@ type EpochStats struct {
 	Epoch   int
 	Seconds float64
 	// TrainLoss is Σ_t λ_t·L_t over the epoch, with each L_t the mean
-	// over the epoch's labelled rows; TaskTrain holds the L_t.
+	// over the epoch's labelled rows; TaskTrain holds the L_t. With
+	// several members, both are means over the members.
 	TrainLoss float64
 	TaskTrain []float64
 	// ValLoss and TaskVal are the same on the validation set (NaN without
@@ -36,8 +37,12 @@ type EpochStats struct {
 	GradCosine, Conflict float64
 	// LR is the learning rate at the end of the epoch.
 	LR float64
-	// Best is set when this epoch's validation loss is the best so far.
+	// Best is set when this epoch's validation loss is the best so far
+	// (of any member).
 	Best bool
+	// MemberVal holds each member's validation loss (Σ_t λ_t·L_t), for a
+	// model of several members; ValLoss is their mean.
+	MemberVal []float64
 	// Samples is the number of training rows seen in the epoch.
 	Samples int
 }
@@ -72,21 +77,34 @@ type Trainer struct {
 	state      State
 	train, val *Dataset
 	nTasks     int
-	method     weighter
+	members    int
+	batchRows  int         // rows of the largest batch
+	gradLen    int         // length of one member's gradient
+	methods    []weighter  // each member's weighting method
+	progress   []memberRun // each member's best epoch and early stopping
 
-	data  deviceData
-	batch batchBufs
-	loss  lossBufs
-	tg    taskGrads
-	optim optimiser
-	epoch epochAcc
-	owned []backend.Buffer
+	data   deviceData
+	tables []tableData
+	batch  batchBufs
+	loss   lossBufs
+	tg     taskGrads
+	optim  optimiser
+	epoch  epochAcc
+	owned  []backend.Buffer
+}
+
+// memberRun is one member's progress towards its best epoch.
+type memberRun struct {
+	bestVal   float64
+	bestEpoch int
+	stale     int
+	done      bool
 }
 
 // epochAcc is what an epoch accumulates over its steps for EpochStats.
 type epochAcc struct {
-	weights       []float64 // sum of the steps' task weights
-	cos, conflict float64   // sums over the steps with a Gram matrix
+	weights       []float64 // sum of the steps' task weights over members
+	cos, conflict float64   // sums over the steps' Gram matrices
 	gramSteps     int
 }
 
@@ -94,6 +112,12 @@ type epochAcc struct {
 // an optional validation set val (nil for none). A checkpoint from an
 // earlier run (nil for a fresh start) restores the parameters, optimiser
 // state and progress, so that the run continues exactly where it stopped.
+//
+// A model of several members trains them together: every member sees the
+// same batches, and its loss counts only the rows it uses (Dataset.Members),
+// so that cross-validation folds and the seeds of an ensemble train in one
+// pass. Each member keeps its own best parameters by its own validation
+// loss, and the run stops when every member has.
 func NewTrainer(b backend.Backend, model *Model, cfg Config, train, val *Dataset, ckpt *Checkpoint) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -115,27 +139,20 @@ func NewTrainer(b backend.Backend, model *Model, cfg Config, train, val *Dataset
 			val = nil
 		}
 	}
-	t := &Trainer{b: b, cfg: cfg, model: model, lay: newLayout(model.Spec), train: train, val: val, nTasks: len(model.Spec.Tasks)}
-	if cfg.Weighting.usesGram() && t.lay.layers() == 0 {
+	t := &Trainer{b: b, cfg: cfg, model: model, lay: newLayout(model.Spec), train: train, val: val,
+		nTasks: len(model.Spec.Tasks), members: model.Spec.members(), batchRows: min(cfg.Batch, train.N)}
+	if cfg.Weighting.usesGram() && t.lay.layers() == 0 && t.lay.moe == nil && len(t.lay.embed) == 0 {
 		return nil, &NoSharedLayersError{Method: cfg.Weighting.method()}
 	}
-	t.optim.segs, t.optim.decay = t.lay.segments(model.Spec), nil
-	for _, s := range t.optim.segs {
-		t.optim.decay = append(t.optim.decay, segmentDecay(cfg, s, train))
-	}
-	t.state = State{BestVal: math.Inf(1), BestEpoch: -1}
-	t.data.rng = rand.NewPCG(cfg.Seed, streamShuffle)
-	var ws WeightingState
-	if ckpt != nil {
-		t.state = ckpt.State
-		t.state.RNG = slices.Clone(ckpt.State.RNG)
-		if err := t.data.rng.UnmarshalBinary(t.state.RNG); err != nil {
-			return nil, fmt.Errorf("checkpoint: row-order generator: %w", err)
+	t.optim.segs = t.lay.segments(model.Spec)
+	for m := range t.members {
+		var decay []float64
+		for _, s := range t.optim.segs {
+			decay = append(decay, segmentDecay(cfg, s, train, m))
 		}
-		ws = ckpt.State.Weighting
+		t.optim.decay = append(t.optim.decay, decay)
 	}
-	var err error
-	if t.method, err = newWeighter(cfg.Weighting, t.nTasks, cfg.Seed, ws); err != nil {
+	if err := t.restoreState(ckpt); err != nil {
 		return nil, err
 	}
 	t.epoch.weights = make([]float64, t.nTasks)
@@ -146,10 +163,41 @@ func NewTrainer(b backend.Backend, model *Model, cfg Config, train, val *Dataset
 	return t, nil
 }
 
-// segmentDecay is the weight decay of a parameter segment.
-func segmentDecay(cfg Config, s segment, train *Dataset) float64 {
+// restoreState sets the progress, row-order generator and weighting
+// methods of a fresh run or of a checkpoint's.
+func (t *Trainer) restoreState(ckpt *Checkpoint) error {
+	cfg := t.cfg
+	t.state = State{BestVal: math.Inf(1), BestEpoch: -1}
+	t.data.rng = rand.NewPCG(cfg.Seed, streamShuffle)
+	states := make([]WeightingState, t.members)
+	t.progress = make([]memberRun, t.members)
+	for m := range t.progress {
+		t.progress[m] = memberRun{bestVal: math.Inf(1), bestEpoch: -1}
+	}
+	if ckpt != nil {
+		t.state = ckpt.State
+		t.state.RNG = slices.Clone(ckpt.State.RNG)
+		if err := t.data.rng.UnmarshalBinary(t.state.RNG); err != nil {
+			return fmt.Errorf("checkpoint: row-order generator: %w", err)
+		}
+		if err := t.restoreMembers(ckpt.State, states); err != nil {
+			return err
+		}
+	}
+	for m := range t.members {
+		w, err := newWeighter(cfg.Weighting, t.nTasks, cfg.Seed+uint64(m), states[m])
+		if err != nil {
+			return err
+		}
+		t.methods = append(t.methods, w)
+	}
+	return nil
+}
+
+// segmentDecay is the weight decay of a parameter segment of member m.
+func segmentDecay(cfg Config, s segment, train *Dataset, m int) float64 {
 	switch s.kind {
-	case segWeights:
+	case segWeights, segTable:
 		return cfg.WeightDecay
 	case segDeviations:
 		// The penalty GroupDecay·‖d‖² is on the sum of the family's row
@@ -159,7 +207,7 @@ func segmentDecay(cfg Config, s segment, train *Dataset) float64 {
 		if s.bias {
 			decay = cfg.GroupBiasDecay
 		}
-		return decay / float64(max(train.labelled(s.task), 1))
+		return decay / float64(max(train.labelled(s.task, m), 1))
 	}
 	return 0
 }
@@ -205,7 +253,7 @@ func (t *Trainer) Fit(ctx context.Context, hooks Hooks) error {
 				return t.interrupt(err)
 			}
 			s := t.state.EpochStep
-			if err := t.step(s*t.cfg.Batch, min(t.cfg.Batch, t.train.N-s*t.cfg.Batch)); err != nil {
+			if err := t.step(s, s*t.cfg.Batch, min(t.cfg.Batch, t.train.N-s*t.cfg.Batch)); err != nil {
 				return err
 			}
 			t.state.EpochStep++
@@ -241,6 +289,9 @@ func (t *Trainer) shuffle() error {
 	}
 	r.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
 	t.b.WriteInt32(t.data.idx, 0, perm)
+	for j := range t.tables {
+		t.epochSegments(&t.tables[j], perm)
+	}
 	return nil
 }
 
@@ -263,40 +314,57 @@ func (t *Trainer) pull() error {
 	return t.b.Sync()
 }
 
+// staticWeights returns every member's static task weights λ_t.
+func (t *Trainer) staticWeights() []float64 {
+	w := make([]float64, 0, t.members*t.nTasks)
+	for range t.members {
+		for _, task := range t.model.Spec.Tasks {
+			w = append(w, task.weight())
+		}
+	}
+	return w
+}
+
 // endEpoch reads the epoch's loss sums, evaluates the validation set,
 // tracks the best parameters and advances the state.
 func (t *Trainer) endEpoch(start time.Time) (EpochStats, error) {
-	nt := t.nTasks
-	sums := make([]float32, 2*nt)
-	if err := t.b.ReadFloat32(sums, t.loss.sums, 2*nt); err != nil {
+	n := t.members * t.nTasks
+	sums := make([]float32, 2*n)
+	if err := t.b.ReadFloat32(sums, t.loss.sums, 2*n); err != nil {
 		return EpochStats{}, err
 	}
 	st := EpochStats{Epoch: t.state.Epoch + 1, ValLoss: math.NaN(), Samples: t.train.N, LR: t.cfg.lr(t.state.Step-1, t.stepsPerEpoch()),
 		GradCosine: math.NaN(), Conflict: math.NaN()}
-	t.epoch.report(&st, float64(t.stepsPerEpoch()))
-	static := make([]float64, t.nTasks)
-	for i, task := range t.model.Spec.Tasks {
-		static[i] = task.weight()
+	t.epoch.report(&st, float64(t.stepsPerEpoch()*t.members))
+	static := t.staticWeights()
+	per, _ := t.losses(sums, static)
+	var train []float64
+	st.TaskTrain, train, st.TrainLoss = t.memberMeans(per, sums, static)
+	if m := diverged(train); m >= 0 {
+		return st, &DivergedError{Epoch: st.Epoch, Loss: train[m], LR: t.cfg.LR}
 	}
-	st.TaskTrain, st.TrainLoss = t.losses(sums, static)
-	if math.IsNaN(st.TrainLoss) || math.IsInf(st.TrainLoss, 0) {
-		return st, &DivergedError{Epoch: st.Epoch, Loss: st.TrainLoss, LR: t.cfg.LR}
-	}
+	var val []float64
 	if t.val != nil {
 		vs, err := t.evalVal()
 		if err != nil {
 			return st, err
 		}
-		st.TaskVal, st.ValLoss = t.losses(vs, static)
-		if math.IsNaN(st.ValLoss) || math.IsInf(st.ValLoss, 0) {
-			return st, &DivergedError{Epoch: st.Epoch, Loss: st.ValLoss, Validation: true, LR: t.cfg.LR}
+		vper, _ := t.losses(vs, static)
+		st.TaskVal, val, st.ValLoss = t.memberMeans(vper, vs, static)
+		if m := diverged(val); m >= 0 {
+			return st, &DivergedError{Epoch: st.Epoch, Loss: val[m], Validation: true, LR: t.cfg.LR}
+		}
+		if t.members > 1 {
+			st.MemberVal = val
 		}
 	}
 	t.state.Epoch++
 	t.state.EpochStep = 0
 	t.state.EpochSums = nil
-	t.method.endEpoch(st.TaskTrain)
-	if err := t.keepBest(&st); err != nil {
+	for m := range t.members {
+		t.methods[m].endEpoch(per[m*t.nTasks : (m+1)*t.nTasks])
+	}
+	if err := t.keepBest(&st, val); err != nil {
 		return st, err
 	}
 	// Advance the row-order generator past this epoch's shuffle for the
@@ -304,6 +372,51 @@ func (t *Trainer) endEpoch(start time.Time) (EpochStats, error) {
 	t.state.RNG, _ = t.data.rng.MarshalBinary()
 	st.Seconds = time.Since(start).Seconds()
 	return st, nil
+}
+
+// diverged returns the first member whose loss is NaN or infinite, or −1.
+func diverged(losses []float64) int {
+	for m, l := range losses {
+		if math.IsNaN(l) || math.IsInf(l, 0) {
+			return m
+		}
+	}
+	return -1
+}
+
+// memberMeans turns the per-member task losses (and the sums they came
+// from) into each task's mean over the members that have a label for it,
+// each member's weighted total, and the mean of those totals. With one
+// member they are its own. A loss that is NaN although the task had labels
+// makes its member's total NaN.
+func (t *Trainer) memberMeans(per []float64, sums []float32, weights []float64) (tasks, members []float64, mean float64) {
+	nt := t.nTasks
+	tasks = make([]float64, nt)
+	for i := range nt {
+		var s float64
+		k := 0
+		for m := range t.members {
+			if v := per[m*nt+i]; !math.IsNaN(v) {
+				s += v
+				k++
+			}
+		}
+		tasks[i] = math.NaN()
+		if k > 0 {
+			tasks[i] = s / float64(k)
+		}
+	}
+	for m := range t.members {
+		var total float64
+		for i := range nt {
+			if j := m*nt + i; sums[2*j+1] != 0 {
+				total += weights[j] * per[j]
+			}
+		}
+		members = append(members, total)
+		mean += total
+	}
+	return tasks, members, mean / float64(t.members)
 }
 
 // report moves the epoch's averages into st and starts a new epoch.
@@ -318,34 +431,53 @@ func (a *epochAcc) report(st *EpochStats, steps float64) {
 	a.cos, a.conflict, a.gramSteps = 0, 0, 0
 }
 
-// keepBest keeps the model's parameters at the best epoch by validation
-// loss (the latest without a validation set) and decides early stopping.
-func (t *Trainer) keepBest(st *EpochStats) error {
-	switch {
-	case t.val == nil:
-		if err := t.pull(); err != nil {
-			return err
-		}
+// keepBest keeps each member's parameters at its best epoch by its
+// validation loss (the latest without a validation set) and decides early
+// stopping: a member stops improving after Patience epochs, the run when
+// every member has.
+func (t *Trainer) keepBest(st *EpochStats, val []float64) error {
+	if t.val == nil {
 		st.Best = true
-	case st.ValLoss < t.state.BestVal:
-		t.state.BestVal, t.state.BestEpoch, t.state.Stale = st.ValLoss, t.state.Epoch, 0
-		if err := t.b.ReadFloat32(t.model.Params, t.net.params, 0); err != nil {
-			return err
+		return t.pull()
+	}
+	p := t.lay.total
+	for m := range t.members {
+		pr := &t.progress[m]
+		if val[m] < pr.bestVal {
+			pr.bestVal, pr.bestEpoch, pr.stale = val[m], t.state.Epoch, 0
+			if err := t.b.ReadFloat32(t.model.Params[m*p:(m+1)*p], t.net.params, m*p); err != nil {
+				return err
+			}
+			st.Best = true
+			continue
 		}
-		st.Best = true
-	default:
-		t.state.Stale++
-		if t.cfg.Patience > 0 && t.state.Stale >= t.cfg.Patience {
-			t.state.Done = true
+		pr.stale++
+		if t.cfg.Patience > 0 && pr.stale >= t.cfg.Patience {
+			pr.done = true
 		}
 	}
+	t.summarise()
 	return nil
+}
+
+// summarise sets the run's progress from its members': with one member
+// its own; with several the mean best validation loss, the latest best
+// epoch, the fewest stale epochs, and done when every member is.
+func (t *Trainer) summarise() {
+	s := &t.state
+	s.BestVal, s.BestEpoch, s.Stale, s.Done = 0, -1, math.MaxInt, true
+	for _, pr := range t.progress {
+		s.BestVal += pr.bestVal / float64(t.members)
+		s.BestEpoch = max(s.BestEpoch, pr.bestEpoch)
+		s.Stale = min(s.Stale, pr.stale)
+		s.Done = s.Done && pr.done
+	}
 }
 
 // losses turns loss and count sums into per-task mean losses and their
 // weighted total. A task without labels has loss NaN and adds nothing.
 func (t *Trainer) losses(sums []float32, weights []float64) ([]float64, float64) {
-	per := make([]float64, t.nTasks)
+	per := make([]float64, len(weights))
 	var total float64
 	for i := range per {
 		if sums[2*i+1] == 0 {
@@ -364,15 +496,19 @@ func (t *Trainer) evalVal() ([]float32, error) {
 	vs := t.loss.sumsVec(2)
 	b.Fill(vs, 0)
 	rows := t.net.rows
+	var index []backend.Buffer
+	for _, td := range t.tables {
+		index = append(index, td.val)
+	}
 	for lo := 0; lo < t.val.N; lo += rows {
 		r := min(rows, t.val.N-lo)
 		x := backend.Dense(t.data.xVal, lo*spec.Inputs, r, spec.Inputs)
 		y := backend.Dense(t.data.yVal, lo*l.lblCols, r, l.lblCols)
-		t.net.forward(x)
-		b.LossGrad(t.net.out(r), y, t.loss.table, t.loss.weightsVec(), backend.Dense(t.batch.dz, 0, r, l.outputs()), t.loss.sumsVec(0))
+		t.net.forward(t.net.rowsInput(x, index, lo))
+		b.LossGrad(t.net.out(r), y, t.loss.table, t.loss.weightsVec(), backend.Dense(t.batch.dz, 0, r, t.members*l.outputs()), t.loss.sumsVec(0))
 		b.Axpy(vs, 1, t.loss.sumsVec(0))
 	}
-	out := make([]float32, 2*t.nTasks)
+	out := make([]float32, vs.Len)
 	return out, b.ReadFloat32(out, t.loss.sums, vs.Off)
 }
 
