@@ -61,6 +61,19 @@ func randomData(spec Spec, n int, rng *rand.Rand) *Dataset {
 		d.Labels = append(d.Labels, y)
 		d.Groups = append(d.Groups, g)
 	}
+	for _, e := range spec.Embeddings {
+		ix := make([]int32, n)
+		for i := range ix {
+			ix[i] = int32(rng.IntN(e.Rows))
+		}
+		d.Index = append(d.Index, ix)
+	}
+	if spec.members() > 1 {
+		d.Members = make([]uint64, n)
+		for i := range d.Members {
+			d.Members[i] = rng.Uint64() | 1<<(i%spec.members())
+		}
+	}
 	return d
 }
 
@@ -120,6 +133,9 @@ func referenceTrainer(t *testing.T, spec Spec, rows int, seed uint64, method Met
 		tr.data.perm[i] = int32(i)
 	}
 	tr.b.WriteInt32(tr.data.idx, 0, tr.data.perm)
+	for j := range tr.tables {
+		tr.epochSegments(&tr.tables[j], tr.data.perm)
+	}
 	tr.setLossWeights()
 	return tr, data
 }
@@ -127,24 +143,28 @@ func referenceTrainer(t *testing.T, spec Spec, rows int, seed uint64, method Met
 func gradCheck(t *testing.T, spec Spec) {
 	tr, data := referenceTrainer(t, spec, 23, 7, Equal)
 	ref := backendtest.Reference{}
+	nt := len(spec.Tasks)
 	loss := func() float64 {
-		x, dz := tr.gradient(0, data.N)
-		tr.backward(x, dz, tr.optim.grads, 0)
+		in, dz := tr.gradient(0, data.N)
+		tr.backward(in, dz, tr.optim.grads, 0)
 		sums := ref.Values(tr.loss.sums)
 		var l float64
-		for i, task := range spec.Tasks {
-			if sums[2*i+1] > 0 {
-				l += task.weight() * sums[2*i] / sums[2*i+1]
+		for m := range tr.members {
+			for i, task := range spec.Tasks {
+				j := m*nt + i
+				if sums[2*j+1] > 0 {
+					l += task.weight() * sums[2*j] / sums[2*j+1]
+				}
 			}
 		}
 		return l
 	}
 	loss()
-	grad := ref.Values(tr.optim.grads)
+	grad := paramGradients(tr, ref.Values(tr.optim.grads))
 	params := ref.Values(tr.net.params)
 	const h = 1e-6
 	checked := 0
-	for i := range tr.lay.total {
+	for i := range params {
 		p := params[i]
 		ref.SetValues(tr.net.params, i, []float64{p + h})
 		up := loss()
@@ -159,8 +179,32 @@ func gradCheck(t *testing.T, spec Spec) {
 			checked++
 		}
 	}
-	// Most parameters must have a gradient (a ReLU may silence a few).
-	if checked < tr.lay.total*2/3 {
-		t.Errorf("only %d of %d gradients are non-zero", checked, tr.lay.total)
+	// Most parameters must have a gradient (a ReLU may silence a few, and
+	// a batch leaves some rows of an embedding table untouched).
+	if checked < len(params)/2 {
+		t.Errorf("only %d of %d gradients are non-zero", checked, len(params))
 	}
+}
+
+// paramGradients lays the trainer's gradient out like its parameters:
+// each member's dense gradient in place, and the compact gradients of the
+// embedding tables (step 0's touched rows) scattered to their rows.
+func paramGradients(tr *Trainer, grads []float64) []float64 {
+	l := tr.lay
+	out := make([]float64, tr.members*l.total)
+	for m := range tr.members {
+		copy(out[m*l.total:m*l.total+l.denseLen()], grads[m*tr.gradLen:m*tr.gradLen+l.denseLen()])
+		for j, td := range tr.tables {
+			uniq := make([]int32, td.touched[0])
+			if err := (backendtest.Reference{}).ReadInt32(uniq, td.uniq, td.uniqOff[0]); err != nil {
+				panic(err)
+			}
+			e := l.embed[j]
+			for u, r := range uniq {
+				src := grads[m*tr.gradLen+td.compact+u*e.dim:]
+				copy(out[m*l.total+e.off+int(r)*e.dim:m*l.total+e.off+(int(r)+1)*e.dim], src[:e.dim])
+			}
+		}
+	}
+	return out
 }
