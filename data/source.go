@@ -75,8 +75,9 @@ func (b *Block) Line(i int) int64 {
 // text reader always did: missing tokens ("", "?", "NA", "NaN"; see
 // IsMissing) and non-finite numbers ("inf", "1e999") among them. When an
 // Auto column holds both numbers and text, a number's original text is
-// not kept: Text returns it as its shortest float64 form (strconv 'g',
-// -1), so "1.50" and "1.5" become the same category "1.5".
+// not kept: Text returns it in its shortest float64 form (strconv 'g', -1,
+// but integers below 10²¹ without an exponent), so "1.50" and "1.5" become
+// the same category "1.5", and "1e3" becomes "1000".
 type Column struct {
 	// Num (Auto only) holds each cell's value: NaN where the cell is
 	// missing or text, ±Inf for a number out of range or "inf".
@@ -92,7 +93,7 @@ type Column struct {
 }
 
 // Text returns the text of cell i: Dict[Codes[i]], or the shortest
-// float64 form of Num[i] for a number of an Auto column.
+// float64 form of Num[i] for a number of an Auto column (see formatNumber).
 func (c *Column) Text(i int) string {
 	if c.Codes != nil && c.Codes[i] >= 0 {
 		return c.Dict[c.Codes[i]]
@@ -108,8 +109,16 @@ func (c *Column) IsNumber(i int) bool {
 	return c.Num != nil && !math.IsNaN(c.Num[i]) && !math.IsInf(c.Num[i], 0)
 }
 
-// formatNumber is the text a number is given when its own is not kept.
-func formatNumber(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+// formatNumber is the text a number is given when its own is not kept:
+// its shortest form that reads back exactly, without an exponent for an
+// integer below 10²¹ in magnitude (strconv's 'g' would write 1047822 as
+// "1.047822e+06", a poor name for an ID that becomes a category).
+func formatNumber(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e21 {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
 
 // Source is a table that can be read in blocks of rows, more than once
 // unless it reads a stream (a pipe), which can be scanned once.
