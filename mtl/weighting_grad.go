@@ -17,6 +17,11 @@ import (
 // towards mean(G)·r_t^α by descending Σ_t |G_t − target_t| in w (the
 // target held constant), then renormalises Σ w_t = T. The tasks' gradients
 // are summed as usual.
+//
+// L_t(0) is the task's first defined loss: a task without a label in the
+// first batch has its L_t(0) recorded at the first batch that has one, and
+// until then (and whenever its loss is undefined) r_t counts as 1. An
+// initial loss of 0 means none recorded yet.
 type gradNorm struct {
 	weights, initial []float64
 	opt              adamState
@@ -36,8 +41,16 @@ func (g *gradNorm) step(losses, gram []float64) []float64 {
 	if g.weights == nil {
 		g.weights = ones(n)
 	}
-	if g.initial == nil {
-		g.initial = slices.Clone(losses)
+	first := g.initial == nil
+	if first {
+		g.initial = make([]float64, n)
+	}
+	for i, l := range losses {
+		if g.initial[i] <= 0 && !math.IsNaN(l) {
+			g.initial[i] = l
+		}
+	}
+	if first {
 		return nil
 	}
 	norms := make([]float64, n)
