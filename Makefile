@@ -72,6 +72,12 @@ docker-cuda:
 docker-cpu:
 	docker build -f docker/cpu.Dockerfile -t mtl-gpu:cpu .
 
+## mutation-check: break the weighting methods on purpose, one at a time, in a
+## copy of the tree, and require a test of ./mtl/... to catch each (minutes)
+.PHONY: mutation-check
+mutation-check:
+	./scripts/mutation-check.sh
+
 ## gpu-check: build the binaries to copy to a machine with an NVIDIA GPU
 gpu-check:
 	./scripts/gpu-check.sh
