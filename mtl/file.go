@@ -178,6 +178,22 @@ func SaveFile(path string, c *Checkpoint, meta json.RawMessage) error {
 	return atomicfile.Write(path, func(w io.Writer) error { return Save(w, c, meta) })
 }
 
+// IsModelFile reports whether path starts like a model file (the magic
+// bytes and a format version), reading only its first bytes: a quick
+// check before a model replaces a file.
+func IsModelFile(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	var pre [12]byte
+	if _, err := io.ReadFull(f, pre[:]); err != nil {
+		return false, nil
+	}
+	return string(pre[:8]) == fileMagic && binary.LittleEndian.Uint32(pre[8:]) > 0, nil
+}
+
 // LoadFile reads a model file.
 func LoadFile(path string) (*Checkpoint, json.RawMessage, error) {
 	data, err := os.ReadFile(path)

@@ -16,6 +16,8 @@
 //     naming the holder's process id.
 //   - Temporary files left beside the path by a writer that was killed
 //     are removed by the next write to it.
+//   - What is not a regular file (a device such as /dev/null, a
+//     directory) is never replaced.
 package atomicfile
 
 import (
@@ -51,6 +53,10 @@ func Write(path string, write func(io.Writer) error) (err error) {
 	if err != nil {
 		return err
 	}
+	existing, serr := os.Stat(target)
+	if serr == nil && !existing.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file (%v): it cannot be replaced", target, existing.Mode().Type())
+	}
 	lock, err := Acquire(target)
 	if err != nil {
 		return err
@@ -69,8 +75,8 @@ func Write(path string, write func(io.Writer) error) (err error) {
 			os.Remove(tmp)
 		}
 	}()
-	if st, serr := os.Stat(target); serr == nil && st.Mode().IsRegular() {
-		if err = f.Chmod(st.Mode().Perm()); err != nil {
+	if serr == nil {
+		if err = f.Chmod(existing.Mode().Perm()); err != nil {
 			return err
 		}
 	}

@@ -87,6 +87,20 @@ func TestModes(t *testing.T) {
 	}
 }
 
+// TestRefusesSpecialFiles: a device or a directory at the path is never
+// replaced by a file.
+func TestRefusesSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{os.DevNull, dir} {
+		if err := writeString(p, "x"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	if fi, err := os.Stat(os.DevNull); err != nil || fi.Mode().IsRegular() {
+		t.Fatalf("%s was replaced", os.DevNull)
+	}
+}
+
 // TestRemovesOrphans: temporary files of the path left by a killed writer
 // go at the next write; those of other paths stay.
 func TestRemovesOrphans(t *testing.T) {
