@@ -72,7 +72,7 @@ func (p *progress) epoch(s pipeline.EpochStats) {
 	if p == nil {
 		return
 	}
-	p.epochStart = time.Now()
+	p.epochStart, p.atEpoch, p.atStep = time.Now(), s.Epoch, 0
 	if p.tty == nil {
 		p.logEpoch(s)
 		return
@@ -165,8 +165,11 @@ func (p *progress) drawBar(now time.Time) {
 	}
 	const width = 30
 	done := width * p.atStep / p.steps
-	rate := float64(p.atStep) / max(now.Sub(p.epochStart).Seconds(), 1e-9)
-	fmt.Fprintf(p.tty, "\r\033[Kepoch %d/%d [%s%s] %d/%d steps, %.0f steps/s", p.atEpoch+1, p.epochs,
+	rate := ""
+	if p.atStep > 0 {
+		rate = fmt.Sprintf(", %.0f steps/s", float64(p.atStep)/max(now.Sub(p.epochStart).Seconds(), 1e-9))
+	}
+	fmt.Fprintf(p.tty, "\r\033[Kepoch %d/%d [%s%s] %d/%d steps%s", p.atEpoch+1, p.epochs,
 		strings.Repeat("=", done), strings.Repeat(" ", width-done), p.atStep, p.steps, rate)
 	p.barShown, p.lastDraw = true, now
 }

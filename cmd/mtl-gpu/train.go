@@ -49,7 +49,7 @@ frequencies, target means) has diverged: it exits with status 3 and leaves
 an existing --out as it was unless --force.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := f.parse(cmd.LocalFlags()); err != nil {
+			if err := f.parse(cmd); err != nil {
 				return err
 			}
 			return a.train(cmd, f.opts)
@@ -99,8 +99,9 @@ func (f *trainFlags) register(fl *pflag.FlagSet) {
 	fl.Float64Var(&c.GroupBiasDecay, "group-bias-decay", c.GroupBiasDecay, "shrinkage of each group's intercept towards its family's")
 }
 
-// parse completes the options from the flags given as strings.
-func (f *trainFlags) parse(fl *pflag.FlagSet) error {
+// parse completes the options from the flags given as strings, and notes
+// which of the command's own flags were given.
+func (f *trainFlags) parse(cmd *cobra.Command) error {
 	o := &f.opts
 	var err error
 	if o.Train.Weighting.Method, err = pipeline.ParseMethod(f.weighting); err != nil {
@@ -119,7 +120,11 @@ func (f *trainFlags) parse(fl *pflag.FlagSet) error {
 		return err
 	}
 	o.Given = nil
-	fl.Visit(func(fl *pflag.Flag) { o.Given = append(o.Given, fl.Name) })
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		if cmd.LocalFlags().Lookup(fl.Name) != nil {
+			o.Given = append(o.Given, fl.Name)
+		}
+	})
 	return nil
 }
 
