@@ -14,7 +14,7 @@ SUMMARY := $(GO) run ./internal/testsummary
 # The OpenCL binding targets OpenCL 1.2; saying so quiets the headers.
 export CGO_CFLAGS ?= -DCL_TARGET_OPENCL_VERSION=120
 
-.PHONY: all build build-pure test deps vet test-pure test-opencl test-summary fuzz generate bench bench-compare docker-cuda docker-cpu gpu-check clean
+.PHONY: all build build-pure test deps vet test-pure test-opencl test-summary fuzz generate bench bench-compare bench-ingest docker-cuda docker-cpu gpu-check clean
 
 all: build
 
@@ -62,11 +62,21 @@ bench: build
 bench-compare: build
 	./benchmark/compare.sh
 
+## bench-ingest: reading a million-row table, against DuckDB and pandas
+bench-ingest:
+	./benchmark/ingest.sh 2
+
 docker-cuda:
 	docker build -f docker/cuda.Dockerfile -t mtl-gpu:cuda .
 
 docker-cpu:
 	docker build -f docker/cpu.Dockerfile -t mtl-gpu:cpu .
+
+## mutation-check: break the weighting methods on purpose, one at a time, in a
+## copy of the tree, and require a test of ./mtl/... to catch each (minutes)
+.PHONY: mutation-check
+mutation-check:
+	./scripts/mutation-check.sh
 
 ## gpu-check: build the binaries to copy to a machine with an NVIDIA GPU
 gpu-check:

@@ -60,6 +60,16 @@
 // worth knowing (imputed values, unseen categories, a one-class target) are
 // returned as warning lines for the caller to log.
 //
+// # Block sources
+//
+// A Source reads a table in blocks of rows, column by column, without a
+// table of strings: numbers as float64 and texts as block-local codes (see
+// Block, Column and ColumnWant). OpenCSV reads CSV/TSV (plain or gzip) in
+// parallel chunks, OpenParquet reads Parquet row group by row group,
+// OpenNpy reads a NumPy matrix, Join glues sources side by side, and a
+// block cache (CacheWriter, OpenCache) keeps a first scan for later passes.
+// WriteParquet and WriteCSV write any source.
+//
 // WritePredictions writes the predictions of a model as CSV, next to
 // columns passed through from the input.
 package data

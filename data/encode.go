@@ -95,7 +95,7 @@ func (s *Schema) Encode(t *Table, withTargets bool) (*Encoded, error) {
 			e.Groups[i] = g
 		}
 		if unseen > 0 {
-			e.Warnings = append(e.Warnings, fmt.Sprintf("%s: group column %q: %d rows have groups unseen in training (group index -1)", file, s.GroupColumn, unseen))
+			e.Warnings = append(e.Warnings, fmt.Sprintf("%s: group column %q: %d rows have groups unseen in training (predicted by the shared head of each family)", file, s.GroupColumn, unseen))
 		}
 	}
 

@@ -54,7 +54,7 @@ func TestEncode(t *testing.T) {
 	}
 	wantWarn := []string{
 		`test.csv: column "cat": 1 rows have categories unseen in training (encoded as all zeros)`,
-		`test.csv: group column "g": 1 rows have groups unseen in training (group index -1)`,
+		`test.csv: group column "g": 1 rows have groups unseen in training (predicted by the shared head of each family)`,
 	}
 	if !reflect.DeepEqual(enc.Warnings, wantWarn) {
 		t.Errorf("warnings\n%q\nwant\n%q", enc.Warnings, wantWarn)

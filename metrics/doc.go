@@ -29,13 +29,24 @@
 //
 // # Overall
 //
-// Over binary tasks: mean_auc and macro_f1 average the task AUCs and F1s;
-// hamming_loss and micro_f1 count every (row, task) pair with a label.
-// Over multiclass tasks: mean_accuracy. Over regression tasks, pooling all
-// their labelled rows: rmse, mae and explained_variance = 1 − SSE/SST with
-// SST around the mean of all pooled values (the explained variance of the
-// multi-task literature, which for one task equals r2 rather than the
-// per-task explained_variance).
+// Every overall metric is the unweighted mean of one per-task metric over
+// the tasks of one type (scikit-learn's "uniform_average"), and is named
+// for what it averages: TYPE_mean_METRIC, such as binary_mean_auc,
+// multiclass_mean_macro_f1 or regression_mean_r2. Nothing is pooled across
+// tasks: rows of targets in different units never meet, and with one task
+// each overall metric is that task's metric of the same name. The means of
+// RMSE and MAE still mix the units of their tasks; the R² and explained
+// variance means do not.
+//
+// A family of tasks (a target split by a group column, one head per group)
+// counts as one task: its metrics are over all of its rows, and its
+// per-group metrics are listed under it (Groups) but not averaged again.
+//
+// # Classes unseen in training
+//
+// A labelled row whose class the model never saw cannot be scored by the
+// predicted probabilities: CountUnseen counts it as an error in accuracy
+// and leaves it out of the other metrics.
 //
 // # Undefined values
 //
@@ -45,10 +56,8 @@
 // variance with constant y, and any value that comes out NaN or infinite
 // (for example from NaN predictions). Undefined task metrics are left out
 // of the overall means. An overall key is written exactly when the report
-// has a task of its kind (mean_auc, hamming_loss, micro_f1 and macro_f1
-// with a binary task, mean_accuracy with a multiclass task, rmse, mae and
-// explained_variance with a regression task), and is null when none of
-// those tasks gives it a value.
+// has a task of its type, and is null when none of those tasks gives it a
+// value.
 //
 // Misuse of shapes (lengths that disagree, a class index out of range)
 // panics with a message that names the function.

@@ -40,19 +40,40 @@ type TaskMetrics struct {
 	// Values maps each metric name of the type to its value, or to nil
 	// when the metric is undefined for this data.
 	Values map[string]*float64
-
-	// stats holds the sums the overall metrics pool across tasks; it is
-	// absent from TaskMetrics read from JSON.
-	stats *taskStats
+	// Unseen counts the labelled rows whose class was never seen in
+	// training (see CountUnseen); N includes them.
+	Unseen int
+	// Groups holds, for a family of tasks (one head per group), the
+	// metrics of each group's rows, in order; nil for a plain task.
+	Groups []GroupMetrics
 }
 
-// taskStats are the sufficient statistics Summarise pools.
+// GroupMetrics are the metrics of one group's rows of a task family.
+type GroupMetrics struct {
+	Group   string
+	Metrics TaskMetrics
+}
+
+// taskStats are the counts of a binary task's decisions at p ≥ 0.5.
 type taskStats struct {
-	// Binary: decisions at p ≥ 0.5 against labels.
 	tp, fp, fn, tn int
-	// Regression: squared and absolute error sums, and the mean and sum of
-	// squared deviations of y.
-	sse, sae, meanY, m2Y float64
+}
+
+// CountUnseen adds n labelled rows whose class the model cannot predict
+// (it was not seen in training) to a classification task: they count as
+// errors in accuracy and are left out of every other metric, whose
+// probabilities have no class to score them by.
+func (m *TaskMetrics) CountUnseen(n int) {
+	if n <= 0 || m.Type == TypeRegression {
+		return
+	}
+	acc, ok := m.Get("accuracy")
+	if !ok {
+		acc = 0
+	}
+	m.set("accuracy", acc*float64(m.N)/float64(m.N+n))
+	m.N += n
+	m.Unseen += n
 }
 
 // Get returns a metric and whether it is defined.
@@ -193,7 +214,6 @@ func Binary(labels []float64, probs []float64) TaskMetrics {
 	}
 	n := st.tp + st.fp + st.fn + st.tn
 	m := newTask(TypeBinary, n)
-	m.stats = st
 	if n == 0 {
 		return m
 	}
@@ -345,31 +365,23 @@ func Regression(y, pred []float64) TaskMetrics {
 	if len(y) != len(pred) {
 		panic(fmt.Sprintf("metrics: Regression with %d values and %d predictions", len(y), len(pred)))
 	}
-	st := &taskStats{}
 	n := 0
-	for _, v := range y {
-		if !math.IsNaN(v) {
-			n++
-			st.meanY += v
-		}
-	}
-	m := newTask(TypeRegression, n)
-	m.stats = st
-	if n == 0 {
-		return m
-	}
-	st.meanY /= float64(n)
+	var sse, sae float64
 	for i, v := range y {
 		if math.IsNaN(v) {
 			continue
 		}
+		n++
 		r := v - pred[i]
-		st.sse += r * r
-		st.sae += math.Abs(r)
-		st.m2Y += (v - st.meanY) * (v - st.meanY)
+		sse += r * r
+		sae += math.Abs(r)
 	}
-	m.set("rmse", math.Sqrt(st.sse/float64(n)))
-	m.set("mae", st.sae/float64(n))
+	m := newTask(TypeRegression, n)
+	if n == 0 {
+		return m
+	}
+	m.set("rmse", math.Sqrt(sse/float64(n)))
+	m.set("mae", sae/float64(n))
 	if v, ok := PooledR2(y, pred); ok {
 		m.set("r2", v)
 	}

@@ -9,22 +9,35 @@ import (
 	"strings"
 )
 
-// Overall metric names, in the order they are written. The first four are
-// over binary tasks, mean_accuracy over multiclass tasks, the last three
-// over regression tasks.
-var overallNames = []string{
-	"mean_auc", "hamming_loss", "micro_f1", "macro_f1",
-	"mean_accuracy",
-	"rmse", "mae", "explained_variance",
-}
+// taskTypes lists the task types in the order a report shows them.
+var taskTypes = []string{TypeBinary, TypeMulticlass, TypeRegression}
+
+// OverallName names the overall metric that averages metric over the tasks
+// of a type: TYPE_mean_METRIC, e.g. binary_mean_auc or
+// regression_mean_r2.
+func OverallName(taskType, metric string) string { return taskType + "_mean_" + metric }
+
+// overallNames lists every overall metric in the order they are written.
+var overallNames = func() []string {
+	var names []string
+	for _, typ := range taskTypes {
+		for _, m := range metricNames[typ] {
+			names = append(names, OverallName(typ, m))
+		}
+	}
+	return names
+}()
 
 // Report is the evaluation of a model on a labelled file: per-task metrics
 // and overall metrics across tasks. It marshals to
 //
-//	{"tasks": {"<task>": {"type": "...", "n": N, <metrics>}, ...},
+//	{"tasks": {"<task>": {"type": "...", "n": N, <metrics>,
+//	                      "groups": {"<group>": {"type": ..., "n": ..., <metrics>}, ...}}, ...},
 //	 "overall": {<metrics>}}
 //
-// with tasks in Order and an undefined metric written as null.
+// with tasks in Order, "groups" only for a family of tasks, an
+// "unseen_class_rows" count only when there are such rows, and an
+// undefined metric written as null.
 type Report struct {
 	// Tasks holds the metrics of each task by name.
 	Tasks map[string]TaskMetrics
@@ -36,24 +49,15 @@ type Report struct {
 }
 
 // Summarise builds a Report from the metrics of named tasks, computing the
-// overall metrics:
-//
-//   - over binary tasks: mean_auc, the mean of the defined task AUCs;
-//     hamming_loss, the fraction of wrong decisions over all (row, task)
-//     pairs with a label; micro_f1, the F1 of those pairs pooled; macro_f1,
-//     the mean of the defined task F1s;
-//   - over multiclass tasks: mean_accuracy, the mean of the defined task
-//     accuracies;
-//   - over regression tasks, pooling all their labelled rows: rmse, mae,
-//     and explained_variance = 1 − SSE/SST with SST taken around the mean
-//     of all pooled values.
-//
-// A key is present exactly when the report has a task of its kind, and is
-// nil when no task of that kind gives it a defined value (for example
-// mean_auc when every binary task has one class only). The pooled metrics
-// need TaskMetrics made by Binary and Regression; for others (read from
-// JSON) they are nil. Summarise panics when the lengths differ or a name
-// repeats.
+// overall metrics: for each task type present and each metric of that
+// type, TYPE_mean_METRIC is the unweighted mean of the metric over the
+// tasks of that type where it is defined (scikit-learn's
+// "uniform_average"). A family of tasks (one head per group) counts as one
+// task, by its metrics over all of its rows; its per-group metrics are not
+// averaged again. A key is present exactly when the report has a task of
+// its type, and is nil when no such task gives it a value (for example
+// binary_mean_auc when every binary task has one class only). Summarise
+// panics when the lengths differ or a name repeats.
 func Summarise(names []string, tasks []TaskMetrics) Report {
 	if len(names) != len(tasks) {
 		panic(fmt.Sprintf("metrics: Summarise with %d names and %d tasks", len(names), len(tasks)))
@@ -65,82 +69,32 @@ func Summarise(names []string, tasks []TaskMetrics) Report {
 		}
 		r.Tasks[name] = tasks[i]
 	}
-
-	var aucs, f1s, accs []float64
-	var binary, multiclass, regression, pooledOK bool
-	pooledOK = true
-	var bin taskStats
-	// Regression rows pooled with Chan et al.'s update of mean and M2.
-	var regN, regMean, regM2, regSSE, regSAE float64
-	for _, m := range tasks {
-		switch m.Type {
-		case TypeBinary:
-			binary = true
-			if v, ok := m.Get("auc"); ok {
-				aucs = append(aucs, v)
-			}
-			if v, ok := m.Get("f1"); ok {
-				f1s = append(f1s, v)
-			}
-			if m.stats == nil {
-				pooledOK = false
+	for _, typ := range taskTypes {
+		present := false
+		values := map[string][]float64{}
+		for _, m := range tasks {
+			if m.Type != typ {
 				continue
 			}
-			bin.tp += m.stats.tp
-			bin.fp += m.stats.fp
-			bin.fn += m.stats.fn
-			bin.tn += m.stats.tn
-		case TypeMulticlass:
-			multiclass = true
-			if v, ok := m.Get("accuracy"); ok {
-				accs = append(accs, v)
+			present = true
+			for _, name := range metricNames[typ] {
+				if v, ok := m.Get(name); ok {
+					values[name] = append(values[name], v)
+				}
 			}
-		case TypeRegression:
-			regression = true
-			if m.stats == nil {
-				pooledOK = false
-				continue
-			}
-			if m.N == 0 {
-				continue
-			}
-			n := float64(m.N)
-			total := regN + n
-			delta := m.stats.meanY - regMean
-			regM2 += m.stats.m2Y + delta*delta*regN*n/total
-			regMean += delta * n / total
-			regN = total
-			regSSE += m.stats.sse
-			regSAE += m.stats.sae
 		}
-	}
-
-	put := func(name string, v float64, ok bool) {
-		if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
-			r.Overall[name] = nil
-			return
+		if !present {
+			continue
 		}
-		r.Overall[name] = &v
-	}
-	if binary {
-		v, ok := average(aucs)
-		put("mean_auc", v, ok)
-		pairs := bin.tp + bin.fp + bin.fn + bin.tn
-		put("hamming_loss", float64(bin.fp+bin.fn)/float64(pairs), pooledOK && pairs > 0)
-		d := 2*bin.tp + bin.fp + bin.fn
-		put("micro_f1", 2*float64(bin.tp)/float64(d), pooledOK && d > 0)
-		v, ok = average(f1s)
-		put("macro_f1", v, ok)
-	}
-	if multiclass {
-		v, ok := average(accs)
-		put("mean_accuracy", v, ok)
-	}
-	if regression {
-		ok := pooledOK && regN > 0
-		put("rmse", math.Sqrt(regSSE/regN), ok)
-		put("mae", regSAE/regN, ok)
-		put("explained_variance", 1-regSSE/regM2, ok && regM2 > 0)
+		for _, name := range metricNames[typ] {
+			key := OverallName(typ, name)
+			v, ok := average(values[name])
+			if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+				r.Overall[key] = nil
+				continue
+			}
+			r.Overall[key] = &v
+		}
 	}
 	return r
 }
@@ -228,20 +182,49 @@ func writeValues(b *bytes.Buffer, values map[string]*float64, keys []string, fir
 }
 
 // MarshalJSON writes {"type": ..., "n": ..., <metrics>} with the metrics in
-// their usual order and undefined ones as null.
+// their usual order and undefined ones as null, then "unseen_class_rows"
+// when there are such rows and "groups" for a family.
 func (m TaskMetrics) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
+	m.writeJSON(&b)
+	return b.Bytes(), nil
+}
+
+func (m TaskMetrics) writeJSON(b *bytes.Buffer) {
 	b.WriteByte('{')
-	writeKey(&b, "type")
+	writeKey(b, "type")
 	t, _ := json.Marshal(m.Type)
 	b.Write(t)
 	b.WriteByte(',')
-	writeKey(&b, "n")
-	fmt.Fprintf(&b, "%d", m.N)
-	writeValues(&b, m.Values, orderedKeys(m.Values, metricNames[m.Type]), false)
+	writeKey(b, "n")
+	fmt.Fprintf(b, "%d", m.N)
+	writeValues(b, m.Values, orderedKeys(m.Values, metricNames[m.Type]), false)
+	if m.Unseen > 0 {
+		b.WriteByte(',')
+		writeKey(b, unseenKey)
+		fmt.Fprintf(b, "%d", m.Unseen)
+	}
+	if m.Groups != nil {
+		b.WriteByte(',')
+		writeKey(b, groupsKey)
+		b.WriteByte('{')
+		for i, g := range m.Groups {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeKey(b, g.Group)
+			g.Metrics.writeJSON(b)
+		}
+		b.WriteByte('}')
+	}
 	b.WriteByte('}')
-	return b.Bytes(), nil
 }
+
+// The keys of a task's JSON object that are not metrics.
+const (
+	unseenKey = "unseen_class_rows"
+	groupsKey = "groups"
+)
 
 // UnmarshalJSON reads what MarshalJSON writes.
 func (m *TaskMetrics) UnmarshalJSON(data []byte) error {
@@ -257,6 +240,10 @@ func (m *TaskMetrics) UnmarshalJSON(data []byte) error {
 			err = json.Unmarshal(v, &out.Type)
 		case "n":
 			err = json.Unmarshal(v, &out.N)
+		case unseenKey:
+			err = json.Unmarshal(v, &out.Unseen)
+		case groupsKey:
+			out.Groups, err = readGroups(v)
 		default:
 			var x *float64
 			err = json.Unmarshal(v, &x)
@@ -270,6 +257,49 @@ func (m *TaskMetrics) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// readGroups reads a "groups" object, keeping its order.
+func readGroups(data []byte) ([]GroupMetrics, error) {
+	groups := []GroupMetrics{}
+	if string(data) == "null" {
+		return nil, nil
+	}
+	err := readOrdered(data, func(name string, dec *json.Decoder) error {
+		var m TaskMetrics
+		if err := dec.Decode(&m); err != nil {
+			return fmt.Errorf("group %q: %w", name, err)
+		}
+		for i := range groups {
+			if groups[i].Group == name {
+				groups[i].Metrics = m
+				return nil
+			}
+		}
+		groups = append(groups, GroupMetrics{Group: name, Metrics: m})
+		return nil
+	})
+	return groups, err
+}
+
+// readOrdered calls each for every key of a JSON object, in order, with
+// the decoder positioned at its value.
+func readOrdered(data []byte, each func(key string, dec *json.Decoder) error) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return fmt.Errorf("not an object")
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		name, _ := tok.(string) // object keys are strings
+		if err := each(name, dec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // MarshalJSON writes {"tasks": {...}, "overall": {...}} with tasks in order.
 func (r Report) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
@@ -279,11 +309,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 			b.WriteByte(',')
 		}
 		writeKey(&b, name)
-		t, err := r.Tasks[name].MarshalJSON()
-		if err != nil {
-			return nil, err
-		}
-		b.Write(t)
+		r.Tasks[name].writeJSON(&b)
 	}
 	b.WriteString(`},"overall":{`)
 	writeValues(&b, r.Overall, orderedKeys(r.Overall, overallNames), true)
@@ -305,24 +331,19 @@ func (r *Report) UnmarshalJSON(data []byte) error {
 		out.Overall = map[string]*float64{}
 	}
 	if len(raw.Tasks) > 0 && string(raw.Tasks) != "null" {
-		dec := json.NewDecoder(bytes.NewReader(raw.Tasks))
-		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-			return fmt.Errorf("metrics: \"tasks\" is not an object")
-		}
-		for dec.More() {
-			tok, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			name, _ := tok.(string) // object keys are strings
+		err := readOrdered(raw.Tasks, func(name string, dec *json.Decoder) error {
 			var m TaskMetrics
 			if err := dec.Decode(&m); err != nil {
-				return fmt.Errorf("metrics: task %q: %w", name, err)
+				return fmt.Errorf("task %q: %w", name, err)
 			}
 			if _, dup := out.Tasks[name]; !dup {
 				out.Order = append(out.Order, name)
 			}
 			out.Tasks[name] = m
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("metrics: \"tasks\": %w", err)
 		}
 	}
 	*r = out
@@ -330,28 +351,35 @@ func (r *Report) UnmarshalJSON(data []byte) error {
 }
 
 // Table formats the report for people: one block per task type with a
-// row per task, then the overall metrics. Undefined metrics show as "-".
+// row per task (a family's groups indented under it, as @GROUP), then the
+// overall metrics. Undefined metrics show as "-".
 func (r Report) Table() string {
 	order := r.taskOrder()
 	var b strings.Builder
-	for _, typ := range []string{TypeBinary, TypeMulticlass, TypeRegression} {
-		var names []string
+	for _, typ := range taskTypes {
+		type row struct {
+			name string
+			m    TaskMetrics
+		}
+		var rows []row
 		for _, name := range order {
-			if r.Tasks[name].Type == typ {
-				names = append(names, name)
+			m := r.Tasks[name]
+			if m.Type != typ {
+				continue
+			}
+			rows = append(rows, row{name, m})
+			for _, g := range m.Groups {
+				rows = append(rows, row{"  @" + g.Group, g.Metrics})
 			}
 		}
-		if len(names) == 0 {
+		if len(rows) == 0 {
 			continue
 		}
 		cols := metricNames[typ]
-		width := len(typ)
-		for _, name := range names {
-			width = max(width, len(name))
-		}
-		nWidth := len("n")
-		for _, name := range names {
-			nWidth = max(nWidth, len(fmt.Sprint(r.Tasks[name].N)))
+		width, nWidth := len(typ), len("n")
+		for _, rw := range rows {
+			width = max(width, len(rw.name))
+			nWidth = max(nWidth, len(fmt.Sprint(rw.m.N)))
 		}
 		if b.Len() > 0 {
 			b.WriteByte('\n')
@@ -361,11 +389,13 @@ func (r Report) Table() string {
 			fmt.Fprintf(&b, "  %*s", cellWidth(c), c)
 		}
 		b.WriteByte('\n')
-		for _, name := range names {
-			m := r.Tasks[name]
-			fmt.Fprintf(&b, "%-*s  %*d", width, name, nWidth, m.N)
+		for _, rw := range rows {
+			fmt.Fprintf(&b, "%-*s  %*d", width, rw.name, nWidth, rw.m.N)
 			for _, c := range cols {
-				fmt.Fprintf(&b, "  %*s", cellWidth(c), formatValue(m.Values[c]))
+				fmt.Fprintf(&b, "  %*s", cellWidth(c), formatValue(rw.m.Values[c]))
+			}
+			if rw.m.Unseen > 0 {
+				fmt.Fprintf(&b, "  (%d rows of classes unseen in training)", rw.m.Unseen)
 			}
 			b.WriteByte('\n')
 		}
@@ -374,11 +404,11 @@ func (r Report) Table() string {
 		if b.Len() > 0 {
 			b.WriteByte('\n')
 		}
-		width := len("overall")
+		width := len("overall (unweighted means over tasks)")
 		for _, k := range keys {
 			width = max(width, len(k))
 		}
-		b.WriteString("overall\n")
+		b.WriteString("overall (unweighted means over tasks)\n")
 		for _, k := range keys {
 			fmt.Fprintf(&b, "%-*s  %10s\n", width, k, formatValue(r.Overall[k]))
 		}

@@ -2,10 +2,16 @@ package mtl
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 )
+
+// MaxEpochs bounds the epochs of a run, so that a crafted or corrupt
+// model file cannot make step counts overflow.
+const MaxEpochs = 1_000_000
 
 // State is the progress of a training run: everything besides the
 // parameters that a resumed run needs to continue exactly where the saved
@@ -127,6 +133,132 @@ type Checkpoint struct {
 	// Opt holds the optimiser state vectors (SGD: velocity; Adam: first
 	// and second moments), each as long as the parameters.
 	Opt [][]float32
+	// Run describes what defines the run beyond the model (its data
+	// sources, split and holdout), encoded by whoever trains it; the model
+	// file stores it and Load returns it unchanged. Trainer.Checkpoint
+	// leaves it nil.
+	Run json.RawMessage
+}
+
+// optimiserStates is the number of state vectors of an optimiser.
+func optimiserStates(o Optimizer) int {
+	if o == SGD {
+		return 1
+	}
+	return 2
+}
+
+// Validate checks a checkpoint read from a file against the model it
+// describes: the model and configuration, every field of the progress,
+// the optimiser state and the weighting method's state. A checkpoint that
+// passes can be resumed without a panic; whether its step counts fit the
+// training data is checked when a Trainer restores it.
+func (c *Checkpoint) Validate() error {
+	if c.Model == nil {
+		return errors.New("no model")
+	}
+	if err := c.Model.Validate(); err != nil {
+		return err
+	}
+	if err := c.Config.Validate(); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if c.Config.Epochs > MaxEpochs {
+		return fmt.Errorf("configuration: %d epochs, more than %d", c.Config.Epochs, MaxEpochs)
+	}
+	n, nt := len(c.Model.Params), len(c.Model.Spec.Tasks)
+	if c.Current != nil {
+		if err := checkVector("current parameters", c.Current, n); err != nil {
+			return err
+		}
+	}
+	if err := c.State.validate(c.Config, nt); err != nil {
+		return fmt.Errorf("progress: %w", err)
+	}
+	need := optimiserStates(c.Config.Optimizer)
+	switch {
+	case len(c.Opt) == 0 && c.State.Step > 0:
+		return fmt.Errorf("optimiser state missing after %d steps", c.State.Step)
+	case len(c.Opt) != 0 && len(c.Opt) != need:
+		return fmt.Errorf("%d optimiser state vectors, %s keeps %d", len(c.Opt), c.Config.Optimizer, need)
+	}
+	for i, o := range c.Opt {
+		if err := checkVector(fmt.Sprintf("optimiser state %d", i), o, n); err != nil {
+			return err
+		}
+	}
+	if err := c.State.Weighting.validate(nt); err != nil {
+		return fmt.Errorf("weighting state: %w", err)
+	}
+	return nil
+}
+
+// checkVector checks that v has n finite values.
+func checkVector(what string, v []float32, n int) error {
+	if len(v) != n {
+		return fmt.Errorf("%s: %d values, want %d", what, len(v), n)
+	}
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return fmt.Errorf("%s: value %d is %g", what, i, x)
+		}
+	}
+	return nil
+}
+
+// validate checks the progress of a run of cfg with nt tasks.
+func (s State) validate(cfg Config, nt int) error {
+	switch {
+	case s.Epoch < 0 || s.Epoch > cfg.Epochs:
+		return fmt.Errorf("epoch %d outside [0, %d]", s.Epoch, cfg.Epochs)
+	case s.Step < 0 || s.EpochStep < 0:
+		return fmt.Errorf("negative step count (step %d, epoch step %d)", s.Step, s.EpochStep)
+	case s.Step < s.Epoch+s.EpochStep:
+		return fmt.Errorf("step %d is too few for %d epochs and %d steps", s.Step, s.Epoch, s.EpochStep)
+	case s.BestEpoch < -1 || s.BestEpoch > s.Epoch:
+		return fmt.Errorf("best epoch %d outside [-1, %d]", s.BestEpoch, s.Epoch)
+	case s.Stale < 0 || s.Stale > s.Epoch:
+		return fmt.Errorf("%d epochs without improvement, of %d", s.Stale, s.Epoch)
+	case math.IsNaN(s.BestVal) || s.BestVal < 0 || math.IsInf(s.BestVal, -1):
+		return fmt.Errorf("best validation loss %g", s.BestVal)
+	case s.EpochStep == 0 && len(s.EpochSums) != 0, s.EpochStep > 0 && len(s.EpochSums) != 2*nt:
+		return fmt.Errorf("%d loss sums for %d tasks at epoch step %d", len(s.EpochSums), nt, s.EpochStep)
+	}
+	for i, v := range s.EpochSums {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) || (i%2 == 1 && v < 0) {
+			return fmt.Errorf("loss sum %d is %g", i, v)
+		}
+	}
+	if s.Step > 0 || len(s.RNG) > 0 {
+		if err := rand.NewPCG(0, 0).UnmarshalBinary(s.RNG); err != nil {
+			return fmt.Errorf("row-order generator: %w", err)
+		}
+	}
+	return nil
+}
+
+// validate checks that every learnt vector of a weighting method has one
+// value per task (or none).
+func (w WeightingState) validate(nt int) error {
+	for name, v := range map[string][]float64{"weights": w.Weights, "log-variances": w.LogVar, "first moments": w.M, "second moments": w.V, "initial losses": w.Initial} {
+		if len(v) != 0 && len(v) != nt {
+			return fmt.Errorf("%d %s for %d tasks", len(v), name, nt)
+		}
+	}
+	for _, h := range w.History {
+		if len(h) != nt {
+			return fmt.Errorf("loss history of %d tasks, want %d", len(h), nt)
+		}
+	}
+	if w.Steps < 0 {
+		return fmt.Errorf("%d steps", w.Steps)
+	}
+	if len(w.RNG) > 0 {
+		if err := rand.NewPCG(0, 0).UnmarshalBinary(w.RNG); err != nil {
+			return fmt.Errorf("task-order generator: %w", err)
+		}
+	}
+	return nil
 }
 
 // Checkpoint returns the run as a model file stores it. It reads the
@@ -170,6 +302,10 @@ func (t *Trainer) Checkpoint() (*Checkpoint, error) {
 // restore writes a checkpoint's optimiser state and unfinished epoch's
 // sums to the device.
 func (t *Trainer) restore(ckpt *Checkpoint) error {
+	st, steps := ckpt.State, t.stepsPerEpoch()
+	if st.EpochStep < 0 || st.EpochStep >= steps || st.Epoch < 0 || st.Epoch > MaxEpochs || st.Step != st.Epoch*steps+st.EpochStep {
+		return fmt.Errorf("checkpoint is at step %d (epoch %d, step %d in it), which does not fit epochs of %d steps: the training data or batch size differ from the run's", st.Step, st.Epoch, st.EpochStep, steps)
+	}
 	if len(ckpt.Opt) > 0 {
 		if len(ckpt.Opt) != len(t.optim.state) {
 			return fmt.Errorf("checkpoint has %d optimiser state vectors, %s needs %d", len(ckpt.Opt), t.cfg.Optimizer, len(t.optim.state))

@@ -30,8 +30,9 @@ import (
 const (
 	fileMagic = "MTLGPU\r\n"
 	// FileVersion is the model file format this build writes and the
-	// newest it reads.
-	FileVersion = 1
+	// newest it reads. Version 2 added the run record ("run", see
+	// Checkpoint.Run); version 1 files load without one.
+	FileVersion = 2
 	// maxHeader bounds the header so that a corrupt length cannot ask for
 	// gigabytes.
 	maxHeader = 256 << 20
@@ -49,6 +50,7 @@ type fileHeader struct {
 	Config        Config          `json:"config"`
 	State         State           `json:"state"`
 	Preprocessing json.RawMessage `json:"preprocessing,omitempty"`
+	Run           json.RawMessage `json:"run,omitempty"`
 	Tensors       []tensorInfo    `json:"tensors"`
 }
 
@@ -61,7 +63,7 @@ type tensorInfo struct {
 // header's "preprocessing" entry (how raw data becomes model inputs) and
 // returned by Load unchanged.
 func Save(w io.Writer, c *Checkpoint, meta json.RawMessage) error {
-	h := fileHeader{Format: "mtl-gpu model", Spec: c.Model.Spec, Config: c.Config, State: c.State, Preprocessing: meta}
+	h := fileHeader{Format: "mtl-gpu model", Spec: c.Model.Spec, Config: c.Config, State: c.State, Preprocessing: meta, Run: c.Run}
 	tensors := [][]float32{c.Model.Params}
 	h.Tensors = append(h.Tensors, tensorInfo{"params", len(c.Model.Params)})
 	if c.Current != nil {
@@ -100,8 +102,9 @@ func Save(w io.Writer, c *Checkpoint, meta json.RawMessage) error {
 }
 
 // Load reads a model file written by Save. It returns the checkpoint and
-// the preprocessing metadata. A truncated, corrupt or foreign file, or one
-// of a newer format version, gives an error that says so.
+// the preprocessing metadata. A truncated, corrupt or foreign file, one of
+// a newer format version, or one whose header does not fit its model (see
+// Checkpoint.Validate) gives an error that says so.
 func Load(r io.Reader) (*Checkpoint, json.RawMessage, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -137,9 +140,17 @@ func Load(r io.Reader) (*Checkpoint, json.RawMessage, error) {
 	if got, sum := crc32.Checksum(body, castagnoli), binary.LittleEndian.Uint32(data[len(data)-4:]); got != sum {
 		return nil, nil, fmt.Errorf("%w: checksum mismatch (corrupt)", ErrNotModel)
 	}
-	c := &Checkpoint{Model: &Model{Spec: h.Spec}, Config: h.Config, State: h.State}
+	if h.Format != "mtl-gpu model" {
+		return nil, nil, fmt.Errorf("%w: format %q", ErrNotModel, h.Format)
+	}
+	c := &Checkpoint{Model: &Model{Spec: h.Spec}, Config: h.Config, State: h.State, Run: h.Run}
 	off := 16 + hlen
-	for _, t := range h.Tensors {
+	seen := map[string]bool{}
+	for i, t := range h.Tensors {
+		if seen[t.Name] || (t.Name != "params" && t.Name != "current" && t.Name != fmt.Sprintf("opt%d", len(c.Opt))) {
+			return nil, nil, fmt.Errorf("%w: unexpected tensor %d %q", ErrNotModel, i, t.Name)
+		}
+		seen[t.Name] = true
 		v := make([]float32, t.Len)
 		for i := range v {
 			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[off+4*i:]))
@@ -150,15 +161,12 @@ func Load(r io.Reader) (*Checkpoint, json.RawMessage, error) {
 			c.Model.Params = v
 		case t.Name == "current":
 			c.Current = v
-		case len(t.Name) > 3 && t.Name[:3] == "opt":
+		default:
 			c.Opt = append(c.Opt, v)
 		}
 	}
-	if err := c.Model.Validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrNotModel, err)
-	}
-	if c.Current != nil && len(c.Current) != len(c.Model.Params) {
-		return nil, nil, fmt.Errorf("%w: current parameters have the wrong length", ErrNotModel)
 	}
 	return c, h.Preprocessing, nil
 }
@@ -168,6 +176,22 @@ func Load(r io.Reader) (*Checkpoint, json.RawMessage, error) {
 // file or the new one, never a partial file.
 func SaveFile(path string, c *Checkpoint, meta json.RawMessage) error {
 	return atomicfile.Write(path, func(w io.Writer) error { return Save(w, c, meta) })
+}
+
+// IsModelFile reports whether path starts like a model file (the magic
+// bytes and a format version), reading only its first bytes: a quick
+// check before a model replaces a file.
+func IsModelFile(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	var pre [12]byte
+	if _, err := io.ReadFull(f, pre[:]); err != nil {
+		return false, nil
+	}
+	return string(pre[:8]) == fileMagic && binary.LittleEndian.Uint32(pre[8:]) > 0, nil
 }
 
 // LoadFile reads a model file.

@@ -113,9 +113,11 @@ type WeightingState struct {
 	M     []float64 `json:"m,omitempty"`
 	V     []float64 `json:"v,omitempty"`
 	Steps int       `json:"steps,omitempty"`
-	// Initial holds GradNorm's first losses L_t(0).
+	// Initial holds GradNorm's first losses L_t(0), 0 for a task that has
+	// had no label yet.
 	Initial []float64 `json:"initial,omitempty"`
-	// History holds the mean task losses of the last two epochs (DWA).
+	// History holds the mean task losses of the last two epochs (DWA), −1
+	// for a task that had no label in the epoch.
 	History [][]float64 `json:"history,omitempty"`
 	// RNG is the state of PCGrad's task-order generator.
 	RNG []byte `json:"rng,omitempty"`

@@ -17,6 +17,11 @@ import (
 // towards mean(G)·r_t^α by descending Σ_t |G_t − target_t| in w (the
 // target held constant), then renormalises Σ w_t = T. The tasks' gradients
 // are summed as usual.
+//
+// L_t(0) is the task's first defined loss: a task without a label in the
+// first batch has its L_t(0) recorded at the first batch that has one, and
+// until then (and whenever its loss is undefined) r_t counts as 1. An
+// initial loss of 0 means none recorded yet.
 type gradNorm struct {
 	weights, initial []float64
 	opt              adamState
@@ -36,8 +41,16 @@ func (g *gradNorm) step(losses, gram []float64) []float64 {
 	if g.weights == nil {
 		g.weights = ones(n)
 	}
-	if g.initial == nil {
-		g.initial = slices.Clone(losses)
+	first := g.initial == nil
+	if first {
+		g.initial = make([]float64, n)
+	}
+	for i, l := range losses {
+		if g.initial[i] <= 0 && !math.IsNaN(l) {
+			g.initial[i] = l
+		}
+	}
+	if first {
 		return nil
 	}
 	norms := make([]float64, n)
@@ -103,7 +116,10 @@ func (p *pcgradWeighter) save() WeightingState {
 }
 
 // mgda steps along the minimum-norm point of the convex hull of the tasks'
-// gradients.
+// gradients of the shared layers (see minnorm.go). A task whose gradient is
+// zero, because the batch has no label for it, is left out of the step's
+// problem with coefficient 0: its vertex, the origin, would otherwise be
+// the minimum-norm point and stop the shared layers for every task.
 type mgda struct{}
 
 func (mgda) lossWeights(out []float64) { fill(out, 1) }
@@ -112,7 +128,27 @@ func (mgda) endEpoch([]float64)        {}
 func (mgda) save() WeightingState      { return WeightingState{} }
 
 func (mgda) step(_, gram []float64) []float64 {
-	return minNorm(gram, int(math.Sqrt(float64(len(gram)))))
+	n := int(math.Sqrt(float64(len(gram))))
+	var live []int
+	for t := range n {
+		if gram[t*n+t] > 0 {
+			live = append(live, t)
+		}
+	}
+	out := make([]float64, n)
+	if len(live) == 0 {
+		return out
+	}
+	sub := make([]float64, len(live)*len(live))
+	for a, s := range live {
+		for b, t := range live {
+			sub[a*len(live)+b] = gram[s*n+t]
+		}
+	}
+	for a, c := range minNorm(sub, len(live)) {
+		out[live[a]] = c
+	}
+	return out
 }
 
 // pcgrad returns the coefficients c such that Σ_s c_s·g_s is PCGrad's
@@ -153,69 +189,6 @@ func pcgrad(gram []float64, n int, rng *rand.Rand) []float64 {
 		}
 	}
 	return out
-}
-
-// minNorm returns α in the probability simplex minimising ‖Σ_t α_t g_t‖² =
-// αᵀ·gram·α, by Frank–Wolfe iterations with exact line search, the solver of
-// Sener and Koltun (2018).
-func minNorm(gram []float64, n int) []float64 {
-	alpha := make([]float64, n)
-	if n == 1 {
-		alpha[0] = 1
-		return alpha
-	}
-	// Start from the best pair.
-	best, bi, bj, bg := math.Inf(1), 0, 1, 0.0
-	for i := range n {
-		for j := i + 1; j < n; j++ {
-			g, v := lineMin(gram[i*n+i], gram[i*n+j], gram[j*n+j])
-			if v < best {
-				best, bi, bj, bg = v, i, j, g
-			}
-		}
-	}
-	alpha[bi], alpha[bj] = 1-bg, bg
-	ga := make([]float64, n)
-	for range 250 {
-		for t := range n {
-			ga[t] = 0
-			for r := range n {
-				ga[t] += gram[t*n+r] * alpha[r]
-			}
-		}
-		t := 0
-		for r := range n {
-			if ga[r] < ga[t] {
-				t = r
-			}
-		}
-		var aga float64
-		for r := range n {
-			aga += alpha[r] * ga[r]
-		}
-		g, _ := lineMin(aga, ga[t], gram[t*n+t])
-		if g*math.Abs(1-alpha[t]) < 1e-7 {
-			break
-		}
-		for r := range n {
-			alpha[r] *= 1 - g
-		}
-		alpha[t] += g
-	}
-	return alpha
-}
-
-// lineMin minimises ‖(1−γ)·u + γ·v‖² over γ ∈ [0, 1] given u·u, u·v and
-// v·v, returning γ and the minimum.
-func lineMin(uu, uv, vv float64) (float64, float64) {
-	den := uu + vv - 2*uv
-	g := 0.0
-	if den > 0 {
-		g = min(max((uu-uv)/den, 0), 1)
-	} else if vv < uu {
-		g = 1
-	}
-	return g, (1-g)*(1-g)*uu + 2*g*(1-g)*uv + g*g*vv
 }
 
 // gramStats returns the mean cosine between the task gradients and the

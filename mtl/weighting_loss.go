@@ -51,7 +51,9 @@ func (u *uncertainty) save() WeightingState {
 
 // dwa sets the weights of each epoch from the last two epochs' mean
 // losses: λ_t = T·softmax_t(r_t/τ), r_t = L_t(e−1)/L_t(e−2). Until two
-// epochs have passed the weights are 1.
+// epochs have passed the weights are 1, and r_t is 1 while either loss is
+// undefined (an epoch without a label for the task, kept in the history
+// as −1, since a checkpoint cannot hold NaN).
 type dwa struct {
 	weights []float64
 	history [][]float64
@@ -72,7 +74,13 @@ func cloneRows(rows [][]float64) (out [][]float64) {
 }
 
 func (d *dwa) endEpoch(losses []float64) {
-	d.history = append(d.history, slices.Clone(losses))
+	rec := slices.Clone(losses)
+	for i, l := range rec {
+		if math.IsNaN(l) {
+			rec[i] = -1
+		}
+	}
+	d.history = append(d.history, rec)
 	if len(d.history) > 2 {
 		d.history = d.history[len(d.history)-2:]
 	}
@@ -86,7 +94,7 @@ func (d *dwa) endEpoch(losses []float64) {
 	mx := math.Inf(-1)
 	for i := range r {
 		r[i] = 1
-		if prev[i] > 0 && !math.IsNaN(last[i]) && !math.IsNaN(prev[i]) {
+		if prev[i] > 0 && last[i] >= 0 {
 			r[i] = last[i] / prev[i]
 		}
 		r[i] /= d.temp

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/mtl-gpu/mtl-gpu/backend"
@@ -28,25 +29,37 @@ type WidthCandidate struct {
 
 // ChooseWidth trains one model per grid point on the training rows,
 // scores each by its best validation loss, and sets the run's shared
-// width and weight decay to those of the best. It returns the grid.
+// width and weight decay to those of the best. It returns the grid. When
+// ctx is cancelled it saves the best candidate so far (the one being
+// trained, if no other has finished or it is ahead) to the run's model
+// file, as Fit does when interrupted, and returns an *InterruptedError:
+// --resume continues that candidate.
 func (r *Run) ChooseWidth(ctx context.Context, b backend.Backend) ([]WidthCandidate, error) {
 	if r.Val == nil {
 		return nil, optionErrorf("hidden", "auto", "choosing the width by validation loss needs validation rows")
 	}
+	if err := r.acquire(); err != nil {
+		return nil, err
+	}
 	var grid []WidthCandidate
+	var bestCk *mtl.Checkpoint
 	best := -1
 	for _, w := range AutoWidths {
 		for _, d := range AutoDecays {
 			cfg := r.Config
 			cfg.WeightDecay = d
 			r.Spec.Hidden = []int{w}
-			st, err := r.fitQuiet(ctx, b, cfg)
-			if err != nil {
+			st, ck, err := r.fitCandidate(ctx, b, cfg)
+			interrupted := errors.Is(err, context.Canceled)
+			if err != nil && !interrupted {
 				return nil, fmt.Errorf("choosing the width: width %d, weight decay %g: %w", w, d, err)
 			}
 			grid = append(grid, WidthCandidate{Width: w, WeightDecay: d, BestVal: st.BestVal, Epochs: st.Epoch})
 			if best < 0 || st.BestVal < grid[best].BestVal {
-				best = len(grid) - 1
+				best, bestCk = len(grid)-1, ck
+			}
+			if interrupted {
+				return grid, r.saveChoice(grid[best], bestCk, err)
 			}
 		}
 	}
@@ -56,14 +69,38 @@ func (r *Run) ChooseWidth(ctx context.Context, b backend.Backend) ([]WidthCandid
 	return grid, nil
 }
 
-// fitQuiet trains a fresh model of the run with cfg, without saving, and
-// returns its final state.
-func (r *Run) fitQuiet(ctx context.Context, b backend.Backend, cfg mtl.Config) (mtl.State, error) {
+// saveChoice saves the best candidate of an interrupted search as the
+// run's model, and returns the *InterruptedError that says so.
+func (r *Run) saveChoice(c WidthCandidate, ck *mtl.Checkpoint, cause error) error {
+	r.Spec.Hidden = []int{c.Width}
+	r.Config.WeightDecay = c.WeightDecay
+	ie := &InterruptedError{Epoch: ck.State.Epoch + 1, Step: ck.State.EpochStep, Out: r.Out, Err: cause,
+		Candidate: fmt.Sprintf("width %d, weight decay %g, %d epochs", c.Width, c.WeightDecay, ck.State.Epoch)}
+	if !r.mayWrite(ck.State.BestVal, r.constantLoss(ck.Model)) {
+		return ie
+	}
+	if err := r.saveCheckpoint(ck); err != nil {
+		return fmt.Errorf("interrupted, and the best candidate could not be saved: %w", err)
+	}
+	ie.Saved = true
+	return ie
+}
+
+// fitCandidate trains a fresh model of the run with cfg, without saving,
+// and returns its final state and checkpoint (also when interrupted).
+func (r *Run) fitCandidate(ctx context.Context, b backend.Backend, cfg mtl.Config) (mtl.State, *mtl.Checkpoint, error) {
 	tr, _, err := r.trainer(b, cfg)
 	if err != nil {
-		return mtl.State{}, err
+		return mtl.State{}, nil, err
 	}
 	defer tr.Close()
 	err = tr.Fit(ctx, mtl.Hooks{})
-	return tr.State(), err
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return tr.State(), nil, err
+	}
+	ck, cerr := tr.Checkpoint()
+	if cerr != nil {
+		return tr.State(), nil, cerr
+	}
+	return tr.State(), ck, err
 }

@@ -126,6 +126,7 @@ func (c *Comparison) addSeed(ctx context.Context, b backend.Backend, o CompareOp
 	if err != nil {
 		return err
 	}
+	orderTargets(schema, opts.Tasks)
 	encTrain, err := schema.Encode(train, true)
 	if err != nil {
 		return err

@@ -2,12 +2,14 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/mtl-gpu/mtl-gpu/backend"
+	"github.com/mtl-gpu/mtl-gpu/internal/atomicfile"
 	"github.com/mtl-gpu/mtl-gpu/metrics"
 	"github.com/mtl-gpu/mtl-gpu/mtl"
 	"github.com/mtl-gpu/mtl-gpu/runlog"
@@ -39,7 +41,7 @@ type Summary struct {
 type Result struct {
 	// State is the run's final progress and Last its last epoch.
 	State mtl.State
-	Last  mtl.EpochStats
+	Last  EpochStats
 	// Seconds is the training time.
 	Seconds float64
 	// HeldOut is, for the demonstration, the pooled R² of the held-out
@@ -47,18 +49,46 @@ type Result struct {
 	// those rows and Groups the schools.
 	HeldOut          float64
 	TestRows, Groups int
+	// ConstantLoss is the loss of the constant predictor that the run
+	// beat (see NoBetterError).
+	ConstantLoss float64
+	// StillImproving is set when the run used its whole budget of epochs
+	// and its last epoch was its best by validation loss: more epochs
+	// would probably help.
+	StillImproving bool
 }
 
-// InterruptedError reports a run stopped by its context; the model file
-// holds the progress made, from which the run can be resumed exactly.
+// EpochStats reports one epoch of training: the trainer's figures (see
+// mtl.EpochStats) and each task's headline validation metric.
+type EpochStats struct {
+	mtl.EpochStats
+	// Metrics holds each task's validation metric for the parameters at
+	// the end of the epoch, in task order; nil without validation rows.
+	Metrics []TaskMetric
+}
+
+// InterruptedError reports a run stopped by its context. When Saved, the
+// model file holds the progress made, from which the run can be resumed
+// exactly; it is not saved when the model file held another model that
+// the run has not yet beaten (see NoBetterError).
 type InterruptedError struct {
 	// Epoch (1-based) and Step locate the stop; Out is the model file.
 	Epoch, Step int
 	Out         string
-	Err         error
+	Saved       bool
+	// Candidate describes, for a run interrupted while choosing its
+	// width, the candidate saved.
+	Candidate string
+	Err       error
 }
 
 func (e *InterruptedError) Error() string {
+	switch {
+	case !e.Saved:
+		return fmt.Sprintf("interrupted at epoch %d, step %d: nothing saved, since the run had not yet beaten a constant prediction and %s holds an earlier model", e.Epoch, e.Step, e.Out)
+	case e.Candidate != "":
+		return fmt.Sprintf("interrupted while choosing the width: the best candidate so far (%s) saved to %s", e.Candidate, e.Out)
+	}
 	return fmt.Sprintf("interrupted at epoch %d, step %d: saved to %s", e.Epoch, e.Step, e.Out)
 }
 
@@ -66,8 +96,17 @@ func (e *InterruptedError) Unwrap() error { return e.Err }
 
 // Fit trains the run on b (or continues its checkpoint), saving the model
 // file at the end of every epoch and, when ctx is cancelled, at the step
-// where it stopped (then returning an *InterruptedError).
+// where it stopped (then returning an *InterruptedError). It holds the
+// model file's lock (see package internal/atomicfile) until it returns: a
+// second run writing the same file fails at once. A run whose best loss
+// does not beat the constant predictor returns a *NoBetterError, and an
+// existing model file is only replaced by a run that beats it, unless
+// Options.Force.
 func (r *Run) Fit(ctx context.Context, b backend.Backend, p Progress) (*Result, error) {
+	if err := r.acquire(); err != nil {
+		return nil, err
+	}
+	defer r.Close()
 	var log *runlog.Writer
 	if r.Options.Log != "" {
 		var err error
@@ -85,48 +124,126 @@ func (r *Run) Fit(ctx context.Context, b backend.Backend, p Progress) (*Result, 
 	if p.Start != nil {
 		p.Start(r.summary(b, model))
 	}
-	res := &Result{HeldOut: math.NaN()}
+	res := &Result{HeldOut: math.NaN(), ConstantLoss: r.constantLoss(model)}
+	best, epochs := math.Inf(1), 0
+	if r.Val != nil && r.Checkpoint != nil {
+		best = r.Checkpoint.State.BestVal
+	}
 	err = tr.Fit(ctx, mtl.Hooks{
 		Step: p.Step,
 		Epoch: func(s mtl.EpochStats) error {
-			res.Last = s
 			ck, err := tr.Checkpoint()
 			if err != nil {
 				return err
 			}
-			if err := r.logEpoch(b, log, s, ck); err != nil {
+			es := EpochStats{EpochStats: s}
+			if es.Metrics, err = r.valMetrics(b, ck); err != nil {
 				return err
 			}
-			if err := mtl.SaveFile(r.Out, ck, r.meta); err != nil {
+			res.Last, epochs = es, epochs+1
+			if s.Best && es.Metrics != nil {
+				r.Record.Best = es.Metrics
+			}
+			if err := r.logEpoch(log, es); err != nil {
 				return err
+			}
+			best = min(best, judged(s, r.Val != nil))
+			if r.mayWrite(best, res.ConstantLoss) {
+				if err := r.saveCheckpoint(ck); err != nil {
+					return err
+				}
 			}
 			if p.Epoch != nil {
-				p.Epoch(s)
+				p.Epoch(es)
 			}
 			return nil
 		},
 	})
 	if errors.Is(err, context.Canceled) {
-		if serr := r.save(tr); serr != nil {
-			return nil, fmt.Errorf("interrupted, and the model could not be saved: %w", serr)
-		}
-		st := tr.State()
-		return nil, &InterruptedError{Epoch: st.Epoch + 1, Step: st.EpochStep, Out: r.Out, Err: err}
+		return nil, r.interrupted(tr, err, best, res.ConstantLoss)
 	}
 	if err != nil {
 		return nil, err
 	}
+	res.State, res.Seconds = tr.State(), time.Since(start).Seconds()
+	if r.Val != nil {
+		best = res.State.BestVal
+	}
+	if (epochs > 0 || r.Val != nil) && !(best < res.ConstantLoss) {
+		nb := &NoBetterError{Best: best, Constant: res.ConstantLoss, Validation: r.Val != nil, LR: r.Config.LR, Out: r.Out, Saved: !r.protect}
+		if nb.Saved {
+			if err := r.save(tr); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nb
+	}
 	if err := r.save(tr); err != nil {
 		return nil, err
 	}
-	res.State, res.Seconds = tr.State(), time.Since(start).Seconds()
-	if r.Demo {
+	res.StillImproving = r.Val != nil && res.State.BestEpoch == res.State.Epoch && res.State.Epoch == r.Config.Epochs && epochs > 0
+	if r.Demo && r.Test != nil {
 		if res.HeldOut, err = heldOut(b, model, r.Test); err != nil {
 			return nil, err
 		}
 		res.TestRows, res.Groups = r.Test.N, len(r.Schema.Groups)
 	}
 	return res, nil
+}
+
+// judged is the loss that judges an epoch: its validation loss, or its
+// training loss without validation rows.
+func judged(s mtl.EpochStats, validation bool) float64 {
+	if validation {
+		return s.ValLoss
+	}
+	return s.TrainLoss
+}
+
+// interrupted saves the progress of an interrupted run, unless that would
+// replace an earlier model with one no better than a constant, and
+// returns the *InterruptedError.
+func (r *Run) interrupted(tr *mtl.Trainer, cause error, best, constant float64) error {
+	saved := r.mayWrite(best, constant)
+	if saved {
+		if err := r.save(tr); err != nil {
+			return fmt.Errorf("interrupted, and the model could not be saved: %w", err)
+		}
+	}
+	st := tr.State()
+	return &InterruptedError{Epoch: st.Epoch + 1, Step: st.EpochStep, Out: r.Out, Saved: saved, Err: cause}
+}
+
+// mayWrite reports whether the model file may be written, given the
+// run's best loss so far: always, unless it held another model before
+// the run, which only a run better than a constant prediction replaces.
+func (r *Run) mayWrite(best, constant float64) bool {
+	return !r.protect || best < constant
+}
+
+// acquire takes the lock of the run's model file for the whole run.
+func (r *Run) acquire() error {
+	if r.lock != nil {
+		return nil
+	}
+	l, err := atomicfile.Acquire(r.Out)
+	if err != nil {
+		return err
+	}
+	r.lock = l
+	return nil
+}
+
+// constantLoss is the constant predictor's loss on the rows that judge the
+// run, recorded in the model file.
+func (r *Run) constantLoss(model *mtl.Model) float64 {
+	judge := r.Val
+	if judge == nil {
+		judge = r.Train
+	}
+	c := constantLoss(model.Spec, r.Train, judge)
+	r.Record.ConstantLoss = &c
+	return c
 }
 
 // trainer makes the trainer of the run with cfg: on the checkpoint's
@@ -158,6 +275,17 @@ func (r *Run) save(tr *mtl.Trainer) error {
 	if err != nil {
 		return err
 	}
+	return r.saveCheckpoint(ck)
+}
+
+// saveCheckpoint writes a checkpoint, with the run's record, to the run's
+// model file.
+func (r *Run) saveCheckpoint(ck *mtl.Checkpoint) error {
+	rec, err := json.Marshal(r.Record)
+	if err != nil {
+		return err
+	}
+	ck.Run = rec
 	return mtl.SaveFile(r.Out, ck, r.meta)
 }
 
@@ -178,10 +306,34 @@ func heldOut(b backend.Backend, m *mtl.Model, d *mtl.Dataset) (float64, error) {
 	return v, nil
 }
 
+// valMetrics computes each task's headline metric on the validation rows
+// for the parameters of a checkpoint taken at the end of an epoch; nil
+// without validation rows.
+func (r *Run) valMetrics(b backend.Backend, ck *mtl.Checkpoint) ([]TaskMetric, error) {
+	if r.Val == nil {
+		return nil, nil
+	}
+	params := ck.Model.Params
+	if ck.Current != nil {
+		params = ck.Current
+	}
+	m := &mtl.Model{Spec: ck.Model.Spec, Params: params}
+	preds, err := m.Predict(b, r.Val)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TaskMetric, len(r.Spec.Tasks))
+	for i, t := range r.Spec.Tasks {
+		name, v := primaryMetric(t, r.Val.Labels[i], preds[i])
+		out[i] = TaskMetric{Task: t.Name, Metric: name, Value: v}
+	}
+	return out, nil
+}
+
 // logEpoch writes one line per epoch to the log: the losses, each task's
 // weight and, with a validation set, each task's validation metric for the
 // parameters at the end of the epoch.
-func (r *Run) logEpoch(b backend.Backend, log *runlog.Writer, s mtl.EpochStats, ck *mtl.Checkpoint) error {
+func (r *Run) logEpoch(log *runlog.Writer, s EpochStats) error {
 	if log == nil {
 		return nil
 	}
@@ -194,20 +346,8 @@ func (r *Run) logEpoch(b backend.Backend, log *runlog.Writer, s mtl.EpochStats, 
 			"weight":     runlog.Float(s.Weights[i]),
 		}
 	}
-	if r.Val != nil {
-		params := ck.Model.Params
-		if ck.Current != nil {
-			params = ck.Current
-		}
-		m := &mtl.Model{Spec: ck.Model.Spec, Params: params}
-		preds, err := m.Predict(b, r.Val)
-		if err != nil {
-			return err
-		}
-		for i, t := range r.Spec.Tasks {
-			name, v := primaryMetric(t, r.Val.Labels[i], preds[i])
-			line.Tasks[t.Name]["val_"+name] = runlog.Float(v)
-		}
+	for _, m := range s.Metrics {
+		line.Tasks[m.Task]["val_"+m.Metric] = runlog.Float(m.Value)
 	}
 	return log.Write(line)
 }
@@ -255,9 +395,6 @@ func float64s(v []float32) []float64 {
 	}
 	return out
 }
-
-// EpochStats reports one epoch of training (see mtl.EpochStats).
-type EpochStats = mtl.EpochStats
 
 // ChoosesWidth reports whether the run chooses its shared width by
 // validation (Options.AutoWidth on a new run) before Fit.

@@ -3,27 +3,29 @@ package pipeline
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/mtl-gpu/mtl-gpu/backend"
 	"github.com/mtl-gpu/mtl-gpu/data"
+	"github.com/mtl-gpu/mtl-gpu/internal/suggest"
 	"github.com/mtl-gpu/mtl-gpu/mtl"
 )
 
 // Options define a training run.
 type Options struct {
 	// Data is the training file (CSV or TSV, optionally gzip); empty for
-	// the built-in School data, when not resuming.
+	// the built-in School data on a new run, or for the data source the
+	// model file records when resuming.
 	Data string
 	// Tasks are the targets as PATTERN:TYPE[:WEIGHT] (see
-	// data.ParseTaskSpec).
+	// data.ParseTaskSpec). The model's tasks, and every output, follow
+	// their order.
 	Tasks []string
 	// GroupColumn splits every target into a family with one head per
-	// group. For the built-in data it defaults to the school unless
-	// GroupColumnSet says it was given (possibly empty).
-	GroupColumn    string
-	GroupColumnSet bool
+	// group. The built-in data uses the school.
+	GroupColumn string
 	// Ignore and Categorical are column names or globs.
 	Ignore, Categorical []string
 	// Impute is "" or "mean".
@@ -43,22 +45,44 @@ type Options struct {
 	// Train is the training configuration (optimiser, schedule, weighting,
 	// seed and so on).
 	Train mtl.Config
-	// Resume continues the run saved in this model file; its architecture,
-	// preprocessing and configuration are used, except Train.Epochs when
-	// EpochsSet.
-	Resume    string
-	EpochsSet bool
+	// Resume continues the run saved in this model file, with the
+	// architecture, preprocessing, configuration, data source, split and
+	// holdout it records. Of the options named in Given, those that can
+	// safely change (see ResumeApplies) are applied; the others are
+	// ignored and listed in Run.IgnoredOptions.
+	Resume string
+	// Given names the options set explicitly (by their flag names, e.g.
+	// "lr", "epochs"), as a command line knows them.
+	Given []string
 	// Out is the model file to write (by default school.mtl for the
-	// built-in data, or Resume when resuming).
-	Out string
+	// built-in data, or Resume when resuming). An existing file that is
+	// not a model is refused unless Force; an existing model is left as it
+	// was when the run does not beat the constant predictor (see
+	// NoBetterError), unless Force.
+	Out   string
+	Force bool
 	// Log, when set, receives one JSON line per epoch (package runlog).
 	Log string
 }
 
+// ResumeApplies lists the options a resumed run takes from the command
+// line: those that cannot change the meaning of the run so far.
+var ResumeApplies = []string{"epochs", "patience", "data", "out", "log", "force", "resume"}
+
+// DataOptions lists the options that describe a data file's columns;
+// without a data file they are an error rather than a reason to run the
+// built-in demonstration.
+var DataOptions = []string{"task", "group-column", "ignore", "categorical", "impute", "features"}
+
+// given reports whether the option was set explicitly.
+func (o *Options) given(name string) bool { return slices.Contains(o.Given, name) }
+
 // DefaultOptions returns the options of a run with every default: one
 // shared ReLU layer of 64 and 10% of the rows for validation.
 func DefaultOptions() Options {
-	return Options{Hidden: []int{64}, Activation: backend.ReLU, ValSplit: 0.1, Train: mtl.DefaultConfig()}
+	o := Options{Hidden: []int{64}, Activation: backend.ReLU, ValSplit: 0.1, Train: mtl.DefaultConfig()}
+	o.Train.Weighting.Alpha, o.Train.Weighting.Temperature = 1.5, 2
+	return o
 }
 
 // OptionError reports an option that is invalid. Option is the option's
@@ -82,13 +106,45 @@ func optionErrorf(option, value, format string, a ...any) error {
 	return &OptionError{Option: option, Value: value, Err: fmt.Errorf(format, a...)}
 }
 
-// validate checks the options that do not need the data.
+// validate checks the options that do not need the data: every number
+// finite and in its range, with the error naming the option.
 func (o *Options) validate() error {
+	c := o.Train
+	for _, check := range []struct {
+		option string
+		value  float64
+		ok     bool
+		want   string
+	}{
+		{"epochs", float64(c.Epochs), c.Epochs >= 1 && c.Epochs <= mtl.MaxEpochs, fmt.Sprintf("at least 1 and at most %d", mtl.MaxEpochs)},
+		{"batch", float64(c.Batch), c.Batch >= 1 && c.Batch <= 1<<24, "at least 1"},
+		{"lr", c.LR, finite(c.LR) && c.LR > 0, "a number above 0"},
+		{"momentum", c.Momentum, finite(c.Momentum) && c.Momentum >= 0 && c.Momentum < 1, "in [0, 1)"},
+		{"weight-decay", c.WeightDecay, finite(c.WeightDecay) && c.WeightDecay >= 0, "a number ≥ 0"},
+		{"group-decay", c.GroupDecay, finite(c.GroupDecay) && c.GroupDecay >= 0, "a number ≥ 0"},
+		{"group-bias-decay", c.GroupBiasDecay, finite(c.GroupBiasDecay) && c.GroupBiasDecay >= 0, "a number ≥ 0"},
+		{"warmup", c.Schedule.Warmup, finite(c.Schedule.Warmup) && c.Schedule.Warmup >= 0, "a number of epochs ≥ 0"},
+		{"step-every", float64(c.Schedule.StepEvery), c.Schedule.StepEvery >= 1, "at least 1"},
+		{"gamma", c.Schedule.Gamma, finite(c.Schedule.Gamma) && c.Schedule.Gamma > 0, "a number above 0"},
+		{"clip", c.ClipNorm, finite(c.ClipNorm) && c.ClipNorm >= 0, "a number ≥ 0 (0: off)"},
+		{"patience", float64(c.Patience), c.Patience >= 0, "at least 0 (0: never stop early)"},
+		{"gradnorm-alpha", c.Weighting.Alpha, finite(c.Weighting.Alpha) && c.Weighting.Alpha >= 0, "a number ≥ 0"},
+		{"dwa-temperature", c.Weighting.Temperature, finite(c.Weighting.Temperature) && c.Weighting.Temperature > 0, "a number above 0"},
+		{"val-split", o.ValSplit, finite(o.ValSplit) && o.ValSplit >= 0 && o.ValSplit < 1, "in [0, 1)"},
+	} {
+		if !check.ok {
+			return optionErrorf(check.option, fmt.Sprint(check.value), "must be %s", check.want)
+		}
+	}
+	if o.Impute != "" {
+		impute, err := parseEnum("impute", o.Impute, []string{"mean"})
+		if err != nil {
+			return err
+		}
+		o.Impute = impute
+	}
 	if err := o.Train.Validate(); err != nil {
 		return &OptionError{Option: "config", Err: err}
-	}
-	if !(o.ValSplit >= 0 && o.ValSplit < 1) {
-		return optionErrorf("val-split", fmt.Sprint(o.ValSplit), "must be in [0, 1)")
 	}
 	if o.AutoWidth && o.ValSplit == 0 {
 		return optionErrorf("hidden", "auto", "choosing the width by validation loss needs a validation split above 0")
@@ -99,13 +155,37 @@ func (o *Options) validate() error {
 	return nil
 }
 
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// parseEnum finds value among names without regard to case, or returns an
+// *OptionError that lists the names and suggests the nearest.
+func parseEnum(option, value string, names []string) (string, error) {
+	v := strings.ToLower(strings.TrimSpace(value))
+	for _, n := range names {
+		if v == n {
+			return n, nil
+		}
+	}
+	return "", optionErrorf(option, value, "unknown value (want %s)%s", listWords(names), suggest.Hint(v, names, "%s"))
+}
+
+// listWords writes "a, b or c".
+func listWords(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
 // dataOptions parses the task specs and says which columns are what.
 func (o *Options) dataOptions() (data.Options, error) {
 	opts := data.Options{GroupColumn: o.GroupColumn, Ignore: o.Ignore, Categorical: o.Categorical, Impute: o.Impute}
 	for _, s := range o.Tasks {
 		ts, err := data.ParseTaskSpec(s)
 		if err != nil {
-			return opts, &OptionError{Option: "task", Value: s, Err: err}
+			parts := strings.Split(s, ":")
+			hint := suggest.Hint(strings.ToLower(strings.TrimSpace(parts[len(parts)-1])), []string{"multiclass", "binary", "regression"}, "%s")
+			return opts, &OptionError{Option: "task", Value: s, Err: fmt.Errorf("%v%s", err, hint)}
 		}
 		opts.Tasks = append(opts.Tasks, ts)
 	}
@@ -113,69 +193,82 @@ func (o *Options) dataOptions() (data.Options, error) {
 }
 
 // ParseHidden reads the widths of the shared layers: comma-separated
-// widths, "0" or "none" for heads on the inputs, or "auto" (auto is true)
-// to choose one width by validation.
+// widths of at least 1, "none" for heads on the inputs, or "auto" (auto
+// is true) to choose one width by validation.
 func ParseHidden(s string) (widths []int, auto bool, err error) {
 	s = strings.TrimSpace(s)
-	switch s {
+	switch strings.ToLower(s) {
 	case "auto":
 		return nil, true, nil
-	case "0", "none", "":
+	case "none":
 		return nil, false, nil
 	}
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 || n > 1<<20 {
-			return nil, false, &OptionError{Option: "hidden", Value: s, Err: fmt.Errorf("%q is not a layer width (want e.g. 64 or 256,128, none or auto)", f)}
+			return nil, false, &OptionError{Option: "hidden", Value: s, Err: fmt.Errorf("%q is not a layer width of at least 1 (want e.g. 64 or 256,128, none for no shared layer, or auto)", f)}
 		}
 		widths = append(widths, n)
 	}
 	return widths, false, nil
 }
 
-// ParseActivation reads an activation name (identity, linear, relu, tanh).
+// ParseActivation reads an activation name (identity, linear, relu, tanh),
+// in any case.
 func ParseActivation(s string) (backend.Activation, error) {
-	act, err := backend.ParseActivation(s)
+	name, err := parseEnum("activation", s, []string{"relu", "tanh", "identity", "linear"})
 	if err != nil {
-		return 0, &OptionError{Option: "activation", Err: err}
+		return 0, err
 	}
-	return act, nil
+	return backend.ParseActivation(name)
 }
 
-// ParseMethods reads a comma-separated list of weighting methods.
+// methodNames lists the weighting methods.
+func methodNames() []string {
+	var names []string
+	for _, m := range mtl.Methods {
+		names = append(names, string(m))
+	}
+	return names
+}
+
+// ParseMethods reads a comma-separated list of weighting methods, in any
+// case.
 func ParseMethods(list string) ([]mtl.Method, error) {
 	var ms []mtl.Method
 	for _, s := range strings.Split(list, ",") {
-		m, err := mtl.ParseMethod(strings.TrimSpace(s))
+		m, err := ParseMethod(s)
 		if err != nil {
-			return nil, &OptionError{Option: "weighting", Err: err}
+			return nil, err
 		}
 		ms = append(ms, m)
 	}
 	return ms, nil
 }
 
-// ParseMethod reads one weighting method.
+// ParseMethod reads one weighting method, in any case.
 func ParseMethod(s string) (mtl.Method, error) {
-	m, err := mtl.ParseMethod(s)
-	if err != nil {
-		return "", &OptionError{Option: "weighting", Err: err}
-	}
-	return m, nil
+	name, err := parseEnum("weighting", s, methodNames())
+	return mtl.Method(name), err
 }
 
-// Optimizer returns the optimiser named s (sgd, adam, adamw); the
-// configuration's validation rejects other names.
-func Optimizer(s string) mtl.Optimizer { return mtl.Optimizer(s) }
+// ParseOptimizer reads an optimiser name (sgd, adam, adamw), in any case.
+func ParseOptimizer(s string) (mtl.Optimizer, error) {
+	name, err := parseEnum("optimizer", s, []string{string(mtl.SGD), string(mtl.Adam), string(mtl.AdamW)})
+	return mtl.Optimizer(name), err
+}
 
-// Schedule returns the learning-rate schedule named s (constant, step,
-// cosine); the configuration's validation rejects other names.
-func Schedule(s string) mtl.ScheduleKind { return mtl.ScheduleKind(s) }
+// ParseSchedule reads a learning-rate schedule (constant, step, cosine),
+// in any case.
+func ParseSchedule(s string) (mtl.ScheduleKind, error) {
+	name, err := parseEnum("schedule", s, []string{string(mtl.Constant), string(mtl.Step), string(mtl.Cosine)})
+	return mtl.ScheduleKind(name), err
+}
 
 // parsePosWeight reads a positive-class weight: 0 for none, -1 for auto,
 // or the number.
 func parsePosWeight(s string) (float64, error) {
-	switch s {
+	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "none", "1":
 		return 0, nil
 	case "auto":
@@ -183,7 +276,7 @@ func parsePosWeight(s string) (float64, error) {
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil || !(v > 0) || math.IsInf(v, 0) {
-		return 0, optionErrorf("pos-weight", s, "not auto, none or a positive number")
+		return 0, optionErrorf("pos-weight", s, "not auto, none or a positive number%s", suggest.Hint(strings.ToLower(s), []string{"auto", "none"}, "%s"))
 	}
 	return v, nil
 }

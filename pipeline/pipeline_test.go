@@ -137,7 +137,8 @@ func TestPrepareErrors(t *testing.T) {
 		{"validation split", func(o *Options) { o.ValSplit = 1 }, "val-split", nil},
 		{"task spec", func(o *Options) { o.Tasks = []string{"y:ordinal"} }, "task", nil},
 		{"positive weight", func(o *Options) { o.PosWeight = "-2" }, "pos-weight", nil},
-		{"configuration", func(o *Options) { o.Train.LR = -1 }, "config", nil},
+		{"learning rate", func(o *Options) { o.Train.LR = -1 }, "lr", nil},
+		{"configuration", func(o *Options) { o.Train.Beta1 = 2 }, "config", nil},
 		{"auto without validation", func(o *Options) { o.AutoWidth, o.ValSplit = true, 0 }, "hidden", nil},
 		{"no task", func(o *Options) { o.Tasks = nil }, "", ErrNoTasks},
 		{"no output", func(o *Options) { o.Out = "" }, "", ErrNoOut},
@@ -242,12 +243,14 @@ func TestApplyReportAndPredictions(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep := ap.Report()
-	// A family is scored head by head.
-	if len(rep.Tasks) != 8 {
-		t.Errorf("report has tasks %v, want y@s0…y@s3 and kind@s0…kind@s3", rep.Order)
+	// A family is one task over all its rows, with its groups under it.
+	if !slices.Equal(rep.Order, []string{"y", "kind"}) || rep.Tasks["y"].N != 370 || len(rep.Tasks["y"].Groups) != 4 {
+		t.Fatalf("report has tasks %v (y: %d rows, %d groups), want y and kind with 4 groups each", rep.Order, rep.Tasks["y"].N, len(rep.Tasks["y"].Groups))
 	}
-	if v, ok := rep.Tasks["y@s1"].Get("auc"); !ok || v < 0.8 {
-		t.Errorf("AUC of y@s1 is %v", v)
+	if g := rep.Tasks["y"].Groups[1]; g.Group != "s1" {
+		t.Errorf("second group of y is %q", g.Group)
+	} else if v, ok := g.Metrics.Get("auc"); !ok || v < 0.8 {
+		t.Errorf("AUC of y in s1 is %v", v)
 	}
 	var out bytes.Buffer
 	if err := ap.WritePredictions(&out, []string{"site"}); err != nil {

@@ -12,7 +12,10 @@ package runlog
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"math"
 	"os"
 	"strings"
@@ -55,6 +58,45 @@ func Create(path string) (*Writer, error) {
 		return nil, err
 	}
 	return &Writer{f: f}, nil
+}
+
+// ErrNotLog is returned (wrapped) by CheckAppend for a file that is not
+// a training log.
+var ErrNotLog = errors.New("not an mtl-gpu training log")
+
+// CheckAppend reports whether a log may be appended to path: it may when
+// there is no file there, or an empty one, or one whose first line is a
+// log line. Anything else (a data file given by mistake, say) gives an
+// error wrapping ErrNotLog.
+func CheckAppend(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return err
+	}
+	br := bufio.NewReader(io.LimitReader(f, 1<<20))
+	for {
+		text, err := br.ReadString('\n')
+		if t := strings.TrimSpace(text); t != "" {
+			var l struct {
+				Epoch *int            `json:"epoch"`
+				Tasks json.RawMessage `json:"tasks"`
+			}
+			if json.Unmarshal([]byte(t), &l) != nil || l.Epoch == nil || l.Tasks == nil {
+				return fmt.Errorf("%s: %w", path, ErrNotLog)
+			}
+			return nil
+		}
+		if err != nil {
+			return nil
+		}
+	}
 }
 
 // Write appends one line.

@@ -46,7 +46,7 @@ a ReLU projection of 512).`,
 	f := cmd.Flags()
 	f.StringVar(&workload, "workload", "linear", "reference workload: linear or relu")
 	f.IntVar(&o.Epochs, "epochs", 3, "timed epochs after the warm-up epoch")
-	f.BoolVar(&o.Profile, "profile", true, "profile one more epoch operation by operation")
+	f.BoolVar(&o.Profile, "profile", false, "profile one more epoch operation by operation")
 	f.StringVar(&methods, "weighting", "equal", "comma-separated weighting methods to time; the first is the reference")
 	return cmd
 }

@@ -33,7 +33,7 @@ random part of every group (or of the rows): --train-fraction of them train.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.weighting = "equal"
-			if err := f.parse(cmd.Flags()); err != nil {
+			if err := f.parse(cmd); err != nil {
 				return err
 			}
 			var err error

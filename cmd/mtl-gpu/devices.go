@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/mtl-gpu/mtl-gpu/backend"
+	"github.com/mtl-gpu/mtl-gpu/internal/suggest"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -25,6 +27,22 @@ func (d *deviceFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&d.cublas, "cublas", "", "path of the cuBLAS library to load (default: search libcublas.so.13, .12, .11)")
 	fs.BoolVar(&d.tf32, "tf32", false, "let cuBLAS use TF32 tensor cores (faster, about 3 decimal digits)")
 	fs.IntVar(&d.threads, "threads", 0, "CPU backend threads, for OpenBLAS and the other operations (0: all cores)")
+}
+
+// blasNames are the values of --blas.
+var blasNames = []string{"auto", "openblas", "gonum"}
+
+// validate checks the device flags that need no device, as usage errors.
+func (d *deviceFlags) validate() error {
+	blas := strings.ToLower(strings.TrimSpace(d.blas))
+	if !slices.Contains(blasNames, blas) {
+		return usageError("--blas %s: unknown value (want auto, openblas or gonum)%s", d.blas, suggest.Hint(blas, blasNames, "%s"))
+	}
+	d.blas = blas
+	if d.threads < 0 {
+		return usageError("--threads %d: must be at least 0 (0: all cores)", d.threads)
+	}
+	return nil
 }
 
 func (d *deviceFlags) options() backend.Options {

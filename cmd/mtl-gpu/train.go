@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 
@@ -37,10 +38,18 @@ Empty, ?, NA and NaN target cells are missing labels.
 
 The model is saved to --out at the end of every epoch (the best by validation
 loss when --val-split is set) and when interrupted; --resume continues a
-saved run exactly where it stopped.`,
+saved run exactly where it stopped, on the data and split it records (give
+--data only if the file moved). With --resume, --epochs and --patience may
+change; other training options are ignored, and said to be.
+
+--out never overwrites the data, and never a file that is not an mtl-gpu
+model unless --force. A run whose best validation loss (training loss
+without validation) is not below that of a constant prediction (class
+frequencies, target means) has diverged: it exits with status 3 and leaves
+an existing --out as it was unless --force.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := f.parse(cmd.Flags()); err != nil {
+			if err := f.parse(cmd); err != nil {
 				return err
 			}
 			return a.train(cmd, f.opts)
@@ -53,7 +62,8 @@ saved run exactly where it stopped.`,
 	f.register(fl)
 	fl.StringVar(&f.weighting, "weighting", "equal", "how task losses and gradients combine: equal, uncertainty, dwa, gradnorm, pcgrad or mgda")
 	fl.StringVar(&f.opts.Resume, "resume", "", "continue training the run saved in this model file")
-	fl.StringVar(&f.opts.Log, "log", "", "write one JSON line per epoch to this file")
+	fl.StringVar(&f.opts.Log, "log", "", "append one JSON line per epoch to this file")
+	fl.BoolVar(&f.opts.Force, "force", false, "replace --out even if it is not a model, or with a model no better than a constant; append --log to any file")
 	return cmd
 }
 
@@ -89,21 +99,32 @@ func (f *trainFlags) register(fl *pflag.FlagSet) {
 	fl.Float64Var(&c.GroupBiasDecay, "group-bias-decay", c.GroupBiasDecay, "shrinkage of each group's intercept towards its family's")
 }
 
-// parse completes the options from the flags given as strings.
-func (f *trainFlags) parse(fl *pflag.FlagSet) error {
+// parse completes the options from the flags given as strings, and notes
+// which of the command's own flags were given.
+func (f *trainFlags) parse(cmd *cobra.Command) error {
 	o := &f.opts
 	var err error
 	if o.Train.Weighting.Method, err = pipeline.ParseMethod(f.weighting); err != nil {
 		return err
 	}
-	o.Train.Optimizer, o.Train.Schedule.Kind = pipeline.Optimizer(f.optimizer), pipeline.Schedule(f.schedule)
+	if o.Train.Optimizer, err = pipeline.ParseOptimizer(f.optimizer); err != nil {
+		return err
+	}
+	if o.Train.Schedule.Kind, err = pipeline.ParseSchedule(f.schedule); err != nil {
+		return err
+	}
 	if o.Hidden, o.AutoWidth, err = pipeline.ParseHidden(f.hidden); err != nil {
 		return err
 	}
 	if o.Activation, err = pipeline.ParseActivation(f.activation); err != nil {
 		return err
 	}
-	o.GroupColumnSet, o.EpochsSet = fl.Changed("group-column"), fl.Changed("epochs")
+	o.Given = nil
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		if cmd.LocalFlags().Lookup(fl.Name) != nil {
+			o.Given = append(o.Given, fl.Name)
+		}
+	})
 	return nil
 }
 
@@ -112,8 +133,9 @@ func (a *app) train(cmd *cobra.Command, o pipeline.Options) error {
 	if err != nil {
 		return err
 	}
-	if r.IgnoredTasks {
-		a.log.Warn("--task is ignored with --resume: the model's tasks are used")
+	defer r.Close()
+	if len(r.IgnoredOptions) > 0 {
+		a.log.Warn(fmt.Sprintf("with --resume the model's own settings are used: --%s ignored (--epochs and --patience may change)", strings.Join(r.IgnoredOptions, ", --")))
 	}
 	a.warn(r.Warnings)
 	b, err := a.openDevice()
@@ -125,10 +147,10 @@ func (a *app) train(cmd *cobra.Command, o pipeline.Options) error {
 	defer stop()
 	if r.ChoosesWidth() {
 		grid, err := r.ChooseWidth(ctx, b)
+		a.printGrid(grid)
 		if err != nil {
 			return err
 		}
-		a.printGrid(grid)
 	}
 	var prog *progress
 	res, err := r.Fit(ctx, b, pipeline.Progress{
@@ -140,6 +162,7 @@ func (a *app) train(cmd *cobra.Command, o pipeline.Options) error {
 	if err != nil {
 		return err
 	}
+	prog.finish(res)
 	return a.printTrained(r, res)
 }
 
@@ -152,7 +175,7 @@ func (a *app) warn(lines []string) {
 
 // printGrid shows the candidates of --hidden auto on standard error.
 func (a *app) printGrid(grid []pipeline.WidthCandidate) {
-	if a.quiet {
+	if a.quiet || len(grid) == 0 {
 		return
 	}
 	tw := tabwriter.NewWriter(a.stderr, 2, 4, 2, ' ', tabwriter.AlignRight)

@@ -1,8 +1,12 @@
 // Package mtltest checks that a backend trains like the CPU backend: the
 // same model, seed and data give the same loss curve within a stated
 // tolerance, and a model saved from one backend predicts the same on the
-// other. Device backends run it in their tests next to the operation-level
-// conformance suite of backend/backendtest.
+// other. It trains with AdamW and with plain SGD, with and without
+// gradient clipping: SGD's step is proportional to the gradient, so an
+// error that scales one (a halved bias gradient, a wrong norm) shows in the
+// loss, where AdamW's normalised step hides it. Device backends run it in
+// their tests next to the operation-level conformance suite of
+// backend/backendtest.
 package mtltest
 
 import (
@@ -11,6 +15,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/mtl-gpu/mtl-gpu/backend"
@@ -30,10 +35,14 @@ const (
 	PredictTol = 1e-4
 )
 
-// Problem is one training run of FollowsCPU.
+// Problem is one model and data set of FollowsCPU.
 type Problem struct {
 	Name string
 	Spec mtl.Spec
+	// ClipNorm is the gradient clipping norm of the clipped run, chosen
+	// so that clipping scales some of its steps (a quarter to a half on
+	// the CPU backend) and leaves the others.
+	ClipNorm float64
 }
 
 // Problems cover every task type, a positive-class weight, task weights, a
@@ -42,13 +51,13 @@ type Problem struct {
 func Problems() []Problem {
 	return []Problem{
 		{"multiclass", mtl.Spec{Inputs: 12, Hidden: []int{16}, Activation: backend.ReLU, Tasks: []mtl.Task{
-			{Name: "a", Type: mtl.Multiclass, Classes: 4}, {Name: "b", Type: mtl.Multiclass, Classes: 3, Weight: 0.5}}}},
+			{Name: "a", Type: mtl.Multiclass, Classes: 4}, {Name: "b", Type: mtl.Multiclass, Classes: 3, Weight: 0.5}}}, 0.7},
 		{"binary", mtl.Spec{Inputs: 12, Hidden: []int{16, 8}, Activation: backend.Tanh, Tasks: []mtl.Task{
-			{Name: "a", Type: mtl.Binary, PosWeight: 3}, {Name: "b", Type: mtl.Binary}, {Name: "c", Type: mtl.Binary}}}},
+			{Name: "a", Type: mtl.Binary, PosWeight: 3}, {Name: "b", Type: mtl.Binary}, {Name: "c", Type: mtl.Binary}}}, 0.47},
 		{"regression", mtl.Spec{Inputs: 12, Hidden: []int{8}, Activation: backend.Identity, Tasks: []mtl.Task{
-			{Name: "a", Type: mtl.Regression}, {Name: "b", Type: mtl.Regression, Weight: 2}}}},
+			{Name: "a", Type: mtl.Regression}, {Name: "b", Type: mtl.Regression, Weight: 2}}}, 2.4},
 		{"family", mtl.Spec{Inputs: 12, Hidden: []int{16}, Activation: backend.ReLU, Tasks: []mtl.Task{
-			{Name: "score", Type: mtl.Regression, Groups: 7}, {Name: "pass", Type: mtl.Binary, Groups: 7}}}},
+			{Name: "score", Type: mtl.Regression, Groups: 7}, {Name: "pass", Type: mtl.Binary, Groups: 7}}}, 2.0},
 	}
 }
 
@@ -135,11 +144,36 @@ func run(t *testing.T, b backend.Backend, spec mtl.Spec, cfg mtl.Config, train, 
 	return epochs, ck
 }
 
-// FollowsCPU trains every problem of Problems for several epochs on b and
-// on the CPU backend with the same seed and data, and requires every
+// runConfig is one training configuration of FollowsCPU: changes to the
+// default configuration (5 epochs of batches of 64, no early stopping).
+type runConfig struct {
+	name   string
+	config func(*mtl.Config, Problem)
+}
+
+// runs are the configurations FollowsCPU trains each problem with: the
+// default AdamW, which hardly reacts to the scale of a gradient, and plain
+// SGD, which follows it (an error that scales a gradient shows in the
+// loss), once without and once with gradient clipping.
+func runs() []runConfig {
+	sgd := func(c *mtl.Config, _ Problem) {
+		c.Optimizer, c.LR, c.Momentum, c.ClipNorm = mtl.SGD, 0.1, 0, 0
+	}
+	return []runConfig{
+		{"adamw", func(*mtl.Config, Problem) {}},
+		{"sgd", sgd},
+		{"sgd-clipped", func(c *mtl.Config, p Problem) { sgd(c, p); c.ClipNorm = p.ClipNorm }},
+	}
+}
+
+// FollowsCPU trains every problem of Problems with AdamW, with plain SGD
+// and with plain SGD and gradient clipping, each for several epochs on b
+// and on the CPU backend with the same seed and data, and requires every
 // epoch's per-task training and validation losses to agree within LossTol
-// (relative). The model trained on b is saved, loaded and used to predict
-// a test set on both backends, which must agree within PredictTol.
+// (relative). Each model trained on b is saved, loaded and used to predict
+// a test set on both backends, which must agree within PredictTol. It also
+// checks that clipping engages in the clipped run: on the CPU backend it
+// must train differently from the same run without clipping.
 func FollowsCPU(t *testing.T, b backend.Backend) {
 	ref, err := cpu.New(backend.Options{BLAS: "gonum"})
 	if err != nil {
@@ -147,53 +181,89 @@ func FollowsCPU(t *testing.T, b backend.Backend) {
 	}
 	defer ref.Close()
 	for _, p := range Problems() {
-		t.Run(p.Name, func(t *testing.T) {
-			train, val, test := Data(p.Spec, 600, 1), Data(p.Spec, 150, 2), Data(p.Spec, 200, 3)
-			cfg := mtl.DefaultConfig()
-			cfg.Epochs, cfg.Batch, cfg.Patience = 5, 64, 0
-			got, ck := run(t, b, p.Spec, cfg, train, val)
-			want, _ := run(t, ref, p.Spec, cfg, train, val)
-			for e := range want {
-				for i, task := range p.Spec.Tasks {
-					check := func(what string, g, w float64) {
-						if !backendtest.Within(g, w, 1e-6, LossTol) {
-							t.Errorf("epoch %d, task %s: %s loss %.7g, CPU backend %.7g", e+1, task.Name, what, g, w)
-						}
-					}
-					check("training", got[e].TaskTrain[i], want[e].TaskTrain[i])
-					check("validation", got[e].TaskVal[i], want[e].TaskVal[i])
-				}
-			}
-			var buf bytes.Buffer
-			if err := mtl.Save(&buf, ck, nil); err != nil {
-				t.Fatal(err)
-			}
-			loaded, _, err := mtl.Load(&buf)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pg, err := loaded.Model.Predict(b, test)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pw, err := loaded.Model.Predict(ref, test)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, task := range p.Spec.Tasks {
-				scale := 1.0
-				if task.Type == mtl.Regression {
-					scale = loaded.Model.Spec.Tasks[i].Std
-				}
-				for j := range pg[i] {
-					if d := math.Abs(float64(pg[i][j]-pw[i][j])) / scale; !(d <= PredictTol) {
-						t.Fatalf("task %s, output %d: %g on this backend, %g on the CPU backend", task.Name, j, pg[i][j], pw[i][j])
-					}
-				}
-			}
-			t.Logf("%s: %d epochs agree; final training loss %s", p.Name, len(want), lossLine(got[len(got)-1], want[len(want)-1]))
-		})
+		train, val, test := Data(p.Spec, 600, 1), Data(p.Spec, 150, 2), Data(p.Spec, 200, 3)
+		cpuRuns := map[string][]mtl.EpochStats{}
+		for _, r := range runs() {
+			t.Run(p.Name+"/"+r.name, func(t *testing.T) {
+				cfg := mtl.DefaultConfig()
+				cfg.Epochs, cfg.Batch, cfg.Patience = 5, 64, 0
+				r.config(&cfg, p)
+				got, ck := run(t, b, p.Spec, cfg, train, val)
+				want, _ := run(t, ref, p.Spec, cfg, train, val)
+				cpuRuns[r.name] = want
+				compareRuns(t, p.Spec, got, want)
+				comparePredictions(t, b, ref, p.Spec, ck, test)
+				t.Logf("%s/%s: %d epochs agree; final training loss %s", p.Name, r.name, len(want), lossLine(got[len(got)-1], want[len(want)-1]))
+			})
+		}
+		clipped, plain := cpuRuns["sgd-clipped"], cpuRuns["sgd"]
+		if clipped != nil && plain != nil && sameLosses(clipped, plain) {
+			t.Errorf("%s: clipping at %g never engaged (the clipped run trains exactly like the unclipped one)", p.Name, p.ClipNorm)
+		}
 	}
+}
+
+// compareRuns requires every epoch's per-task losses to agree.
+func compareRuns(t *testing.T, spec mtl.Spec, got, want []mtl.EpochStats) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d epochs, CPU backend %d", len(got), len(want))
+	}
+	for e := range want {
+		for i, task := range spec.Tasks {
+			check := func(what string, g, w float64) {
+				if !backendtest.Within(g, w, 1e-6, LossTol) {
+					t.Errorf("epoch %d, task %s: %s loss %.7g, CPU backend %.7g", e+1, task.Name, what, g, w)
+				}
+			}
+			check("training", got[e].TaskTrain[i], want[e].TaskTrain[i])
+			check("validation", got[e].TaskVal[i], want[e].TaskVal[i])
+		}
+	}
+}
+
+// comparePredictions saves and loads the checkpoint trained on b and
+// requires its predictions of test on b and on ref to agree.
+func comparePredictions(t *testing.T, b, ref backend.Backend, spec mtl.Spec, ck *mtl.Checkpoint, test *mtl.Dataset) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := mtl.Save(&buf, ck, nil); err != nil {
+		t.Fatal(err)
+	}
+	loaded, _, err := mtl.Load(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := loaded.Model.Predict(b, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, err := loaded.Model.Predict(ref, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, task := range spec.Tasks {
+		scale := 1.0
+		if task.Type == mtl.Regression {
+			scale = loaded.Model.Spec.Tasks[i].Std
+		}
+		for j := range pg[i] {
+			if d := math.Abs(float64(pg[i][j]-pw[i][j])) / scale; !(d <= PredictTol) {
+				t.Fatalf("task %s, output %d: %g on this backend, %g on the CPU backend", task.Name, j, pg[i][j], pw[i][j])
+			}
+		}
+	}
+}
+
+// sameLosses reports whether two runs have the same training losses in
+// every epoch.
+func sameLosses(a, b []mtl.EpochStats) bool {
+	for e := range a {
+		if !slices.Equal(a[e].TaskTrain, b[e].TaskTrain) {
+			return false
+		}
+	}
+	return true
 }
 
 func lossLine(g, w mtl.EpochStats) string {

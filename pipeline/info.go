@@ -1,0 +1,298 @@
+package pipeline
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/mtl-gpu/mtl-gpu/data"
+	"github.com/mtl-gpu/mtl-gpu/mtl"
+)
+
+// Description is what a model file says about its model, for people
+// (Text) and programs (it marshals to JSON): tasks, inputs, architecture,
+// training state, metrics and, when recorded, the data it was trained on.
+type Description struct {
+	Path         string              `json:"path"`
+	Tasks        []TaskDescription   `json:"tasks"`
+	Inputs       InputsDescription   `json:"inputs"`
+	Architecture ArchitectureSummary `json:"architecture"`
+	Training     TrainingState       `json:"training"`
+	Metrics      MetricsSummary      `json:"metrics"`
+	// Data is the run's record (sources, split, holdout); nil for a file
+	// written before runs were recorded.
+	Data *Record `json:"data,omitempty"`
+}
+
+// TaskDescription describes one task.
+type TaskDescription struct {
+	Name   string  `json:"name"`
+	Type   string  `json:"type"`
+	Weight float64 `json:"weight"`
+	// Classes are the class labels of a classification task as written
+	// in training; Positive is a binary task's positive class.
+	Classes  []string `json:"classes,omitempty"`
+	Positive string   `json:"positive_class,omitempty"`
+	// PosWeight is a binary task's positive-class weight (1 when none).
+	PosWeight float64 `json:"pos_weight,omitempty"`
+	// Groups is the number of groups of a family (one head each).
+	Groups int `json:"groups,omitempty"`
+	// Mean and Std are a regression target's training mean and standard
+	// deviation.
+	Mean *float64 `json:"mean,omitempty"`
+	Std  *float64 `json:"std,omitempty"`
+}
+
+// InputsDescription describes the input columns.
+type InputsDescription struct {
+	// Columns is the number of input columns and Encoded the width of the
+	// encoded input.
+	Columns     int                `json:"columns"`
+	Encoded     int                `json:"encoded"`
+	Numeric     []string           `json:"numeric"`
+	Categorical []CategoricalInput `json:"categorical"`
+	GroupColumn string             `json:"group_column,omitempty"`
+	Impute      string             `json:"impute,omitempty"`
+}
+
+// CategoricalInput is a one-hot encoded input column.
+type CategoricalInput struct {
+	Name       string `json:"name"`
+	Categories int    `json:"categories"`
+}
+
+// ArchitectureSummary describes the network.
+type ArchitectureSummary struct {
+	Inputs     int    `json:"inputs"`
+	Hidden     []int  `json:"hidden"`
+	Activation string `json:"activation"`
+	Parameters int    `json:"parameters"`
+}
+
+// TrainingState describes the configuration and progress of the run.
+type TrainingState struct {
+	Optimizer   string  `json:"optimizer"`
+	LR          float64 `json:"lr"`
+	Batch       int     `json:"batch"`
+	Schedule    string  `json:"schedule"`
+	WeightDecay float64 `json:"weight_decay"`
+	Weighting   string  `json:"weighting"`
+	Seed        uint64  `json:"seed"`
+	// Epochs of EpochBudget are done; Step counts optimiser steps and
+	// EpochStep those of an unfinished epoch (0 at a boundary).
+	Epochs      int `json:"epochs"`
+	EpochBudget int `json:"epoch_budget"`
+	Step        int `json:"step"`
+	EpochStep   int `json:"epoch_step"`
+	// BestEpoch is the epoch of the best validation loss (0 without
+	// validation); StoppedEarly is set when patience ended the run.
+	BestEpoch    int  `json:"best_epoch"`
+	StoppedEarly bool `json:"stopped_early"`
+	// Finished is set when --resume has nothing left to train.
+	Finished bool `json:"finished"`
+}
+
+// MetricsSummary holds the run's figures of merit as recorded.
+type MetricsSummary struct {
+	// BestValLoss is the best validation loss (nil without validation)
+	// and ConstantLoss that of the constant predictor it had to beat.
+	BestValLoss  *float64 `json:"best_val_loss"`
+	ConstantLoss *float64 `json:"constant_predictor_loss"`
+	// Validation holds each task's headline metric at the best epoch.
+	Validation []TaskMetric `json:"validation"`
+}
+
+// Describe reads a model file and describes it.
+func Describe(path string) (*Description, error) {
+	m, err := LoadModel(path)
+	if err != nil {
+		return nil, err
+	}
+	ck, s := m.Checkpoint, m.Schema
+	rec, err := readRecord(path, ck.Run)
+	if err != nil {
+		return nil, err
+	}
+	d := &Description{Path: path, Data: rec}
+	for i, task := range ck.Model.Spec.Tasks {
+		d.Tasks = append(d.Tasks, describeTask(task, s.Targets[i]))
+	}
+	d.Inputs = InputsDescription{Columns: len(s.Features), Encoded: s.Dim(), GroupColumn: s.GroupColumn, Impute: s.Impute,
+		Numeric: []string{}, Categorical: []CategoricalInput{}}
+	for _, f := range s.Features {
+		if f.Kind == data.Categorical {
+			d.Inputs.Categorical = append(d.Inputs.Categorical, CategoricalInput{f.Name, len(f.Categories)})
+		} else {
+			d.Inputs.Numeric = append(d.Inputs.Numeric, f.Name)
+		}
+	}
+	spec, cfg, st := ck.Model.Spec, ck.Config, ck.State
+	d.Architecture = ArchitectureSummary{Inputs: spec.Inputs, Hidden: append([]int{}, spec.Hidden...), Activation: spec.Activation.String(), Parameters: ck.Model.NumParams()}
+	d.Training = TrainingState{Optimizer: string(cfg.Optimizer), LR: cfg.LR, Batch: cfg.Batch, Schedule: string(cfg.Schedule.Kind),
+		WeightDecay: cfg.WeightDecay, Weighting: string(cfg.Weighting.Method), Seed: cfg.Seed,
+		Epochs: st.Epoch, EpochBudget: cfg.Epochs, Step: st.Step, EpochStep: st.EpochStep, BestEpoch: max(st.BestEpoch, 0),
+		StoppedEarly: st.Done, Finished: st.Done || (st.Epoch >= cfg.Epochs && st.EpochStep == 0)}
+	if !math.IsInf(st.BestVal, 0) {
+		v := st.BestVal
+		d.Metrics.BestValLoss = &v
+	}
+	d.Metrics.Validation = []TaskMetric{}
+	if rec != nil {
+		d.Metrics.ConstantLoss = rec.ConstantLoss
+		d.Metrics.Validation = append(d.Metrics.Validation, rec.Best...)
+	}
+	return d, nil
+}
+
+func describeTask(task mtl.Task, tg data.Target) TaskDescription {
+	td := TaskDescription{Name: task.Name, Type: task.Type.String(), Weight: task.Weight, Groups: task.Groups}
+	if td.Weight == 0 {
+		td.Weight = 1
+	}
+	switch task.Type {
+	case mtl.Multiclass:
+		td.Classes = tg.Classes
+	case mtl.Binary:
+		td.Classes, td.Positive, td.PosWeight = tg.Classes, tg.Positive, task.PosWeight
+		if td.PosWeight == 0 {
+			td.PosWeight = 1
+		}
+	default:
+		mean, std := task.Mean, task.Std
+		td.Mean, td.Std = &mean, &std
+	}
+	return td
+}
+
+// Text formats the description for people.
+func (d *Description) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "model %s\n\ntasks\n", d.Path)
+	tw := tabwriter.NewWriter(&b, 2, 4, 2, ' ', 0)
+	for _, t := range d.Tasks {
+		fmt.Fprintf(tw, "  %s\t%s\tweight %g\t%s\n", t.Name, t.Type, t.Weight, taskDetail(t))
+	}
+	tw.Flush()
+	in := d.Inputs
+	fmt.Fprintf(&b, "\ninputs\n  %d columns (%d numeric, %d categorical), %d encoded inputs", in.Columns, len(in.Numeric), len(in.Categorical), in.Encoded)
+	if in.Impute != "" {
+		fmt.Fprintf(&b, ", missing numbers imputed by the %s", in.Impute)
+	}
+	b.WriteString("\n")
+	if len(in.Numeric) > 0 {
+		fmt.Fprintf(&b, "  numeric: %s\n", abbreviate(in.Numeric, 12))
+	}
+	if len(in.Categorical) > 0 {
+		var cats []string
+		for _, c := range in.Categorical {
+			cats = append(cats, fmt.Sprintf("%s (%d)", c.Name, c.Categories))
+		}
+		fmt.Fprintf(&b, "  categorical: %s\n", abbreviate(cats, 12))
+	}
+	if in.GroupColumn != "" {
+		fmt.Fprintf(&b, "  group column: %s\n", in.GroupColumn)
+	}
+	a := d.Architecture
+	fmt.Fprintf(&b, "\narchitecture\n  %d inputs → shared %s (%s) → one head per task; %d parameters\n", a.Inputs, hiddenText(a.Hidden), a.Activation, a.Parameters)
+	t := d.Training
+	fmt.Fprintf(&b, "\ntraining\n  %s, learning rate %g, batch %d, %s schedule, weight decay %g, weighting %s, seed %d\n",
+		t.Optimizer, t.LR, t.Batch, t.Schedule, t.WeightDecay, t.Weighting, t.Seed)
+	fmt.Fprintf(&b, "  %d of %d epochs (%d steps)", t.Epochs, t.EpochBudget, t.Step)
+	switch {
+	case t.EpochStep > 0:
+		fmt.Fprintf(&b, ", interrupted %d steps into epoch %d: --resume continues it", t.EpochStep, t.Epochs+1)
+	case t.StoppedEarly:
+		b.WriteString(", stopped early (no better validation loss within the patience)")
+	case t.Finished:
+		b.WriteString(", finished")
+	default:
+		b.WriteString(": --resume continues it")
+	}
+	b.WriteString("\n")
+	d.metricsText(&b)
+	d.dataText(&b)
+	return b.String()
+}
+
+func (d *Description) metricsText(b *strings.Builder) {
+	m := d.Metrics
+	b.WriteString("\nmetrics\n")
+	if m.BestValLoss != nil {
+		fmt.Fprintf(b, "  best validation loss %.5g at epoch %d", *m.BestValLoss, d.Training.BestEpoch)
+	} else {
+		b.WriteString("  no validation rows")
+	}
+	if m.ConstantLoss != nil {
+		fmt.Fprintf(b, " (a constant prediction: %.5g)", *m.ConstantLoss)
+	}
+	b.WriteString("\n")
+	for _, v := range m.Validation {
+		fmt.Fprintf(b, "  %s: validation %s %.4f\n", v.Task, v.Metric, v.Value)
+	}
+}
+
+func (d *Description) dataText(b *strings.Builder) {
+	if d.Data == nil {
+		b.WriteString("\ndata\n  not recorded (an older mtl-gpu wrote this file)\n")
+		return
+	}
+	b.WriteString("\ndata\n")
+	for _, s := range d.Data.Sources {
+		fmt.Fprintf(b, "  %s: %s", s.Role, s)
+		if s.Fingerprint != nil {
+			fmt.Fprintf(b, " (%v)", *s.Fingerprint)
+		}
+		b.WriteString("\n")
+	}
+	if h := d.Data.Holdout; h != nil {
+		fmt.Fprintf(b, "  held out for testing: %g of each %s (seed %d)\n", h.Fraction, h.GroupColumn, h.Seed)
+	}
+	if d.Data.ValSplit > 0 {
+		fmt.Fprintf(b, "  validation: %g of the training rows, by %s (seed %d)\n", d.Data.ValSplit, d.Data.SplitBy, d.Data.SplitSeed)
+	} else {
+		b.WriteString("  validation: none\n")
+	}
+}
+
+func taskDetail(t TaskDescription) string {
+	switch {
+	case t.Type == "binary":
+		s := fmt.Sprintf("classes %s, positive %q", strings.Join(t.Classes, ", "), t.Positive)
+		if t.PosWeight != 1 {
+			s += fmt.Sprintf(", positive weight %.4g", t.PosWeight)
+		}
+		return s + groupsText(t.Groups)
+	case t.Type == "multiclass":
+		return fmt.Sprintf("%d classes: %s", len(t.Classes), abbreviate(t.Classes, 8)) + groupsText(t.Groups)
+	case t.Mean != nil:
+		return fmt.Sprintf("mean %.4g, standard deviation %.4g", *t.Mean, *t.Std) + groupsText(t.Groups)
+	}
+	return groupsText(t.Groups)
+}
+
+func groupsText(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; a family of %d group heads", n)
+}
+
+func hiddenText(h []int) string {
+	if len(h) == 0 {
+		return "nothing (linear heads on the inputs)"
+	}
+	var parts []string
+	for _, w := range h {
+		parts = append(parts, fmt.Sprint(w))
+	}
+	return "layers of " + strings.Join(parts, ", ")
+}
+
+// abbreviate lists up to n items and counts the rest.
+func abbreviate(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:n], ", ") + fmt.Sprintf(" and %d more", len(items)-n)
+}
