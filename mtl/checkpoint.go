@@ -172,7 +172,7 @@ func (c *Checkpoint) Validate() error {
 			return err
 		}
 	}
-	if err := c.State.validate(c.Config, nt); err != nil {
+	if err := c.State.validate(c.Config, nt, c.Model.Spec.members()); err != nil {
 		return fmt.Errorf("progress: %w", err)
 	}
 	need := optimiserStates(c.Config.Optimizer)
@@ -206,8 +206,9 @@ func checkVector(what string, v []float32, n int) error {
 	return nil
 }
 
-// validate checks the progress of a run of cfg with nt tasks.
-func (s State) validate(cfg Config, nt int) error {
+// validate checks the progress of a run of cfg with nt tasks and the given
+// number of members.
+func (s State) validate(cfg Config, nt, members int) error {
 	switch {
 	case s.Epoch < 0 || s.Epoch > cfg.Epochs:
 		return fmt.Errorf("epoch %d outside [0, %d]", s.Epoch, cfg.Epochs)
@@ -221,8 +222,23 @@ func (s State) validate(cfg Config, nt int) error {
 		return fmt.Errorf("%d epochs without improvement, of %d", s.Stale, s.Epoch)
 	case math.IsNaN(s.BestVal) || s.BestVal < 0 || math.IsInf(s.BestVal, -1):
 		return fmt.Errorf("best validation loss %g", s.BestVal)
-	case s.EpochStep == 0 && len(s.EpochSums) != 0, s.EpochStep > 0 && len(s.EpochSums) != 2*nt:
-		return fmt.Errorf("%d loss sums for %d tasks at epoch step %d", len(s.EpochSums), nt, s.EpochStep)
+	case s.EpochStep == 0 && len(s.EpochSums) != 0, s.EpochStep > 0 && len(s.EpochSums) != 2*nt*members:
+		return fmt.Errorf("%d loss sums for %d tasks of %d members at epoch step %d", len(s.EpochSums), nt, members, s.EpochStep)
+	case members == 1 && len(s.Members) != 0, members > 1 && len(s.Members) != members:
+		return fmt.Errorf("the progress of %d members for a model of %d", len(s.Members), members)
+	}
+	for m, ms := range s.Members {
+		switch {
+		case ms.BestEpoch < -1 || ms.BestEpoch > s.Epoch:
+			return fmt.Errorf("member %d: best epoch %d outside [-1, %d]", m, ms.BestEpoch, s.Epoch)
+		case ms.Stale < 0 || ms.Stale > s.Epoch:
+			return fmt.Errorf("member %d: %d epochs without improvement, of %d", m, ms.Stale, s.Epoch)
+		case math.IsNaN(ms.BestVal) || ms.BestVal < 0 || math.IsInf(ms.BestVal, -1):
+			return fmt.Errorf("member %d: best validation loss %g", m, ms.BestVal)
+		}
+		if err := ms.Weighting.validate(nt); err != nil {
+			return fmt.Errorf("member %d: weighting state: %w", m, err)
+		}
 	}
 	for i, v := range s.EpochSums {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) || (i%2 == 1 && v < 0) {

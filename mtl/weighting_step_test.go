@@ -334,7 +334,7 @@ func checkStep(t *testing.T, c stepCase) {
 
 	values := backendtest.Reference{}.Values
 	before := values(tr.net.params)
-	if err := tr.step(0, rows); err != nil {
+	if err := tr.step(0, 0, rows); err != nil {
 		t.Fatal(err)
 	}
 	after := values(tr.net.params)
@@ -419,7 +419,7 @@ func runSteps(t *testing.T, tr *Trainer, data *Dataset, steps int, check func(st
 		off := (s * 8) % data.N
 		rows := []int{off, off + 1, off + 2, off + 3, off + 4, off + 5, off + 6, off + 7}
 		ref := newRefStep(tr, data, rows)
-		if err := tr.step(off, 8); err != nil {
+		if err := tr.step(off/8, off, 8); err != nil {
 			t.Fatal(err)
 		}
 		tr.state.Step++
@@ -448,7 +448,7 @@ func TestUncertaintyStateFollowsFormula(t *testing.T) {
 			}
 		}
 		refAdam(s, m, v, g, step, 0.05)
-		st := tr.method.save()
+		st := tr.methods[0].save()
 		if st.Steps != step || !allWithin(st.LogVar, s, 1e-7, 0) || !allWithin(st.M, m, 1e-12, 1e-6) || !allWithin(st.V, v, 1e-12, 1e-6) {
 			t.Fatalf("step %d: trainer s = %v, m = %v, v = %v, steps %d\nreference s = %v, m = %v, v = %v", step, st.LogVar, st.M, st.V, st.Steps, s, m, v)
 		}
@@ -517,7 +517,7 @@ func TestGradNormStateFollowsFormula(t *testing.T) {
 				w[i] *= float64(nt) / sum
 			}
 		}
-		st := tr.method.save()
+		st := tr.methods[0].save()
 		var sum float64
 		for _, x := range st.Weights {
 			sum += x

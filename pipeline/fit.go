@@ -56,6 +56,9 @@ type Result struct {
 	// and its last epoch was its best by validation loss: more epochs
 	// would probably help.
 	StillImproving bool
+	// OutOfFold scores, for a cross-validated run, every training row with
+	// the member that did not learn from it; nil otherwise.
+	OutOfFold *metrics.Report
 }
 
 // EpochStats reports one epoch of training: the trainer's figures (see
@@ -182,6 +185,11 @@ func (r *Run) Fit(ctx context.Context, b backend.Backend, p Progress) (*Result, 
 		return nil, err
 	}
 	res.StillImproving = r.Val != nil && res.State.BestEpoch == res.State.Epoch && res.State.Epoch == r.Config.Epochs && epochs > 0
+	if r.folds != nil {
+		if res.OutOfFold, err = r.outOfFold(b, model); err != nil {
+			return nil, err
+		}
+	}
 	if r.Demo && r.Test != nil {
 		if res.HeldOut, err = heldOut(b, model, r.Test); err != nil {
 			return nil, err
@@ -318,7 +326,7 @@ func (r *Run) valMetrics(b backend.Backend, ck *mtl.Checkpoint) ([]TaskMetric, e
 		params = ck.Current
 	}
 	m := &mtl.Model{Spec: ck.Model.Spec, Params: params}
-	preds, err := m.Predict(b, r.Val)
+	preds, err := r.validationPredictions(b, m)
 	if err != nil {
 		return nil, err
 	}
@@ -328,6 +336,19 @@ func (r *Run) valMetrics(b backend.Backend, ck *mtl.Checkpoint) ([]TaskMetric, e
 		out[i] = TaskMetric{Task: t.Name, Metric: name, Value: v}
 	}
 	return out, nil
+}
+
+// validationPredictions predicts the validation rows: with the model, or,
+// cross-validated, each row with the member that validates on it.
+func (r *Run) validationPredictions(b backend.Backend, m *mtl.Model) ([][]float32, error) {
+	if r.folds == nil {
+		return m.Predict(b, r.Val)
+	}
+	per, err := m.PredictMembers(b, r.Val)
+	if err != nil {
+		return nil, err
+	}
+	return outOfFold(per, r.folds, m.Spec), nil
 }
 
 // logEpoch writes one line per epoch to the log: the losses, each task's

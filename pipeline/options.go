@@ -36,6 +36,21 @@ type Options struct {
 	AutoWidth bool
 	// Activation is the shared layers' φ.
 	Activation backend.Activation
+	// Arch is the model's body (see mtl.Arch; empty means a shared
+	// bottom). A mixture of experts has Experts experts (MMoE), or Experts
+	// shared and TaskExperts per task on each of Levels levels (PLE), each
+	// an MLP of the widths ExpertHidden.
+	Arch         mtl.Arch
+	Experts      int
+	TaskExperts  int
+	Levels       int
+	ExpertHidden []int
+	// Ensemble trains this many members from consecutive seeds together
+	// and averages their predictions; CV trains one member per fold of
+	// K-fold cross-fitting instead (each member learns from the other
+	// folds and stops early on its own), reports out-of-fold metrics and
+	// averages the members too. 0 or 1 means a single model.
+	Ensemble, CV int
 	// PosWeight is the binary tasks' positive-class weight: "" or "none",
 	// "auto" (negatives/positives in the training rows) or a number.
 	PosWeight string
@@ -148,6 +163,9 @@ func (o *Options) validate() error {
 	}
 	if o.AutoWidth && o.ValSplit == 0 {
 		return optionErrorf("hidden", "auto", "choosing the width by validation loss needs a validation split above 0")
+	}
+	if err := o.validateArch(); err != nil {
+		return err
 	}
 	if _, err := parsePosWeight(o.PosWeight); err != nil {
 		return err

@@ -53,8 +53,13 @@ type Run struct {
 	// split and holdout. The model file stores it.
 	Record Record
 
-	meta     json.RawMessage // the schema as the model file stores it
-	dataPath string          // the file to read; "" for the built-in data
+	meta json.RawMessage // the schema as the model file stores it
+	// A cross-validated run keeps its training table and encoding and
+	// each row's fold, to score the rows out of fold.
+	table    *data.Table
+	enc      *data.Encoded
+	folds    []int8
+	dataPath string // the file to read; "" for the built-in data
 	// protect is set when Out held a model before the run and it may only
 	// be replaced by a run that beats the constant predictor.
 	protect bool
@@ -117,7 +122,13 @@ func Prepare(o Options) (*Run, error) {
 			return nil, err
 		}
 	}
-	r.splitRows(dataset(enc, len(r.Schema.Targets)), enc)
+	all := dataset(enc, len(r.Schema.Targets))
+	if r.Options.CV > 1 || r.Record.CV != nil {
+		r.table = table
+		r.crossFit(all, enc)
+		return r, nil
+	}
+	r.splitRows(all, enc)
 	return r, nil
 }
 
@@ -403,6 +414,7 @@ func checkColumns(t *data.Table, o Options, opts data.Options) error {
 func (r *Run) newSpec(enc *data.Encoded) error {
 	o := r.Options
 	r.Spec = mtl.Spec{Inputs: enc.D, Hidden: o.Hidden, Activation: o.Activation, Tasks: specTasks(r.Schema)}
+	o.applyArch(&r.Spec)
 	return posWeights(r.Spec.Tasks, enc.Labels, o.PosWeight)
 }
 

@@ -26,6 +26,9 @@ type Record struct {
 	// Holdout is the part of the data set aside before anything was
 	// learnt (the built-in demonstration's test rows), or nil.
 	Holdout *Holdout `json:"holdout,omitempty"`
+	// CV describes the folds of a cross-validated run (which has no
+	// validation split: each member stops early on its own fold), or nil.
+	CV *CrossFit `json:"cross_validation,omitempty"`
 	// ConstantLoss is the loss of the constant predictor (class
 	// frequencies, target means of the training rows) on the rows that
 	// judge the run: the validation rows, or the training rows without

@@ -17,7 +17,7 @@ import (
 type trainFlags struct {
 	opts                                    pipeline.Options
 	hidden, activation, optimizer, schedule string
-	weighting                               string
+	weighting, arch, expertHidden           string
 }
 
 func (a *app) trainCommand() *cobra.Command {
@@ -97,6 +97,20 @@ func (f *trainFlags) register(fl *pflag.FlagSet) {
 	fl.Float64Var(&c.Weighting.Temperature, "dwa-temperature", 2, "DWA's softmax temperature")
 	fl.StringVar(&o.PosWeight, "pos-weight", "none", "binary tasks: weight of positive rows, auto (negatives/positives) or a number")
 	fl.Float64Var(&c.GroupBiasDecay, "group-bias-decay", c.GroupBiasDecay, "shrinkage of each group's intercept towards its family's")
+	f.registerModel(fl)
+}
+
+// registerModel adds the flags that choose the model's body and its
+// members.
+func (f *trainFlags) registerModel(fl *pflag.FlagSet) {
+	o := &f.opts
+	fl.StringVar(&f.arch, "arch", "shared", "model body: shared (a shared bottom, --hidden), mmoe (a mixture of experts with a gate per task) or ple (progressive layered extraction)")
+	fl.IntVar(&o.Experts, "experts", 0, fmt.Sprintf("mmoe: experts; ple: shared experts per level (default %d)", pipeline.DefaultExperts))
+	fl.IntVar(&o.TaskExperts, "task-experts", 0, fmt.Sprintf("ple: experts of each task per level (default %d)", pipeline.DefaultTaskExperts))
+	fl.IntVar(&o.Levels, "levels", 0, fmt.Sprintf("ple: levels of experts (default %d)", pipeline.DefaultLevels))
+	fl.StringVar(&f.expertHidden, "expert-hidden", "", fmt.Sprintf("mmoe, ple: widths of each expert's layers (default %v)", pipeline.DefaultExpertHidden))
+	fl.IntVar(&o.Ensemble, "ensemble", 0, "train this many members from consecutive seeds together and average them")
+	fl.IntVar(&o.CV, "cv", 0, "K-fold cross-fitting: one member per fold, out-of-fold metrics, the members averaged")
 }
 
 // parse completes the options from the flags given as strings, and notes
@@ -118,6 +132,14 @@ func (f *trainFlags) parse(cmd *cobra.Command) error {
 	}
 	if o.Activation, err = pipeline.ParseActivation(f.activation); err != nil {
 		return err
+	}
+	if o.Arch, err = pipeline.ParseArch(f.arch); err != nil {
+		return err
+	}
+	if f.expertHidden != "" {
+		if o.ExpertHidden, err = pipeline.ParseWidths("expert-hidden", f.expertHidden); err != nil {
+			return err
+		}
 	}
 	o.Given = nil
 	cmd.Flags().Visit(func(fl *pflag.Flag) {
@@ -202,6 +224,9 @@ func (a *app) printTrained(r *pipeline.Run, res *pipeline.Result) error {
 	if r.Val != nil {
 		msg += fmt.Sprintf(", best validation loss %.4f at epoch %d", st.BestVal, st.BestEpoch)
 	}
-	_, err := fmt.Fprintf(a.stdout, "%s; model saved to %s\n", msg, r.Out)
+	if _, err := fmt.Fprintf(a.stdout, "%s; model saved to %s\n", msg, r.Out); err != nil || res.OutOfFold == nil {
+		return err
+	}
+	_, err := fmt.Fprintf(a.stdout, "out-of-fold metrics (each row scored by the member that did not learn from it):\n%s", res.OutOfFold.Table())
 	return err
 }
