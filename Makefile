@@ -44,7 +44,8 @@ test-pure:
 	CGO_ENABLED=0 $(REQUIRE) $(GO) test -short -json ./... | $(SUMMARY) -append $(SKIPS)
 
 test-opencl:
-	$(REQUIRE) $(GO) test -json -tags opencl ./backend/opencl/ ./kernels/ ./cmd/mtl-gpu/ | $(SUMMARY) -append $(SKIPS)
+	$(REQUIRE) $(GO) test -json -tags opencl ./backend/opencl/ ./kernels/ | $(SUMMARY) -append $(SKIPS)
+	$(REQUIRE) $(GO) test -json -tags opencl -run OpenCL ./cmd/mtl-gpu/ | $(SUMMARY) -append $(SKIPS)
 
 test-summary:
 	@$(SUMMARY) -report $(SKIPS)
