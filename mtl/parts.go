@@ -15,6 +15,10 @@ type Architecture string
 // architecture of every model so far.
 const ArchShared Architecture = "shared"
 
+// Architectures lists every architecture a model can have; a new one is
+// added here, and code that writes models enumerates them from here.
+var Architectures = []Architecture{ArchShared}
+
 // Dense is the parameters of one dense layer, y = x·W + Bias.
 type Dense struct {
 	// In and Out are the widths of x and y.
