@@ -4,6 +4,7 @@
 //	mtl-gpu train   --data FILE --task SPEC [--task SPEC ...] --out MODEL [options]
 //	mtl-gpu eval    --model MODEL --data FILE [--json]
 //	mtl-gpu predict --model MODEL --data FILE --out FILE
+//	mtl-gpu export  --model MODEL --onnx FILE.onnx
 //	mtl-gpu devices
 //
 // With no --data, train runs on a built-in copy of the School data set.
@@ -131,6 +132,6 @@ Run "mtl-gpu train" with no arguments for a demonstration on the School data.`,
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print only errors and the final result")
 	pf.BoolVarP(&a.verbose, "verbose", "v", false, "print debugging details")
 	a.dev.register(pf)
-	root.AddCommand(a.trainCommand(), a.evalCommand(), a.predictCommand(), a.devicesCommand(), a.benchCommand(), a.compareCommand(), a.plotCommand())
+	root.AddCommand(a.trainCommand(), a.evalCommand(), a.predictCommand(), a.devicesCommand(), a.benchCommand(), a.compareCommand(), a.plotCommand(), a.exportCommand())
 	return root
 }
