@@ -5,6 +5,7 @@
 //	mtl-gpu eval    --model MODEL --data FILE [--json]
 //	mtl-gpu predict --model MODEL --data FILE --out FILE
 //	mtl-gpu export  --model MODEL --onnx FILE.onnx
+//	mtl-gpu serve   --model MODEL [--addr 127.0.0.1:8080]
 //	mtl-gpu devices
 //
 // With no --data, train runs on a built-in copy of the School data set.
@@ -132,6 +133,6 @@ Run "mtl-gpu train" with no arguments for a demonstration on the School data.`,
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print only errors and the final result")
 	pf.BoolVarP(&a.verbose, "verbose", "v", false, "print debugging details")
 	a.dev.register(pf)
-	root.AddCommand(a.trainCommand(), a.evalCommand(), a.predictCommand(), a.devicesCommand(), a.benchCommand(), a.compareCommand(), a.plotCommand(), a.exportCommand())
+	root.AddCommand(a.trainCommand(), a.evalCommand(), a.predictCommand(), a.devicesCommand(), a.benchCommand(), a.compareCommand(), a.plotCommand(), a.exportCommand(), a.serveCommand())
 	return root
 }
