@@ -93,11 +93,6 @@ func (b *graph) floats(hint string, dims []int, v []float32) string {
 	return b.initializer(hint, &pb.TensorProto{Dims: int64Dims(dims), DataType: elemType(pb.TensorProto_FLOAT), FloatData: v})
 }
 
-// doubles adds a double constant of the given shape.
-func (b *graph) doubles(hint string, dims []int, v []float64) string {
-	return b.initializer(hint, &pb.TensorProto{Dims: int64Dims(dims), DataType: elemType(pb.TensorProto_DOUBLE), DoubleData: v})
-}
-
 // ints adds a 1-D int64 constant.
 func (b *graph) ints(hint string, v ...int64) string {
 	return b.initializer(hint, &pb.TensorProto{Dims: []int64{int64(len(v))}, DataType: elemType(pb.TensorProto_INT64), Int64Data: v})

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"github.com/mtl-gpu/mtl-gpu/data"
-	"github.com/mtl-gpu/mtl-gpu/mtl"
 )
 
 // Description says what a model file holds and how to call it: its
@@ -98,7 +97,3 @@ func (m *Model) Describe() Description {
 	}
 	return d
 }
-
-// members returns the networks whose outputs the model averages: the
-// model file's one network.
-func (m *Model) members() []*mtl.Model { return []*mtl.Model{m.Checkpoint.Model} }

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 
 	"github.com/mtl-gpu/mtl-gpu/internal/atomicfile"
+	"github.com/mtl-gpu/mtl-gpu/mtl"
 	"github.com/mtl-gpu/mtl-gpu/onnx"
 )
 
@@ -41,3 +42,7 @@ func version() string {
 	}
 	return "(devel)"
 }
+
+// members returns the networks whose outputs the model averages: the
+// model file's one network.
+func (m *Model) members() []*mtl.Model { return []*mtl.Model{m.Checkpoint.Model} }
