@@ -317,6 +317,20 @@ func TestBadRequests(t *testing.T) {
 	if n := metric(t, url, `mtlgpu_http_requests_total{handler="/v1/predict",code="400"}`); n != len(cases) {
 		t.Errorf("/metrics counts %d answers 400, want %d", n, len(cases))
 	}
+	for _, name := range []string{`mtlgpu_http_request_duration_seconds_count{handler="/v1/predict"}`, `mtlgpu_http_request_duration_seconds_bucket{handler="/v1/predict",le="+Inf"}`} {
+		if n := metric(t, url, name); n != len(cases)+1 {
+			t.Errorf("%s = %d, want %d", name, n, len(cases)+1)
+		}
+	}
+	resp, err = http.Get(url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	health, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(health) != "{\"status\":\"ok\"}\n" {
+		t.Errorf("/healthz: %d %q", resp.StatusCode, health)
+	}
 }
 
 // TestConcurrentClientsShareBatches sends requests from many clients at
