@@ -10,8 +10,8 @@ import (
 // launch (planning, the queue to the owner thread, the call into the
 // driver), on the fake driver, whose launches cost almost nothing.
 func BenchmarkFakeLaunch(b *testing.B) {
-	opts := useFake(b)
-	be, err := New(0, opts)
+	useFake(b)
+	be, err := New(0, backend.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
