@@ -118,6 +118,17 @@ func testStickyError(t *testing.T, open opener) {
 	if err := b.Sync(); err != nil {
 		t.Fatalf("second Sync = %v, want nil", err)
 	}
+	// The first index past the rows, and -1, are caught too, even where
+	// the buffer goes on after the source.
+	big, err := b.Upload([]float32{1, 2, 3, 4, 5, 6})
+	must(t, err)
+	for _, bad := range [][]int32{{1, 2}, {-1, 0}} {
+		b.WriteInt32(idx, 0, bad)
+		b.GatherRows(backend.Dense(dst, 0, 2, 2), backend.Dense(big, 0, 2, 2), idx, 0)
+		if err := b.Sync(); err == nil || !strings.Contains(err.Error(), "GatherRows") {
+			t.Errorf("Sync after indices %v of 2 rows = %v", bad, err)
+		}
+	}
 	b.WriteInt32(idx, 0, []int32{1, 0})
 	b.GatherRows(backend.Dense(dst, 0, 2, 2), backend.Dense(src, 0, 2, 2), idx, 0)
 	got := make([]float32, 4)
