@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -28,7 +30,7 @@ func (d *deviceFlags) register(fs *pflag.FlagSet) {
 }
 
 func (d *deviceFlags) options() backend.Options {
-	return backend.Options{BLAS: d.blas, CUBLAS: d.cublas, TF32: d.tf32, Threads: d.threads}
+	return backend.Options{BLAS: d.blas, CUBLAS: cmp.Or(d.cublas, os.Getenv("MTLGPU_CUBLAS")), TF32: d.tf32, Threads: d.threads}
 }
 
 // openDevice parses --device and opens it, logging what auto chose.
