@@ -29,10 +29,10 @@ vet:
 	$(GO) vet -tags opencl ./...
 
 test-pure:
-	CGO_ENABLED=0 MTLGPU_REQUIRE_OPENBLAS=1 $(GO) test -short ./...
+	CGO_ENABLED=0 MTLGPU_REQUIRE_OPENBLAS=1 MTLGPU_REQUIRE_CC=1 MTLGPU_REQUIRE_CLANG=1 $(GO) test -short ./...
 
 test-opencl:
-	MTLGPU_REQUIRE_OPENCL=1 MTLGPU_REQUIRE_OPENBLAS=1 $(GO) test -tags opencl ./backend/opencl/ ./kernels/ ./cmd/mtl-gpu/
+	MTLGPU_REQUIRE_OPENCL=1 MTLGPU_REQUIRE_OPENBLAS=1 MTLGPU_REQUIRE_CC=1 MTLGPU_REQUIRE_CLANG=1 $(GO) test -tags opencl ./backend/opencl/ ./kernels/ ./cmd/mtl-gpu/
 
 ## generate: rebuild the committed PTX of the shared kernels (needs clang)
 generate:
