@@ -31,10 +31,11 @@
  * process. cuMemAlloc_v2 of FAKE_ODD_BYTES fails with a code the backend's
  * table does not name.
  *
- * Build: cc -shared -fPIC -O2 -o libfakecuda.so fakecuda.c kernels_host.c -lm -lpthread
+ * Build: cc -shared -fPIC -O2 -U_FORTIFY_SOURCE -o libfakecuda.so fakecuda.c kernels_host.c -lm -lpthread
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,10 +233,17 @@ static void release(struct alloc *a)
 	free(a);
 }
 
-/* Fibers: one per thread of a block, on stacks with a guard page. */
+/*
+ * Fibers: one per thread of a block, on stacks with a guard page. A fiber
+ * starts through ucontext once; after that, the switches between it and
+ * the scheduler are _setjmp and _longjmp, which do not save the signal mask
+ * and so make no system call (built without _FORTIFY_SOURCE, whose
+ * longjmp refuses to change stacks).
+ */
 enum { READY, WAITING, DONE };
 struct fiber {
-	ucontext_t ctx;
+	jmp_buf env;
+	ucontext_t boot;
 	char *stack;
 	int made, state;
 	const char *file;
@@ -248,7 +256,8 @@ struct fiber {
 #define FIBER_STACK (64 << 10)
 static struct fiber fibers[MAX_THREADS];
 static struct fiber *running;
-static ucontext_t scheduler;
+static jmp_buf scheduler;
+static ucontext_t boot_return;
 static const struct op *launch_now;
 
 /* The geometry of the running fiber, which the kernels read. */
@@ -257,13 +266,19 @@ const struct mtl_host_thread *mtl_host_self;
 extern char __start_mtl_local[] __attribute__((weak));
 extern char __stop_mtl_local[] __attribute__((weak));
 
+/* fiber_main is where a fiber starts: it returns to make_fiber, then runs
+ * a thread of a block each time the scheduler resumes it, to the end. */
 static void fiber_main(void)
 {
+	if (_setjmp(running->env) == 0) {
+		setcontext(&boot_return);
+	}
 	for (;;) {
-		struct fiber *f = running;
 		launch_now->k->host->run(launch_now->args);
-		f->state = DONE;
-		swapcontext(&f->ctx, &scheduler);
+		running->state = DONE;
+		if (_setjmp(running->env) == 0) {
+			_longjmp(scheduler, 1);
+		}
 	}
 }
 
@@ -273,7 +288,9 @@ void mtl_host_barrier(const char *file, int line)
 	f->state = WAITING;
 	f->file = file;
 	f->line = line;
-	swapcontext(&f->ctx, &scheduler);
+	if (_setjmp(f->env) == 0) {
+		_longjmp(scheduler, 1);
+	}
 }
 
 /* make_fiber (re)starts fiber i at fiber_main. */
@@ -289,11 +306,13 @@ static int make_fiber(int i)
 		mprotect(m, page, PROT_NONE);
 		f->stack = m + page;
 	}
-	getcontext(&f->ctx);
-	f->ctx.uc_stack.ss_sp = f->stack;
-	f->ctx.uc_stack.ss_size = FIBER_STACK;
-	f->ctx.uc_link = NULL;
-	makecontext(&f->ctx, fiber_main, 0);
+	getcontext(&f->boot);
+	f->boot.uc_stack.ss_sp = f->stack;
+	f->boot.uc_stack.ss_size = FIBER_STACK;
+	f->boot.uc_link = NULL;
+	makecontext(&f->boot, fiber_main, 0);
+	running = f;
+	swapcontext(&boot_return, &f->boot);
 	f->made = 1;
 	return 0;
 }
@@ -328,7 +347,9 @@ static CUresult run_block(const struct op *o, unsigned x, unsigned y, unsigned z
 			struct fiber *f = &fibers[t];
 			running = f;
 			mtl_host_self = &f->geometry;
-			swapcontext(&scheduler, &f->ctx);
+			if (_setjmp(scheduler) == 0) {
+				_longjmp(f->env, 1);
+			}
 			if (f->state == DONE) {
 				done++;
 				continue;
