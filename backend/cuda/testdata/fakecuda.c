@@ -55,7 +55,7 @@ enum {
 	LIVE_DEVICE, LIVE_HOST, CONTEXT_REFS, LIVE_STREAMS, LIVE_HANDLES, LIVE_MODULES,
 	NO_CONTEXT_CALLS, LAUNCHES, GEMMS, WAITS, MEM_FREES, ASYNC_ALLOCS, ASYNC_FREES, BLOCKS,
 	DRIVER_VERSION, MEMORY_POOLS, RELEASE_THRESHOLD, FAULT_AT_LAUNCH, FAULT_CODE, CUBLAS_CREATE_FAILS,
-	NVALUES
+	SKIP_KERNELS, NVALUES
 };
 static const char *const value_names[NVALUES] = {
 	"live_device", "live_host", "context_refs", "live_streams", "live_handles", "live_modules",
@@ -66,8 +66,10 @@ static const char *const value_names[NVALUES] = {
 	/* Settings: cuDriverGetVersion's value; whether the device has memory
 	 * pools; the pool's release threshold; the launch (1 = the next) whose
 	 * kernel faults with fault_code; the cuBLAS major version whose
-	 * cublasCreate fails. */
+	 * cublasCreate fails; whether kernels are skipped instead of run (to
+	 * time the host alone). */
 	"driver_version", "memory_pools", "release_threshold", "fault_at_launch", "fault_code", "cublas_create_fails",
+	"skip_kernels",
 };
 static long long values[NVALUES];
 
@@ -421,7 +423,7 @@ static void run_queue(void)
 				memcpy(o->dst, o->src, o->bytes);
 				break;
 			case OP_KERNEL:
-				r = run_kernel(o);
+				r = values[SKIP_KERNELS] ? 0 : run_kernel(o);
 				break;
 			case OP_HOST:
 				r = o->fn(o->data);
