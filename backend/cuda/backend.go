@@ -253,7 +253,9 @@ func (b *Backend) teardown() error {
 		}
 	}
 	if b.stream != 0 {
-		keep(b.drv.StreamSynchronize(b.stream))
+		err := b.drv.StreamSynchronize(b.stream)
+		b.fail(err)
+		keep(err)
 	}
 	keep(b.releaseDeferred())
 	if b.staging != nil {

@@ -53,6 +53,15 @@
 // stages before returning. Reads come back through the staging memory when
 // they fit in it.
 //
+// # cuBLAS
+//
+// cuBLAS is looked for as libcublas.so.13, .12, .11 and libcublas.so, or
+// at the path of Options.CUBLAS. A library the driver is too old for (the
+// major version in its name against cuDriverGetVersion: libcublas.so.13
+// needs CUDA 13.0, a driver of branch 580) is passed over, and so is one
+// whose handle cannot be created; the device's details name the library
+// used and why others were not.
+//
 // # Matrix products
 //
 // Gemm and GemmStrided call cublasSgemm_v2 and cublasSgemmStridedBatched
@@ -80,4 +89,15 @@
 // the sizes alone and add their partial sums in fixed trees, so every
 // result is deterministic. Buffer offsets are added to the device pointer
 // on the host, so each kernel's offset argument is 0.
+//
+// # Testing without a GPU
+//
+// The tests run the backend on a stand-in driver and cuBLAS
+// (testdata/fakecuda.c, testdata/fakecublas.c), built with the machine's C
+// compiler. The stand-in is linked with the host dialect of package
+// kernels, the same kernel files as the PTX, and runs each block's threads
+// as fibers with BARRIER as a switch between them, so the conformance
+// suite and training checks exercise the backend's launches, argument
+// slots, staging and GEMM operand swap on the real kernels. It also faults
+// as a GPU does and counts every wait for the device.
 package cuda
