@@ -132,6 +132,10 @@ func New(ordinal int, opts backend.Options) (*Backend, error) {
 		var failed []string
 		blasVersion, failed, err = b.setup(blases, version, opts.TF32)
 		passed = append(passed, failed...)
+		if err != nil && b.blas == nil {
+			// No library made a handle: say why for each one tried.
+			err = &cu.LoadError{Err: cu.ErrNoCUBLAS, Reasons: passed}
+		}
 		if err != nil {
 			b.teardown()
 		}
