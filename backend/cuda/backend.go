@@ -111,7 +111,7 @@ func New(ordinal int, opts backend.Options) (*Backend, error) {
 		return nil, fmt.Errorf("cuda:%d does not exist (%d CUDA devices)", ordinal, n)
 	}
 	version, _ := drv.Version()
-	blases, passed, err := loadBLAS(opts.CUBLAS, version)
+	blases, skipped, err := loadBLAS(opts.CUBLAS, version)
 	if err != nil {
 		return nil, err
 	}
@@ -127,14 +127,13 @@ func New(ordinal int, opts backend.Options) (*Backend, error) {
 		live:      map[*buffer]struct{}{},
 	}
 	var blasVersion int
+	var failed []string
 	b.run, err = startOwner(func() error {
 		var err error
-		var failed []string
 		blasVersion, failed, err = b.setup(blases, version, opts.TF32)
-		passed = append(passed, failed...)
 		if err != nil && b.blas == nil {
-			// No library made a handle: say why for each one tried.
-			err = &cu.LoadError{Err: cu.ErrNoCUBLAS, Reasons: passed}
+			// No library made a handle: say why for each name.
+			err = &cu.LoadError{Err: cu.ErrNoCUBLAS, Reasons: append(skipped, failed...)}
 		}
 		if err != nil {
 			b.teardown()
@@ -144,7 +143,7 @@ func New(ordinal int, opts backend.Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cuda:%d: %w", ordinal, err)
 	}
-	b.info.Detail += fmt.Sprintf(", cuBLAS %s (%s)", formatBLASVersion(blasVersion), blasUsed(b.blas.Library(), passed))
+	b.info.Detail += fmt.Sprintf(", cuBLAS %s (%s)", formatBLASVersion(blasVersion), blasUsed(b.blas.Library(), failed))
 	if b.pools {
 		b.info.Detail += ", stream-ordered allocation"
 	}
@@ -157,7 +156,8 @@ func New(ordinal int, opts backend.Options) (*Backend, error) {
 // setup runs on the owner thread: it makes the primary context current
 // and creates the stream, the cuBLAS handle (with the first of blases
 // that creates one), the module and the scratch memory. It returns
-// cuBLAS's version and why earlier libraries of blases were passed over.
+// cuBLAS's version and why earlier libraries of blases could not make a
+// handle.
 func (b *Backend) setup(blases []*cu.BLAS, driverVersion int, tf32 bool) (int, []string, error) {
 	var err error
 	if b.ctx, err = b.drv.PrimaryCtxRetain(b.dev); err != nil {

@@ -82,11 +82,12 @@ func blasDriver(name string) int {
 func formatCUDA(v int) string { return fmt.Sprintf("%d.%d", v/1000, v%1000/10) }
 
 // loadBLAS returns the cuBLAS libraries to try, in order: the one at path
-// when it is set, otherwise those of blasNames that load. It passes over
-// those that the driver, of CUDA version driverVersion (0 when unknown),
-// is too old for, and says why in passed. When no library is left the
-// error wraps cu.ErrNoCUBLAS and gives the reason for each name.
-func loadBLAS(path string, driverVersion int) (libs []*cu.BLAS, passed []string, err error) {
+// when it is set, otherwise those of blasNames that load. It passes over,
+// without loading them, those that the driver, of CUDA version
+// driverVersion (0 when unknown), is too old for, and says why in skipped.
+// When no library is left the error wraps cu.ErrNoCUBLAS and gives the
+// reason for each name.
+func loadBLAS(path string, driverVersion int) (libs []*cu.BLAS, skipped []string, err error) {
 	loadMu.Lock()
 	defer loadMu.Unlock()
 	names := blasNames
@@ -99,7 +100,7 @@ func loadBLAS(path string, driverVersion int) (libs []*cu.BLAS, passed []string,
 			why := fmt.Sprintf("%s needs a driver for CUDA %s or later; the driver supports CUDA %s",
 				name, formatCUDA(need), formatCUDA(driverVersion))
 			reasons = append(reasons, why)
-			passed = append(passed, why)
+			skipped = append(skipped, why)
 			continue
 		}
 		b := blases[name]
@@ -120,14 +121,13 @@ func loadBLAS(path string, driverVersion int) (libs []*cu.BLAS, passed []string,
 	if len(libs) == 0 {
 		return nil, nil, &cu.LoadError{Err: cu.ErrNoCUBLAS, Reasons: reasons}
 	}
-	return libs, passed, nil
+	return libs, skipped, nil
 }
 
-// blasUsed says which cuBLAS library is used and why others were passed
-// over: "libcublas.so.12; libcublas.so.13 needs a driver for CUDA 13.0 or
-// later; …".
-func blasUsed(name string, passed []string) string {
-	return strings.Join(append([]string{name}, passed...), "; ")
+// blasUsed says which cuBLAS library is used and why others that loaded
+// were not: "libcublas.so.12; libcublas.so.13: cublasCreate_v2: …".
+func blasUsed(name string, failed []string) string {
+	return strings.Join(append([]string{name}, failed...), "; ")
 }
 
 // Devices lists the CUDA devices, each with the cuBLAS library it would
@@ -140,7 +140,7 @@ func Devices(opts backend.Options) ([]backend.DeviceInfo, error) {
 		return nil, err
 	}
 	version, _ := drv.Version()
-	libs, passed, err := loadBLAS(opts.CUBLAS, version)
+	libs, _, err := loadBLAS(opts.CUBLAS, version)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +154,7 @@ func Devices(opts backend.Options) ([]backend.DeviceInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		info.Detail += ", cuBLAS " + blasUsed(libs[0].Library(), passed)
+		info.Detail += ", cuBLAS " + libs[0].Library()
 		out = append(out, info)
 	}
 	return out, nil

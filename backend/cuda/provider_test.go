@@ -80,10 +80,11 @@ func TestBLASDriver(t *testing.T) {
 }
 
 // TestBLASSelection opens the stand-in with cuBLAS 13 and 12 to choose
-// from: a library the driver is too old for is passed over, a library
-// whose handle cannot be created gives way to the next, and the device's
-// details (what mtl-gpu devices and the log show) say which was used and
-// why the others were not.
+// from: a library the driver is too old for is passed over (the stand-in's
+// cuBLAS 13 would fail to make a handle), a library whose handle cannot be
+// created gives way to the next, the device's details (what mtl-gpu
+// devices and the log show) say which was used and why a library that
+// loaded was not, and an error says why for every library.
 func TestBLASSelection(t *testing.T) {
 	for _, c := range []struct {
 		name        string
@@ -97,8 +98,7 @@ func TestBLASSelection(t *testing.T) {
 		why  string
 		list string
 	}{
-		{name: "driver 12.4", driver: 12040, use: (*fakeLib).lib12,
-			why: "libcublas.so.13 needs a driver for CUDA 13.0 or later; the driver supports CUDA 12.4"},
+		{name: "driver 12.4", driver: 12040, use: (*fakeLib).lib12},
 		{name: "driver 13.0", driver: 13000, use: (*fakeLib).lib13},
 		{name: "driver 13.0, cuBLAS 13 fails", driver: 13000, createFails: 13, use: (*fakeLib).lib12,
 			why: "libcublas.so.13: cublasCreate_v2: CUBLAS_STATUS_NOT_INITIALIZED (the library was not initialized)"},
@@ -114,6 +114,10 @@ func TestBLASSelection(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := useFake(t)
+			loadMu.Lock()
+			delete(blases, f.blas12)
+			delete(blases, f.blas13)
+			loadMu.Unlock()
 			f.setting(t, "driver_version", c.driver)
 			f.setting(t, "cublas_create_fails", c.createFails)
 			var opts backend.Options
@@ -141,6 +145,16 @@ func TestBLASSelection(t *testing.T) {
 			detail := b.Info().Detail
 			if !strings.Contains(detail, "("+c.use(f)) || !containsAll(detail, c.why) {
 				t.Errorf("detail %q does not say %s is used (%s)", detail, c.use(f), c.why)
+			}
+			if c.why == "" && !strings.Contains(detail, "("+c.use(f)+")") {
+				t.Errorf("detail %q says more than that %s is used", detail, c.use(f))
+			}
+			// A library the driver is too old for is not even loaded.
+			loadMu.Lock()
+			_, loaded := blases[f.blas13]
+			loadMu.Unlock()
+			if c.driver < 13000 && loaded {
+				t.Error("cuBLAS 13 was loaded for a driver of CUDA 12")
 			}
 			// The backend works with it.
 			x, err := b.Upload([]float32{1, 2, 3, 4})
