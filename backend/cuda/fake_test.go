@@ -71,7 +71,7 @@ func buildFake() (*fakeLib, error) {
 	return fakeBuilt, fakeErr
 }
 
-func compileFake() (*fakeLib, error) {
+func compileFake() (f *fakeLib, err error) {
 	cc, err := cCompiler()
 	if err != nil {
 		fakeMissing = true
@@ -92,7 +92,12 @@ func compileFake() (*fakeLib, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &fakeLib{
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	f = &fakeLib{
 		dir:    dir,
 		driver: filepath.Join(dir, "libfakecuda.so"),
 		blas12: filepath.Join(dir, "libcublas.so.12"),
