@@ -13,25 +13,30 @@
 #   docker run --rm --gpus all -v "$PWD:/data" mtl-gpu:cuda \
 #     train --device cuda:0 --data /data/train.csv --task 'label:binary' --out /data/model.mtl
 #
-# The default CUDA 12.4 runtime runs on drivers from 550 on (and on the
-# long-term data-centre branches the image's NVIDIA_REQUIRE_CUDA lists);
-# GPUs newer than Hopper need a newer cuBLAS:
-#   --build-arg CUDA_VERSION=12.8.1 (driver 570 or later).
-ARG CUDA_VERSION=12.4.1
+# The default base is CUDA 12.9.1 (the last CUDA 12 release, cuBLAS
+# libcublas.so.12) on Ubuntu 24.04, from NVIDIA's documented tags
+# (https://gitlab.com/nvidia/container-images/cuda/-/blob/master/doc/supported-tags.md).
+# It runs on drivers of branch 575 or later and, through CUDA's minor
+# version compatibility, on the older data-centre branches that the image's
+# NVIDIA_REQUIRE_CUDA lists (Hopper machines such as the H200 often run
+# 550 or 570). With a driver of branch 580 or later, CUDA 13 works too:
+#   --build-arg CUDA_VERSION=13.0.1 (cuBLAS libcublas.so.13).
+ARG CUDA_VERSION=12.9.1
 
 # The binary is built without cgo: it loads the driver and cuBLAS at run
 # time, so the build stage needs no CUDA toolkit.
-FROM golang:1.26 AS build
-# An image older than go.mod's toolchain fetches the one it names.
-ENV GOTOOLCHAIN=auto
+# The Go image of go.mod's version (a test in this directory checks it), with
+# GOTOOLCHAIN=local so that the build never downloads another toolchain.
+FROM golang:1.26.8 AS build
+ENV GOTOOLCHAIN=local
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/mtl-gpu ./cmd/mtl-gpu
 
-# The runtime image has cuBLAS (libcublas.so.12) on the loader's path.
-FROM nvidia/cuda:${CUDA_VERSION}-runtime-ubuntu22.04
+# The runtime image has cuBLAS on the loader's path.
+FROM nvidia/cuda:${CUDA_VERSION}-runtime-ubuntu24.04
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libopenblas0 \
  && rm -rf /var/lib/apt/lists/*

@@ -16,15 +16,22 @@ const (
 	OpenCL Dialect = iota
 	// CUDA is CUDA C++ for clang, compiled to PTX ahead of time.
 	CUDA
+	// Host is C for the host CPU, for a stand-in of the CUDA driver that
+	// runs the kernels with each thread of a block a fiber (see
+	// prelude_host.h). Its source ends with a table of entry points (see
+	// host.go).
+	Host
 )
 
-// String returns "opencl" or "cuda".
+// String returns "opencl", "cuda" or "host".
 func (d Dialect) String() string {
 	switch d {
 	case OpenCL:
 		return "opencl"
 	case CUDA:
 		return "cuda"
+	case Host:
+		return "host"
 	}
 	return fmt.Sprintf("Dialect(%d)", int(d))
 }
@@ -113,6 +120,10 @@ var (
 	preludeOpenCL string
 	//go:embed prelude_cuda.cuh
 	preludeCUDA string
+	//go:embed prelude_host.h
+	preludeHost string
+	//go:embed cuda_maths.h
+	cudaMaths string
 
 	//go:embed common.h
 	commonSource string
@@ -137,8 +148,8 @@ var (
 var bodies = []string{commonSource, elementwiseSource, reduceSource, lossSource, optimSource, gemmTiledSource, gemmCPUSource}
 
 // Source returns the complete program text of every kernel in dialect d:
-// the dialect's prelude, the tuning constants and the kernel files. It
-// panics on an unknown dialect.
+// the dialect's prelude (with cuda_maths.h for CUDA and Host), the tuning
+// constants and the kernel files, and for Host the entry table. It panics on an unknown dialect.
 func Source(d Dialect) string {
 	var b strings.Builder
 	switch d {
@@ -146,6 +157,10 @@ func Source(d Dialect) string {
 		b.WriteString(preludeOpenCL)
 	case CUDA:
 		b.WriteString(preludeCUDA)
+		b.WriteString(cudaMaths)
+	case Host:
+		b.WriteString(preludeHost)
+		b.WriteString(cudaMaths)
 	default:
 		panic(fmt.Sprintf("kernels: unknown dialect %d", int(d)))
 	}
@@ -156,6 +171,9 @@ func Source(d Dialect) string {
 	for _, s := range bodies {
 		b.WriteString(s)
 		b.WriteString("\n")
+	}
+	if d == Host {
+		writeHostEntries(&b)
 	}
 	return b.String()
 }

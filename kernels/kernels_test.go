@@ -164,11 +164,15 @@ func wrapped(body string) bool {
 	return depth == 0
 }
 
-// TestPreludes checks that both dialects define the same macros with the
-// same arity, that the macros the kernels rely on exist, and that every
-// function-like macro expands to one parenthesised expression.
+// TestPreludes checks that every dialect defines the same macros with the
+// same arity, that the macros the kernels rely on exist, that every
+// function-like macro expands to one parenthesised expression, and that the
+// host dialect computes its maths as the CUDA dialect does (with the same
+// cuda_maths.h).
 func TestPreludes(t *testing.T) {
-	cl, cu := macros(preludeOpenCL), macros(preludeCUDA)
+	preludes := map[string]map[string]macro{
+		"OpenCL": macros(preludeOpenCL), "CUDA": macros(preludeCUDA + cudaMaths), "host": macros(preludeHost + cudaMaths),
+	}
 	required := map[string]int{"BARRIER": 0, "FMAX": 2, "FMIN": 2}
 	for _, name := range []string{"KERNEL", "GLOBAL", "LOCAL", "LOCAL_PTR", "DEVICE"} {
 		required[name] = -1
@@ -178,7 +182,7 @@ func TestPreludes(t *testing.T) {
 		required[name] = 1
 	}
 	for name, arity := range required {
-		for dialect, ms := range map[string]map[string]macro{"OpenCL": cl, "CUDA": cu} {
+		for dialect, ms := range preludes {
 			m, ok := ms[name]
 			switch {
 			case !ok:
@@ -188,26 +192,67 @@ func TestPreludes(t *testing.T) {
 			}
 		}
 	}
-	for name, m := range cl {
-		if o, ok := cu[name]; !ok || o.arity != m.arity {
-			t.Errorf("%s: OpenCL arity %d, CUDA %v (defined: %v)", name, m.arity, o.arity, ok)
+	cl := preludes["OpenCL"]
+	for dialect, ms := range preludes {
+		for name, m := range cl {
+			if o, ok := ms[name]; !ok || o.arity != m.arity {
+				t.Errorf("%s: OpenCL arity %d, %s %v (defined: %v)", name, m.arity, dialect, o.arity, ok)
+			}
 		}
-	}
-	for name := range cu {
-		if _, ok := cl[name]; !ok {
-			t.Errorf("%s is defined only in the CUDA prelude", name)
+		for name := range ms {
+			if _, ok := cl[name]; !ok {
+				t.Errorf("%s is defined in the %s prelude but not in OpenCL's", name, dialect)
+			}
 		}
-	}
-	for dialect, ms := range map[string]map[string]macro{"OpenCL": cl, "CUDA": cu} {
 		for name, m := range ms {
 			if m.arity >= 0 && !wrapped(m.body) {
 				t.Errorf("%s prelude: %s expands to %q, not one parenthesised expression", dialect, name, m.body)
 			}
 		}
 	}
+	// The host dialect shares the CUDA dialect's maths, and adds only
+	// qualifiers and geometry of its own.
+	for name := range macros(cudaMaths) {
+		if _, ok := macros(preludeCUDA)[name]; ok {
+			t.Errorf("%s is defined in both the CUDA prelude and cuda_maths.h", name)
+		}
+		if _, ok := macros(preludeHost)[name]; ok {
+			t.Errorf("%s is defined in both the host prelude and cuda_maths.h", name)
+		}
+	}
 	for _, bad := range []string{"(a) + (b)", "(a", "x"} {
 		if wrapped(bad) {
 			t.Errorf("wrapped(%q) = true", bad)
+		}
+	}
+}
+
+// treeLoop matches the halving loop of a work-group tree sum.
+var treeLoop = regexp.MustCompile(`span\s*(/=\s*2|>>=\s*1)`)
+
+// TestOneTreeSum checks that the work-group tree sum is written once, in
+// common.h, and that every kernel that shares values through local memory
+// and barriers either calls it or is a GEMM (which stages tiles, not
+// sums).
+func TestOneTreeSum(t *testing.T) {
+	loops := 0
+	for _, src := range bodies {
+		loops += len(treeLoop.FindAllString(src, -1))
+	}
+	if loops != 1 || len(treeLoop.FindAllString(commonSource, -1)) != 1 {
+		t.Errorf("%d tree-sum loops in the kernels, want one, in common.h", loops)
+	}
+	for _, src := range bodies {
+		locs := kernelDecl.FindAllStringSubmatchIndex(src, -1)
+		for i, loc := range locs {
+			end := len(src)
+			if i+1 < len(locs) {
+				end = locs[i+1][0]
+			}
+			name, body := src[loc[2]:loc[3]], src[loc[1]:end]
+			if strings.Contains(body, "LOCAL float") && !strings.Contains(body, "tree_sum(") && !strings.HasPrefix(name, "gemm") {
+				t.Errorf("kernel %s reduces in local memory without tree_sum", name)
+			}
 		}
 	}
 }
@@ -220,7 +265,7 @@ func TestFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := Source(OpenCL) + Source(CUDA)
+	all := Source(OpenCL) + Source(CUDA) + Source(Host)
 	n := 0
 	for _, e := range entries {
 		name := e.Name()
@@ -242,8 +287,8 @@ func TestFiles(t *testing.T) {
 			}
 		}
 	}
-	if n != len(bodies)+2 {
-		t.Errorf("%d kernel files, want %d bodies and 2 preludes", n, len(bodies))
+	if n != len(bodies)+4 {
+		t.Errorf("%d kernel files, want %d bodies, 3 preludes and cuda_maths.h", n, len(bodies))
 	}
 }
 
@@ -277,7 +322,8 @@ func TestConstants(t *testing.T) {
 			t.Errorf("%s missing from the source", c.name)
 		}
 	}
-	if Source(OpenCL) == Source(CUDA) || OpenCL.String() != "opencl" || CUDA.String() != "cuda" {
+	if Source(OpenCL) == Source(CUDA) || Source(Host) == Source(CUDA) || OpenCL.String() != "opencl" ||
+		CUDA.String() != "cuda" || Host.String() != "host" {
 		t.Error("dialects are not told apart")
 	}
 }

@@ -18,22 +18,6 @@
  * Launch: local size LOSS_LOCAL, one work-group per task.
  */
 
-/* The sum of v over the work-group, through part[LOSS_LOCAL]. */
-DEVICE float tree_sum(LOCAL_PTR float* part, int lid, float v)
-{
-	part[lid] = v;
-	BARRIER();
-	for (int span = LOSS_LOCAL / 2; span > 0; span /= 2) {
-		if (lid < span) {
-			part[lid] += part[lid + span];
-		}
-		BARRIER();
-	}
-	const float s = part[0];
-	BARRIER();
-	return s;
-}
-
 /* log(1 + eˣ) without overflow. */
 DEVICE float softplus(float x)
 {
@@ -76,7 +60,7 @@ KERNEL void loss_grad(int rows,
 	for (int i = lid; i < rows; i += LOSS_LOCAL) {
 		count += y[y_off + i * y_stride + mask_col];
 	}
-	count = tree_sum(part, lid, count);
+	count = tree_sum(part, lid, LOSS_LOCAL, 1, count);
 	const float scale = count > 0.0f ? weights[weights_off + t] / count : 0.0f;
 
 	float loss_sum = 0.0f;
@@ -143,8 +127,8 @@ KERNEL void loss_grad(int rows,
 		loss_sum += mask * loss;
 		mask_sum += mask;
 	}
-	loss_sum = tree_sum(part, lid, loss_sum);
-	mask_sum = tree_sum(part, lid, mask_sum);
+	loss_sum = tree_sum(part, lid, LOSS_LOCAL, 1, loss_sum);
+	mask_sum = tree_sum(part, lid, LOSS_LOCAL, 1, mask_sum);
 	if (lid == 0) {
 		sums[sums_off + 2 * t] = loss_sum;
 		sums[sums_off + 2 * t + 1] = mask_sum;

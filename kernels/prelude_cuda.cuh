@@ -1,9 +1,9 @@
 #line 1 "prelude_cuda.cuh"
 /*
  * CUDA C++ dialect of the neutral kernel macros, for clang without the CUDA
- * headers or libdevice: the special registers and the approximate
- * exponential and logarithm are clang's NVVM builtins. The same names are
- * defined, with the same arity, in prelude_opencl.h.
+ * headers or libdevice: the special registers are clang's NVVM builtins.
+ * With cuda_maths.h, it defines the names of prelude_opencl.h, with the
+ * same arity.
  */
 
 /* Qualifiers. Kernels are extern "C" so that their PTX names are unmangled. */
@@ -22,28 +22,4 @@
 #define GLOBAL_SIZE(n) (NUM_GROUPS(n) * LOCAL_SIZE(n))
 #define BARRIER() (__syncthreads())
 
-/*
- * Single-precision maths. ex2.approx and lg2.approx have a relative error
- * near 2^-22; exp and log scale their argument and result by log2(e) and
- * ln(2).
- */
-#define EXP(x) (__nvvm_ex2_approx_f((x) * 1.4426950408889634f))
-#define LOG(x) (__nvvm_lg2_approx_f(x) * 0.6931471805599453f)
-#define LOG1P(x) (mtl_log1pf(x))
-/* mtl_tanhf is in common.h. */
-#define TANH(x) (mtl_tanhf(x))
-#define SQRT(x) (__nvvm_sqrt_rn_f(x))
-#define FMAX(x, y) (__builtin_fmaxf((x), (y)))
-#define FMIN(x, y) (__builtin_fminf((x), (y)))
-#define FABS(x) (__builtin_fabsf(x))
-
-/* log(1 + x), accurate for small x: the rounding of 1 + x is undone by
- * the factor x / (u - 1). */
-DEVICE float mtl_log1pf(float x)
-{
-	float u = 1.0f + x;
-	if (u == 1.0f) {
-		return x;
-	}
-	return LOG(u) * (x / (u - 1.0f));
-}
+/* The maths macros are in cuda_maths.h, which the host dialect shares. */

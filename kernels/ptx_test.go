@@ -2,6 +2,7 @@ package kernels_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,15 +14,39 @@ import (
 	"github.com/mtl-gpu/mtl-gpu/kernels/internal/ptxgen"
 )
 
-// clang returns the clang executable, or skips the test when there is
-// none.
+// clang returns the clang executable. Without one it skips the test, or
+// fails it when MTLGPU_REQUIRE_CLANG=1.
 func clang(t *testing.T) string {
 	t.Helper()
 	path, err := exec.LookPath("clang")
 	if err != nil {
-		t.Skip("skipping: clang is not installed (apt-get install clang); it compiles the CUDA dialect to PTX")
+		const why = "clang is not installed (apt-get install clang); it compiles the CUDA dialect to PTX"
+		if os.Getenv("MTLGPU_REQUIRE_CLANG") == "1" {
+			t.Fatalf("%s, and MTLGPU_REQUIRE_CLANG=1", why)
+		}
+		t.Skipf("skipping: %s (set MTLGPU_REQUIRE_CLANG=1 to fail instead)", why)
 	}
 	return path
+}
+
+// cc returns the host C compiler ($CC, cc, gcc or clang). Without one it
+// skips the test, or fails it when MTLGPU_REQUIRE_CC=1.
+func cc(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{os.Getenv("CC"), "cc", "gcc", "clang"} {
+		if name == "" {
+			continue
+		}
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	const why = "no C compiler ($CC, cc, gcc or clang); it compiles the host dialect"
+	if os.Getenv("MTLGPU_REQUIRE_CC") == "1" {
+		t.Fatalf("%s, and MTLGPU_REQUIRE_CC=1", why)
+	}
+	t.Skipf("skipping: %s (set MTLGPU_REQUIRE_CC=1 to fail instead)", why)
+	return ""
 }
 
 // TestPTXSourceHash checks, without a compiler, that kernels.ptx was made
@@ -128,6 +153,27 @@ func TestCompileOpenCL(t *testing.T) {
 	}
 	out, err := exec.Command(cc, "-x", "cl", "-cl-std=CL1.2", "-Xclang", "-finclude-default-header",
 		"-fsyntax-only", "-Wall", "-Werror", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+// TestCompileHost compiles the host dialect with warnings as errors, and
+// checks that its entry table has every kernel of the table, with its
+// argument count.
+func TestCompileHost(t *testing.T) {
+	src := kernels.Source(kernels.Host)
+	for _, k := range kernels.Kernels() {
+		entry := fmt.Sprintf("{%q, %d, mtl_host_run_%s},", k.Name, len(k.Args), k.Name)
+		if !strings.Contains(src, entry) {
+			t.Errorf("the host entry table lacks %s", entry)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "kernels_host.c")
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(cc(t), "-std=gnu11", "-fsyntax-only", "-Wall", "-Wno-unknown-pragmas", "-Werror", file).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

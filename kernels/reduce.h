@@ -1,17 +1,18 @@
 #line 1 "reduce.h"
 /*
  * Reductions. Each work-item first sums a fixed, strided subset of the
- * elements in order, then the work-group adds the partial sums in a fixed
- * tree in local memory, and a second kernel adds the groups' sums in order. The grouping depends only on the launch
- * geometry, which the host derives from the sizes alone, so the results are
- * deterministic; no kernel uses atomics.
+ * elements in order, then the work-group adds the partial sums with
+ * tree_sum (common.h), and a second kernel adds the groups' sums. The
+ * grouping depends only on the launch geometry, which the host derives from
+ * the sizes alone, so the results are deterministic; no kernel uses
+ * atomics.
  */
 
 /*
  * Column sums in two passes. First, work-group (g, b) sums rows
  * [b·COLSUM_ROWS, (b+1)·COLSUM_ROWS) of the COLSUM_LOCAL_X columns from
  * g·COLSUM_LOCAL_X of the rows×cols matrix m, each column over
- * COLSUM_LOCAL_Y row lanes and a tree, into partial[partial_off + b·cols + j].
+ * COLSUM_LOCAL_Y row lanes and a tree_sum, into partial[partial_off + b·cols + j].
  *
  * Launch: local size (COLSUM_LOCAL_X, COLSUM_LOCAL_Y), global size
  * (⌈cols/COLSUM_LOCAL_X⌉·COLSUM_LOCAL_X, ⌈rows/COLSUM_ROWS⌉·COLSUM_LOCAL_Y).
@@ -20,7 +21,7 @@ KERNEL void col_sum_blocks(int rows, int cols,
 	GLOBAL float* partial, int partial_off,
 	GLOBAL const float* m, int m_off, int m_stride)
 {
-	LOCAL float part[COLSUM_LOCAL_Y][COLSUM_LOCAL_X];
+	LOCAL float part[COLSUM_LOCAL_Y * COLSUM_LOCAL_X];
 	const int lx = LOCAL_ID(0);
 	const int ly = LOCAL_ID(1);
 	const int j = GROUP_ID(0) * COLSUM_LOCAL_X + lx;
@@ -32,16 +33,10 @@ KERNEL void col_sum_blocks(int rows, int cols,
 			s += m[m_off + r * m_stride + j];
 		}
 	}
-	part[ly][lx] = s;
-	BARRIER();
-	for (int span = COLSUM_LOCAL_Y / 2; span > 0; span /= 2) {
-		if (ly < span) {
-			part[ly][lx] += part[ly + span][lx];
-		}
-		BARRIER();
-	}
+	/* One tree per column lx, over the row lanes ly. */
+	s = tree_sum(part + lx, ly, COLSUM_LOCAL_Y, COLSUM_LOCAL_X, s);
 	if (ly == 0 && j < cols) {
-		partial[partial_off + block * cols + j] = part[0][lx];
+		partial[partial_off + block * cols + j] = s;
 	}
 }
 
@@ -84,16 +79,9 @@ KERNEL void sum_squares(int n, GLOBAL float* partial, int partial_off, GLOBAL co
 		const float v = x[x_off + i];
 		s += v * v;
 	}
-	part[lid] = s;
-	BARRIER();
-	for (int span = REDUCE_LOCAL / 2; span > 0; span /= 2) {
-		if (lid < span) {
-			part[lid] += part[lid + span];
-		}
-		BARRIER();
-	}
+	s = tree_sum(part, lid, REDUCE_LOCAL, 1, s);
 	if (lid == 0) {
-		partial[partial_off + GROUP_ID(0)] = part[0];
+		partial[partial_off + GROUP_ID(0)] = s;
 	}
 }
 
@@ -110,15 +98,8 @@ KERNEL void sum_partials(int n, GLOBAL float* dst, int dst_off, GLOBAL const flo
 	for (int i = lid; i < n; i += REDUCE_LOCAL) {
 		s += partial[partial_off + i];
 	}
-	part[lid] = s;
-	BARRIER();
-	for (int span = REDUCE_LOCAL / 2; span > 0; span /= 2) {
-		if (lid < span) {
-			part[lid] += part[lid + span];
-		}
-		BARRIER();
-	}
+	s = tree_sum(part, lid, REDUCE_LOCAL, 1, s);
 	if (lid == 0) {
-		dst[dst_off] = part[0];
+		dst[dst_off] = s;
 	}
 }

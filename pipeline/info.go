@@ -11,8 +11,11 @@ import (
 )
 
 // Description is what a model file says about its model, for people
-// (Text) and programs (it marshals to JSON): tasks, inputs, architecture,
-// training state, metrics and, when recorded, the data it was trained on.
+// (Text) and programs (it marshals to JSON; `info --json` prints it and
+// `serve` answers it at /v1/model): tasks with the columns predict writes
+// for each, inputs with how each is encoded, architecture, training state,
+// metrics and, when recorded, the data it was trained on. Its field names
+// are stable.
 type Description struct {
 	Path         string              `json:"path"`
 	Tasks        []TaskDescription   `json:"tasks"`
@@ -25,11 +28,15 @@ type Description struct {
 	Data *Record `json:"data,omitempty"`
 }
 
-// TaskDescription describes one task.
+// TaskDescription describes one task, or one family of tasks with a head
+// per group.
 type TaskDescription struct {
 	Name   string  `json:"name"`
 	Type   string  `json:"type"`
 	Weight float64 `json:"weight"`
+	// Columns are the prediction columns: the task's name (the predicted
+	// class, or the value), then NAME:p(CLASS) per class.
+	Columns []string `json:"columns"`
 	// Classes are the class labels of a classification task as written
 	// in training; Positive is a binary task's positive class.
 	Classes  []string `json:"classes,omitempty"`
@@ -54,6 +61,23 @@ type InputsDescription struct {
 	Categorical []CategoricalInput `json:"categorical"`
 	GroupColumn string             `json:"group_column,omitempty"`
 	Impute      string             `json:"impute,omitempty"`
+	// List gives every column a row must have, in training order, then
+	// the group column of task families, with how each is encoded.
+	List []InputDescription `json:"list"`
+}
+
+// InputDescription is one input column.
+type InputDescription struct {
+	Name string `json:"name"`
+	// Kind is "numeric", "categorical" or "group".
+	Kind string `json:"kind"`
+	// Categories lists the values seen in training of a categorical
+	// column, or the groups of the group column; any other value is
+	// allowed (all zeros, or the shared head).
+	Categories []string `json:"categories,omitempty"`
+	// Mean and Scale standardise a numeric column: (x − mean)/scale.
+	Mean  *float64 `json:"mean,omitempty"`
+	Scale *float64 `json:"scale,omitempty"`
 }
 
 // CategoricalInput is a one-hot encoded input column.
@@ -64,6 +88,8 @@ type CategoricalInput struct {
 
 // ArchitectureSummary describes the network.
 type ArchitectureSummary struct {
+	// Name is the body: shared, mmoe or ple.
+	Name       string `json:"name"`
 	Inputs     int    `json:"inputs"`
 	Hidden     []int  `json:"hidden"`
 	Activation string `json:"activation"`
@@ -109,26 +135,30 @@ func Describe(path string) (*Description, error) {
 	if err != nil {
 		return nil, err
 	}
-	ck, s := m.Checkpoint, m.Schema
-	rec, err := readRecord(path, ck.Run)
+	rec, err := readRecord(path, m.Checkpoint.Run)
 	if err != nil {
 		return nil, err
 	}
-	d := &Description{Path: path, Data: rec}
+	d := m.Describe()
+	d.Data = rec
+	if rec != nil {
+		d.Metrics.ConstantLoss = rec.ConstantLoss
+		d.Metrics.Validation = append(d.Metrics.Validation, rec.Best...)
+	}
+	return &d, nil
+}
+
+// Describe describes the model, all but the record of its data (see the
+// function Describe).
+func (m *Model) Describe() Description {
+	ck, s := m.Checkpoint, m.Schema
+	d := Description{Path: m.Path}
 	for i, task := range ck.Model.Spec.Tasks {
 		d.Tasks = append(d.Tasks, describeTask(task, s.Targets[i]))
 	}
-	d.Inputs = InputsDescription{Columns: len(s.Features), Encoded: s.Dim(), GroupColumn: s.GroupColumn, Impute: s.Impute,
-		Numeric: []string{}, Categorical: []CategoricalInput{}}
-	for _, f := range s.Features {
-		if f.Kind == data.Categorical {
-			d.Inputs.Categorical = append(d.Inputs.Categorical, CategoricalInput{f.Name, len(f.Categories)})
-		} else {
-			d.Inputs.Numeric = append(d.Inputs.Numeric, f.Name)
-		}
-	}
+	d.Inputs = describeInputs(s)
 	spec, cfg, st := ck.Model.Spec, ck.Config, ck.State
-	d.Architecture = ArchitectureSummary{Inputs: spec.Inputs, Hidden: append([]int{}, spec.Hidden...), Activation: spec.Activation.String(), Parameters: ck.Model.NumParams()}
+	d.Architecture = ArchitectureSummary{Name: string(ck.Model.Parts().Architecture), Inputs: spec.Inputs, Hidden: append([]int{}, spec.Hidden...), Activation: spec.Activation.String(), Parameters: ck.Model.NumParams()}
 	d.Training = TrainingState{Optimizer: string(cfg.Optimizer), LR: cfg.LR, Batch: cfg.Batch, Schedule: string(cfg.Schedule.Kind),
 		WeightDecay: cfg.WeightDecay, Weighting: string(cfg.Weighting.Method), Seed: cfg.Seed,
 		Epochs: st.Epoch, EpochBudget: cfg.Epochs, Step: st.Step, EpochStep: st.EpochStep, BestEpoch: max(st.BestEpoch, 0),
@@ -138,15 +168,37 @@ func Describe(path string) (*Description, error) {
 		d.Metrics.BestValLoss = &v
 	}
 	d.Metrics.Validation = []TaskMetric{}
-	if rec != nil {
-		d.Metrics.ConstantLoss = rec.ConstantLoss
-		d.Metrics.Validation = append(d.Metrics.Validation, rec.Best...)
+	return d
+}
+
+// describeInputs describes the input columns.
+func describeInputs(s *data.Schema) InputsDescription {
+	in := InputsDescription{Columns: len(s.Features), Encoded: s.Dim(), GroupColumn: s.GroupColumn, Impute: s.Impute,
+		Numeric: []string{}, Categorical: []CategoricalInput{}}
+	for _, f := range s.Features {
+		col := InputDescription{Name: f.Name, Kind: f.Kind.String()}
+		if f.Kind == data.Categorical {
+			in.Categorical = append(in.Categorical, CategoricalInput{f.Name, len(f.Categories)})
+			col.Categories = f.Categories
+		} else {
+			in.Numeric = append(in.Numeric, f.Name)
+			col.Mean, col.Scale = &f.Mean, &f.Scale
+		}
+		in.List = append(in.List, col)
 	}
-	return d, nil
+	if s.GroupColumn != "" {
+		in.List = append(in.List, InputDescription{Name: s.GroupColumn, Kind: "group", Categories: s.Groups})
+	}
+	return in
 }
 
 func describeTask(task mtl.Task, tg data.Target) TaskDescription {
-	td := TaskDescription{Name: task.Name, Type: task.Type.String(), Weight: task.Weight, Groups: task.Groups}
+	td := TaskDescription{Name: task.Name, Type: task.Type.String(), Weight: task.Weight, Groups: task.Groups, Columns: []string{task.Name}}
+	if task.Type != mtl.Regression {
+		for _, c := range tg.Classes {
+			td.Columns = append(td.Columns, task.Name+":p("+c+")")
+		}
+	}
 	if td.Weight == 0 {
 		td.Weight = 1
 	}
@@ -194,7 +246,7 @@ func (d *Description) Text() string {
 		fmt.Fprintf(&b, "  group column: %s\n", in.GroupColumn)
 	}
 	a := d.Architecture
-	fmt.Fprintf(&b, "\narchitecture\n  %d inputs → shared %s (%s) → one head per task; %d parameters\n", a.Inputs, hiddenText(a.Hidden), a.Activation, a.Parameters)
+	fmt.Fprintf(&b, "\narchitecture\n  %d inputs → %s %s (%s) → one head per task; %d parameters\n", a.Inputs, a.Name, hiddenText(a.Hidden), a.Activation, a.Parameters)
 	t := d.Training
 	fmt.Fprintf(&b, "\ntraining\n  %s, learning rate %g, batch %d, %s schedule, weight decay %g, weighting %s, seed %d\n",
 		t.Optimizer, t.LR, t.Batch, t.Schedule, t.WeightDecay, t.Weighting, t.Seed)

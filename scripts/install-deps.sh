@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests need, when they are missing:
 # the OpenCL ICD loader and headers with PoCL (OpenCL kernels on the CPU),
-# clang (compiles the shared kernels as CUDA to PTX) and OpenBLAS (the CPU
-# backend's BLAS, loaded at run time). Debian and Ubuntu.
+# clang (compiles the shared kernels as CUDA to PTX), OpenBLAS (the CPU
+# backend's BLAS, loaded at run time), python3-onnx (onnx.checker for
+# exported models) and protoc (regenerates the ONNX types). Debian and
+# Ubuntu.
 set -euo pipefail
 
-packages=(ocl-icd-opencl-dev opencl-headers pocl-opencl-icd pkg-config clinfo clang libopenblas0)
+packages=(ocl-icd-opencl-dev opencl-headers pocl-opencl-icd pkg-config clinfo clang libopenblas0 python3-onnx protobuf-compiler)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,6 +3,7 @@ package cuda
 import (
 	"errors"
 	"fmt"
+	"math"
 	"unsafe"
 
 	"github.com/mtl-gpu/mtl-gpu/backend"
@@ -11,11 +12,10 @@ import (
 )
 
 // Backend runs every operation on one NVIDIA GPU. See the package
-// documentation for how it uses threads, streams and errors.
+// documentation for how it uses threads, streams, memory and errors.
 type Backend struct {
 	info backend.DeviceInfo
 	drv  *cu.Driver
-	blas *cu.BLAS
 	run  *owner
 	// maxBlocks bounds the blocks of a grid-stride launch.
 	maxBlocks int
@@ -25,11 +25,19 @@ type Backend struct {
 	dev    cu.Device
 	ctx    cu.Context
 	stream cu.Stream
+	blas   *cu.BLAS
 	handle cu.Handle
 	module cu.Module
 	funcs  map[string]cu.Function
+	// pools is true when device memory is allocated and freed in stream
+	// order (cuMemAllocAsync); otherwise freed memory waits in deferred
+	// for the next synchronisation.
+	pools    bool
+	deferred []cu.DevicePtr
 	// err is the first error since the last Sync.
 	err error
+	// fault is the device fault that made the context unusable, for good.
+	fault error
 	// status is a device word that gather_rows sets to 1 when an index is
 	// out of range.
 	status *buffer
@@ -42,8 +50,9 @@ type Backend struct {
 	// live holds every buffer not yet freed, for Close.
 	live map[*buffer]struct{}
 	// staging is page-locked host memory: the caller copies small writes
-	// into its first stagingBytes (stagingUsed of them are taken); the
-	// owner thread reads the gather status into the word after them.
+	// into its first stagingBytes (stagingUsed of them are taken), reads
+	// come back through it, and the owner thread reads the gather status
+	// into the word after them.
 	staging     unsafe.Pointer
 	stagingUsed int
 	// gathered is true when a GatherRows ran since the status was last
@@ -53,14 +62,36 @@ type Backend struct {
 
 var _ backend.Backend = (*Backend)(nil)
 
-// stagingBytes is the size of the page-locked staging memory for writes;
-// writes up to stagingBytes/4 go through it.
+// stagingBytes is the size of the page-locked staging memory for writes
+// and reads; writes up to stagingBytes/4 go through it.
 const stagingBytes = 16 << 20
 
 // stagingAlign aligns the regions of staging memory.
 const stagingAlign = 256
 
 var errClosed = errors.New("cuda: backend is closed")
+
+// ErrDeviceFault is wrapped by every error of a backend whose GPU faulted
+// (an illegal address, a launch timeout, a device-side assert, an illegal
+// instruction, a failed launch: the sticky errors of cuda.h). The CUDA
+// context of the process cannot be used again: Sync and reads keep
+// returning the error, Close frees nothing on the device, and only a new
+// process can use the GPU.
+var ErrDeviceFault = errors.New("the GPU faulted")
+
+// faultError is the error of a faulted backend.
+type faultError struct {
+	dev   backend.Device
+	cause error
+}
+
+func (e *faultError) Error() string {
+	return fmt.Sprintf("%s: %v (%v); the CUDA context of this process cannot be used again: "+
+		"restart the process (mtl-gpu train --resume MODEL continues from the model saved at the end of the last finished epoch)",
+		e.dev, ErrDeviceFault, e.cause)
+}
+
+func (e *faultError) Unwrap() []error { return []error{ErrDeviceFault, e.cause} }
 
 // New opens CUDA device ordinal: it loads the driver and cuBLAS, starts
 // the thread that owns the device's context, and loads the kernels.
@@ -72,10 +103,6 @@ func New(ordinal int, opts backend.Options) (*Backend, error) {
 	if !ok {
 		return nil, errors.New("cuda: the NVIDIA driver found no device")
 	}
-	blas, err := loadBLAS(opts.CUBLAS)
-	if err != nil {
-		return nil, err
-	}
 	n, err := drv.DeviceCount()
 	if err != nil {
 		return nil, err
@@ -84,6 +111,10 @@ func New(ordinal int, opts backend.Options) (*Backend, error) {
 		return nil, fmt.Errorf("cuda:%d does not exist (%d CUDA devices)", ordinal, n)
 	}
 	version, _ := drv.Version()
+	blases, skipped, err := loadBLAS(opts.CUBLAS, version)
+	if err != nil {
+		return nil, err
+	}
 	info, p, err := describe(drv, ordinal, version)
 	if err != nil {
 		return nil, err
@@ -91,15 +122,19 @@ func New(ordinal int, opts backend.Options) (*Backend, error) {
 	b := &Backend{
 		info:      info,
 		drv:       drv,
-		blas:      blas,
 		dev:       p.dev,
 		maxBlocks: maxBlocksFor(p.multiprocessor),
 		live:      map[*buffer]struct{}{},
 	}
 	var blasVersion int
+	var failed []string
 	b.run, err = startOwner(func() error {
 		var err error
-		blasVersion, err = b.setup(opts.TF32)
+		blasVersion, failed, err = b.setup(blases, version, opts.TF32)
+		if err != nil && b.blas == nil {
+			// No library made a handle: say why for each name.
+			err = &cu.LoadError{Err: cu.ErrNoCUBLAS, Reasons: append(skipped, failed...)}
+		}
 		if err != nil {
 			b.teardown()
 		}
@@ -108,7 +143,10 @@ func New(ordinal int, opts backend.Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cuda:%d: %w", ordinal, err)
 	}
-	b.info.Detail += fmt.Sprintf(", cuBLAS %s (%s)", formatBLASVersion(blasVersion), blas.Library())
+	b.info.Detail += fmt.Sprintf(", cuBLAS %s (%s)", formatBLASVersion(blasVersion), blasUsed(b.blas.Library(), failed))
+	if b.pools {
+		b.info.Detail += ", stream-ordered allocation"
+	}
 	if opts.TF32 {
 		b.info.Detail += ", TF32 on"
 	}
@@ -116,57 +154,92 @@ func New(ordinal int, opts backend.Options) (*Backend, error) {
 }
 
 // setup runs on the owner thread: it makes the primary context current
-// and creates the stream, the cuBLAS handle, the module and the scratch
-// memory. It returns cuBLAS's version.
-func (b *Backend) setup(tf32 bool) (int, error) {
+// and creates the stream, the cuBLAS handle (with the first of blases
+// that creates one), the module and the scratch memory. It returns
+// cuBLAS's version and why earlier libraries of blases could not make a
+// handle.
+func (b *Backend) setup(blases []*cu.BLAS, driverVersion int, tf32 bool) (int, []string, error) {
 	var err error
 	if b.ctx, err = b.drv.PrimaryCtxRetain(b.dev); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if err = b.drv.CtxSetCurrent(b.ctx); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if b.stream, err = b.drv.StreamCreate(cu.StreamNonBlocking); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	if b.handle, err = b.blas.Create(); err != nil {
-		return 0, err
+	var failed []string
+	for _, lib := range blases {
+		h, err := lib.Create()
+		if err == nil {
+			b.blas, b.handle = lib, h
+			break
+		}
+		failed = append(failed, fmt.Sprintf("%s: %v", lib.Library(), err))
+	}
+	if b.blas == nil {
+		return 0, failed, &cu.LoadError{Err: cu.ErrNoCUBLAS, Reasons: failed}
 	}
 	if err = b.blas.SetStream(b.handle, b.stream); err != nil {
-		return 0, err
+		return 0, failed, err
 	}
 	mode := cu.DefaultMath
 	if tf32 {
 		mode = cu.TF32TensorOpMath
 	}
 	if err = b.blas.SetMathMode(b.handle, mode); err != nil {
-		return 0, err
+		return 0, failed, err
 	}
 	version, err := b.blas.Version(b.handle)
 	if err != nil {
-		return 0, err
+		return 0, failed, err
 	}
-	if b.module, err = b.drv.ModuleLoadData([]byte(kernels.PTX())); err != nil {
-		return 0, fmt.Errorf("loading the kernels: %w", err)
+	if b.module, _, err = b.drv.ModuleLoadData([]byte(kernels.PTX())); err != nil {
+		return 0, failed, fmt.Errorf("loading the kernels: %w", err)
 	}
 	b.funcs = map[string]cu.Function{}
 	for _, k := range kernels.Kernels() {
 		f, err := b.drv.ModuleGetFunction(b.module, k.Name)
 		if err != nil {
-			return 0, err
+			return 0, failed, err
 		}
 		b.funcs[k.Name] = f
 	}
+	b.pools = b.setupPools(driverVersion)
 	if b.staging, err = b.drv.MemHostAlloc(stagingBytes + stagingAlign); err != nil {
-		return 0, err
+		return 0, failed, err
 	}
 	if b.status, err = b.allocDevice(backend.Int32, 1); err != nil {
-		return 0, err
+		return 0, failed, err
 	}
 	if b.scratch, err = b.allocDevice(backend.Float32, kernels.ReduceGroups); err != nil {
-		return 0, err
+		return 0, failed, err
 	}
-	return version, b.drv.StreamSynchronize(b.stream)
+	return version, failed, b.drv.StreamSynchronize(b.stream)
+}
+
+// memPoolsDriver is the first driver version with stream-ordered
+// allocation, CUDA 11.2.
+const memPoolsDriver = 11020
+
+// setupPools reports whether device memory can be allocated in stream
+// order: the driver and the device support memory pools, and the device's
+// default pool keeps freed memory for reuse instead of returning it to
+// the system at every synchronisation. Otherwise memory is allocated with
+// cuMemAlloc and freed at synchronisations.
+func (b *Backend) setupPools(driverVersion int) bool {
+	if driverVersion < memPoolsDriver || !b.drv.HasMemPools() {
+		return false
+	}
+	if ok, err := b.drv.DeviceAttribute(cu.AttrMemoryPoolsSupported, b.dev); err != nil || ok != 1 {
+		return false
+	}
+	pool, err := b.drv.DefaultMemPool(b.dev)
+	if err != nil {
+		return false
+	}
+	return b.drv.SetMemPoolReleaseThreshold(pool, math.MaxUint64) == nil
 }
 
 // teardown releases what setup created, on the owner thread, and returns
@@ -178,14 +251,17 @@ func (b *Backend) teardown() error {
 			errs = append(errs, err)
 		}
 	}
-	if b.stream != 0 {
-		keep(b.drv.StreamSynchronize(b.stream))
-	}
 	for _, buf := range []*buffer{b.status, b.scratch} {
 		if buf != nil && buf.ptr != 0 {
-			keep(b.drv.MemFree(buf.ptr))
+			keep(b.memFree(buf.ptr))
 		}
 	}
+	if b.stream != 0 {
+		err := b.drv.StreamSynchronize(b.stream)
+		b.fail(err)
+		keep(err)
+	}
+	keep(b.releaseDeferred())
 	if b.staging != nil {
 		keep(b.drv.MemFreeHost(b.staging))
 		b.staging = nil
@@ -231,91 +307,122 @@ func maxBlocksFor(multiprocessors int) int {
 // Info describes the device.
 func (b *Backend) Info() backend.DeviceInfo { return b.info }
 
-// fail keeps err as the sticky error unless one is already kept. It runs
-// on the owner thread.
+// fail keeps err as the error of the next Sync unless one is already
+// kept, and a device fault for good. It runs on the owner thread.
 func (b *Backend) fail(err error) {
-	if err != nil && b.err == nil {
+	if err == nil {
+		return
+	}
+	if b.fault == nil && cu.IsSticky(err) {
+		b.fault = &faultError{dev: b.info.Device, cause: err}
+	}
+	if b.err == nil {
 		b.err = err
 	}
 }
 
+// failed returns the fault, if any, or else the kept error. It runs on
+// the owner thread.
+func (b *Backend) failed() error {
+	if b.fault != nil {
+		return b.fault
+	}
+	return b.err
+}
+
 // enqueue queues an asynchronous operation. After Close it does nothing:
-// the next Sync or Read reports the closed backend.
+// the next Sync or Read reports the closed backend. After a fault the
+// operation is dropped on the owner thread.
 func (b *Backend) enqueue(f func()) {
 	if b.closed {
 		return
 	}
-	b.run.enqueue(f)
+	b.run.enqueue(func() {
+		if b.fault == nil {
+			f()
+		}
+	})
 }
 
-// finish runs on the owner thread: it waits for the stream and, when
-// gathered, checks and clears the gather status.
-func (b *Backend) finish(gathered bool) {
-	err := b.drv.StreamSynchronize(b.stream)
-	b.fail(err)
-	if !gathered || err != nil {
-		return
-	}
-	word := unsafe.Add(b.staging, stagingBytes)
-	*(*int32)(word) = 0
-	if err := b.drv.MemcpyDtoHAsync(word, b.status.ptr, 4, b.stream); err != nil {
-		b.fail(err)
-		return
-	}
-	if err := b.drv.StreamSynchronize(b.stream); err != nil {
-		b.fail(err)
-		return
-	}
-	if *(*int32)(word) != 0 {
-		b.fail(errors.New("cuda: GatherRows: an index is outside the rows of the source"))
-		b.fail(b.drv.MemsetD32Async(b.status.ptr, 0, 1, b.stream))
-	}
-}
-
-// wait runs f on the owner thread after all queued work and a stream
-// synchronisation; f sees the sticky error in b.err. Afterwards all
-// staging memory is free again.
-func (b *Backend) wait(f func() error) error {
+// wait runs on the owner thread after all queued work. It queues copyOut
+// (a copy of results into host memory, or nil) and the check of the
+// gather status, waits for the stream once, checks the status, frees the
+// memory freed since the last wait, and returns the fault or the kept
+// error, which clear then forgets unless it is a fault. When there is no
+// error, done (or nil) runs on the caller's side. Afterwards all staging
+// memory is free again.
+func (b *Backend) wait(copyOut func() error, done func(), clear bool) error {
 	if b.closed {
 		return errClosed
 	}
 	gathered := b.gathered
 	b.gathered = false
 	err := b.run.call(func() error {
-		b.finish(gathered)
-		return f()
+		if b.fault != nil {
+			return b.fault
+		}
+		word := (*int32)(unsafe.Add(b.staging, stagingBytes))
+		if gathered {
+			*word = 0
+			b.fail(b.drv.MemcpyDtoHAsync(unsafe.Pointer(word), b.status.ptr, 4, b.stream))
+		}
+		if copyOut != nil && b.err == nil {
+			b.fail(copyOut())
+		}
+		b.fail(b.drv.StreamSynchronize(b.stream))
+		if gathered && b.fault == nil && *word != 0 {
+			b.fail(errors.New("cuda: GatherRows: an index is outside the rows of the source"))
+			b.fail(b.drv.MemsetD32Async(b.status.ptr, 0, 1, b.stream))
+		}
+		if b.fault == nil {
+			b.fail(b.releaseDeferred())
+		}
+		err := b.failed()
+		if clear && b.fault == nil {
+			b.err = nil
+		}
+		return err
 	})
 	b.stagingUsed = 0
+	if err == nil && done != nil {
+		done()
+	}
 	return err
 }
 
 // Sync waits for all queued work and returns the first error since the
-// last Sync, which it clears.
-func (b *Backend) Sync() error {
-	return b.wait(func() error {
-		err := b.err
-		b.err = nil
-		return err
-	})
-}
+// last Sync, which it clears, unless the device faulted: then it returns
+// the fault, at every call (see ErrDeviceFault).
+func (b *Backend) Sync() error { return b.wait(nil, nil, true) }
 
 // Close waits for queued work, frees every buffer and every resource of
-// the backend, and returns the sticky error, if any, with any error of
-// releasing them. Closing twice returns nil.
+// the backend, and returns the kept error, if any, with any error of
+// releasing them. After a device fault it frees nothing on the device
+// (the context is unusable) and returns the fault. Closing twice returns
+// nil.
 func (b *Backend) Close() error {
 	if b.closed {
 		return nil
 	}
 	live := b.live
 	b.live = nil
-	err := b.wait(func() error {
+	err := b.run.call(func() error {
+		if b.fault == nil {
+			b.fail(b.drv.StreamSynchronize(b.stream))
+		}
+		if b.fault != nil {
+			return b.fault
+		}
 		errs := []error{b.err}
 		for buf := range live {
 			if buf.ptr != 0 {
-				errs = append(errs, b.drv.MemFree(buf.ptr))
+				errs = append(errs, b.memFree(buf.ptr))
 			}
 		}
 		errs = append(errs, b.teardown())
+		if b.fault != nil {
+			return b.fault
+		}
 		return errors.Join(errs...)
 	})
 	b.closed = true

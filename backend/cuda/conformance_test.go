@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"slices"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/mtl-gpu/mtl-gpu/backend"
 	"github.com/mtl-gpu/mtl-gpu/backend/backendtest"
+	"github.com/mtl-gpu/mtl-gpu/kernels"
+	"github.com/mtl-gpu/mtl-gpu/mtl/mtltest"
 )
 
 // requireCUDA makes the tests that need a GPU fail instead of skipping
@@ -17,9 +20,13 @@ import (
 var requireCUDA = os.Getenv("MTLGPU_REQUIRE_CUDA") == "1"
 
 // openDevice opens cuda:0, or skips the test (fails with
-// MTLGPU_REQUIRE_CUDA=1) when it cannot.
+// MTLGPU_REQUIRE_CUDA=1) when it cannot. MTLGPU_CUBLAS names the cuBLAS
+// library to load, as for mtl-gpu.
 func openDevice(t *testing.T, opts backend.Options) *Backend {
 	t.Helper()
+	if opts.CUBLAS == "" {
+		opts.CUBLAS = os.Getenv("MTLGPU_CUBLAS")
+	}
 	b, err := New(0, opts)
 	if err != nil {
 		if requireCUDA {
@@ -36,28 +43,62 @@ func openDevice(t *testing.T, opts backend.Options) *Backend {
 	return b
 }
 
-// opener opens a device for a test: cuda:0 or the fake driver.
+// opener opens a device for a test: cuda:0 or the stand-in driver.
 type opener func(t *testing.T, opts backend.Options) *Backend
 
-// onBoth runs a test on cuda:0, when there is one, and on the fake driver.
+// onBoth runs a test on cuda:0, when there is one, and on the stand-in
+// driver.
 func onBoth(t *testing.T, test func(t *testing.T, open opener)) {
 	t.Run("cuda:0", func(t *testing.T) { test(t, openDevice) })
 	t.Run("fake", func(t *testing.T) { test(t, openFake) })
 }
 
-// TestConformance holds cuda:0 to the CPU backend on every operation.
+// TestConformance holds the backend to the CPU backend on every operation,
+// on cuda:0 and on the stand-in, where the real kernels run on the host.
 func TestConformance(t *testing.T) {
-	b := openDevice(t, backend.Options{})
-	runConformance(t, b)
+	onBoth(t, func(t *testing.T, open opener) {
+		backendtest.Run(t, open(t, backend.Options{}))
+	})
 }
 
-func runConformance(t *testing.T, b *Backend) {
-	backendtest.Run(t, b)
+// TestTrainingFollowsCPU trains every task type on cuda:0 and on the
+// stand-in and requires every epoch's losses to follow the CPU backend.
+func TestTrainingFollowsCPU(t *testing.T) {
+	onBoth(t, func(t *testing.T, open opener) {
+		mtltest.FollowsCPU(t, open(t, backend.Options{}))
+	})
 }
 
-// TestStickyError checks that an asynchronous failure (an index outside
-// the source of GatherRows) is reported once, by the next Sync, and that
-// the backend goes on working.
+// TestJIT loads the kernels' PTX with the driver's verbose JIT log, which
+// it records (on a GPU: the registers and spills of every kernel), and
+// checks that each kernel of the table is in the module.
+func TestJIT(t *testing.T) {
+	onBoth(t, func(t *testing.T, open opener) {
+		b := open(t, backend.Options{})
+		err := b.run.call(func() error {
+			m, log, err := b.drv.ModuleLoadData([]byte(kernels.PTX()))
+			t.Logf("JIT log of the kernels on %s (%s):\n%s", b.Info().Device, b.Info().Name, log)
+			if err != nil {
+				return err
+			}
+			defer b.drv.ModuleUnload(m)
+			if log == "" {
+				t.Error("the driver wrote no JIT log")
+			}
+			for _, k := range kernels.Kernels() {
+				if _, err := b.drv.ModuleGetFunction(m, k.Name); err != nil {
+					t.Errorf("kernel %s: %v", k.Name, err)
+				}
+			}
+			return nil
+		})
+		must(t, err)
+	})
+}
+
+// TestStickyError checks that an asynchronous failure that is not a device
+// fault (an index outside the source of GatherRows) is reported once, by
+// the next Sync, and that the backend goes on working.
 func TestStickyError(t *testing.T) { onBoth(t, testStickyError) }
 
 func testStickyError(t *testing.T, open opener) {
@@ -76,6 +117,17 @@ func testStickyError(t *testing.T, open opener) {
 	}
 	if err := b.Sync(); err != nil {
 		t.Fatalf("second Sync = %v, want nil", err)
+	}
+	// The first index past the rows, and -1, are caught too, even where
+	// the buffer goes on after the source.
+	big, err := b.Upload([]float32{1, 2, 3, 4, 5, 6})
+	must(t, err)
+	for _, bad := range [][]int32{{1, 2}, {-1, 0}} {
+		b.WriteInt32(idx, 0, bad)
+		b.GatherRows(backend.Dense(dst, 0, 2, 2), backend.Dense(big, 0, 2, 2), idx, 0)
+		if err := b.Sync(); err == nil || !strings.Contains(err.Error(), "GatherRows") {
+			t.Errorf("Sync after indices %v of 2 rows = %v", bad, err)
+		}
 	}
 	b.WriteInt32(idx, 0, []int32{1, 0})
 	b.GatherRows(backend.Dense(dst, 0, 2, 2), backend.Dense(src, 0, 2, 2), idx, 0)
@@ -181,4 +233,29 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestHostBuilds checks that every kernel of the table has a host build in
+// the stand-in, with the parameters of its PTX entry, and that a PTX entry
+// without one fails to load with a log that names it.
+func TestHostBuilds(t *testing.T) {
+	b := openFake(t, backend.Options{})
+	err := b.run.call(func() error {
+		m, log, err := b.drv.ModuleLoadData([]byte(kernels.PTX()))
+		if err != nil {
+			return err
+		}
+		must(t, b.drv.ModuleUnload(m))
+		for _, k := range kernels.Kernels() {
+			if want := fmt.Sprintf("fakecuda: %s: %d parameters, host build\n", k.Name, len(k.Args)); !strings.Contains(log+"\n", want) {
+				t.Errorf("the stand-in has no host build of %s: log\n%s", k.Name, log)
+			}
+		}
+		extra := strings.Replace(kernels.PTX(), ".entry axpy(", ".entry axpy_unbuilt(", 1)
+		if _, _, err := b.drv.ModuleLoadData([]byte(extra)); err == nil || !strings.Contains(err.Error(), "kernel axpy_unbuilt of the PTX has no host build") {
+			t.Errorf("loading a kernel without a host build: %v", err)
+		}
+		return nil
+	})
+	must(t, err)
 }

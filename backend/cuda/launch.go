@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/mtl-gpu/mtl-gpu/backend"
 	"github.com/mtl-gpu/mtl-gpu/backend/cuda/internal/cu"
@@ -23,6 +24,14 @@ type launch struct {
 	// kinds are the kinds of args, in order, to compare with the kernel
 	// table.
 	kinds []kernels.ArgKind
+	// ints are the int arguments before they were narrowed to 32 bits.
+	ints []intArg
+}
+
+// intArg is an int argument: its position and its value.
+type intArg struct {
+	index int
+	value int
 }
 
 // maxKernelArgs is room for the arguments of the largest kernel.
@@ -34,8 +43,9 @@ func newLaunch(kernel string, grid, block cu.Dim3) *launch {
 	return l
 }
 
-// int appends an int argument.
+// int appends an int argument; validate checks its range.
 func (l *launch) int(v int) *launch {
+	l.ints = append(l.ints, intArg{len(l.kinds), v})
 	l.args.Int(int32(v))
 	l.kinds = append(l.kinds, kernels.Int)
 	return l
@@ -74,23 +84,23 @@ func (l *launch) buf(b *buffer, off int) *launch {
 	return l.int(0)
 }
 
-// check compares the arguments with the kernel table; a mismatch is a
-// programming error.
-func (l *launch) check() error {
-	k, ok := kernels.Lookup(l.kernel)
-	if !ok {
-		return fmt.Errorf("no kernel %q in the kernel table", l.kernel)
-	}
-	if len(k.Args) != len(l.kinds) {
-		return fmt.Errorf("kernel %s takes %d arguments, launch passes %d", l.kernel, len(k.Args), len(l.kinds))
-	}
-	for i, a := range k.Args {
-		if a.Kind != l.kinds[i] {
-			return fmt.Errorf("kernel %s argument %d (%s) is %s, launch passes %s", l.kernel, i, a.Name, a.Kind, l.kinds[i])
+// validate checks what the driver cannot see: that every int argument
+// fits in 32 bits with room to spare for the launch's largest global size
+// (threads in one dimension). A kernel's indices stay below one of its int
+// arguments plus one step of a grid-stride loop, so then none of them
+// overflows.
+func (l *launch) validate() error {
+	span := max(l.grid.X*l.block.X, l.grid.Y*l.block.Y, l.grid.Z*l.block.Z)
+	for _, a := range l.ints {
+		if a.value >= math.MinInt32 && a.value <= math.MaxInt32-span {
+			continue
 		}
-	}
-	if k.Local != [3]int{} && k.Local != [3]int{l.block.X, l.block.Y, l.block.Z} {
-		return fmt.Errorf("kernel %s needs blocks of %v, launch uses %v", l.kernel, k.Local, l.block)
+		name := fmt.Sprint("argument ", a.index)
+		if k, ok := kernels.Lookup(l.kernel); ok && a.index < len(k.Args) {
+			name = k.Args[a.index].Name
+		}
+		return fmt.Errorf("cuda: kernel %s: %s = %d is outside the 32-bit range its indices need (at most %d with %d threads in a dimension)",
+			l.kernel, name, a.value, math.MaxInt32-span, span)
 	}
 	return nil
 }
@@ -127,8 +137,13 @@ func reduceGroups(n int) int {
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
-// launch queues l on the stream.
+// launch queues l on the stream; an argument out of range is the error of
+// the next Sync instead.
 func (b *Backend) launch(l *launch) {
+	if err := l.validate(); err != nil {
+		b.enqueue(func() { b.fail(err) })
+		return
+	}
 	b.enqueue(func() {
 		f, ok := b.funcs[l.kernel]
 		if !ok {

@@ -17,19 +17,21 @@ func vecBuffer(v backend.Vec, op string) *buffer {
 	return devBuffer(v.Buf, op)
 }
 
-// matBuffer checks m and returns its buffer.
-func matBuffer(m backend.Mat, op string) *buffer {
-	m.Check(op, backend.Float32)
-	return devBuffer(m.Buf, op)
+// stride is the row stride a kernel is given for m. A single row, whose
+// Stride may be anything, gets its width.
+func stride(m backend.Mat) int {
+	if m.Rows <= 1 {
+		return m.Cols
+	}
+	return m.Stride
 }
 
-// stride is the row stride a kernel is given for m: any value works for a
-// single row, whose Stride may be 0.
-func stride(m backend.Mat) int { return max(m.Stride, m.Cols) }
-
+// fillLaunch sets the rows×cols matrix at element off of x, rows
+// rowStride apart, to value.
 func fillLaunch(x *buffer, off, rows, cols, rowStride int, value float32, maxBlocks int) *launch {
 	grid, block := planar(rows, cols, maxBlocks)
-	return newLaunch("fill", grid, block).int(rows).int(cols).float(value).buf(x, off).int(max(rowStride, cols))
+	return newLaunch("fill", grid, block).int(rows).int(cols).float(value).buf(x, off).
+		int(stride(backend.Mat{Rows: rows, Cols: cols, Stride: rowStride}))
 }
 
 func scaleLaunch(x *buffer, off, n int, alpha float32, maxBlocks int) *launch {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -46,7 +48,7 @@ func (d *deviceFlags) validate() error {
 }
 
 func (d *deviceFlags) options() backend.Options {
-	return backend.Options{BLAS: d.blas, CUBLAS: d.cublas, TF32: d.tf32, Threads: d.threads}
+	return backend.Options{BLAS: d.blas, CUBLAS: cmp.Or(d.cublas, os.Getenv("MTLGPU_CUBLAS")), TF32: d.tf32, Threads: d.threads}
 }
 
 // openDevice parses --device and opens it, logging what auto chose.

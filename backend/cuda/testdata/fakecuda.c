@@ -1,54 +1,112 @@
 /*
- * A fake CUDA driver and cuBLAS for testing the CUDA backend on machines
- * without a GPU. Device memory is host memory; the one stream queues its
- * work and runs it at cuStreamSynchronize, so a host that reads results or
- * reuses staging memory before synchronising gets wrong data, as on a GPU.
- * Every call that needs a context fails unless the calling thread has made
- * one current. Kernel parameter sizes come from the PTX image, as the real
- * driver takes them; the kernels themselves are serial C versions of the
- * shared kernels.
+ * A stand-in for the CUDA driver (libcuda.so.1), for testing the CUDA
+ * backend on machines without a GPU. It runs the real kernels: it is linked
+ * with kernels.Source(kernels.Host), the kernel files of package kernels
+ * compiled for the host, and keeps no kernel code of its own.
  *
- * Test hooks: cuDeviceGetAttribute with attribute FAKE_* returns counters
- * of live resources; cuMemAlloc_v2 of FAKE_ODD_BYTES fails with a code the
- * backend's table does not name.
+ * Device memory is host memory, each allocation ending at a page the
+ * process may not touch, so that a kernel that writes past its buffer
+ * crashes the test instead of corrupting it. The one stream queues its
+ * work and runs it when the host waits for it (cuStreamSynchronize, and
+ * the calls that wait implicitly), so a host that reads results or reuses
+ * staging memory too early gets wrong data, as on a GPU. A kernel launch
+ * runs its blocks one after another and the threads of a block as fibers
+ * (ucontext) on the calling thread: BARRIER switches to the next fiber
+ * until every thread of the block waits at the same barrier, and the
+ * static LOCAL arrays of the kernels (section mtl_local) are filled with
+ * garbage before each block. Threads that leave a barrier behind, or wait
+ * at different ones, fail the launch.
  *
- * Build: cc -shared -fPIC -O2 -o libfakecuda.so fakecuda.c -lm -lpthread
+ * Errors 700, 702, 710 and 714-719 are sticky, as cuda.h says: once one
+ * happened, every call that needs the context returns it, until
+ * fake_reset (the stand-in's process restart).
+ *
+ * Kernel parameter sizes come from the PTX image, as the real driver
+ * takes them; each .entry must have a host build of the same name and
+ * number of parameters.
+ *
+ * Test hooks, for the tests and for the cuBLAS stand-in (fakecublas.c):
+ * fake_get, fake_set and fake_add read and change the named counters and
+ * settings of the table below; fake_reset restores the state of a fresh
+ * process. cuMemAlloc_v2 of FAKE_ODD_BYTES fails with a code the backend's
+ * table does not name.
+ *
+ * Build: cc -shared -fPIC -O2 -U_FORTIFY_SOURCE -o libfakecuda.so fakecuda.c kernels_host.c -lm -lpthread
  */
-#include <math.h>
+#define _GNU_SOURCE
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
 
 typedef int CUresult;
 typedef unsigned long long CUdeviceptr;
 
-enum {
-	FAKE_LIVE_DEVICE = 1000001,
-	FAKE_LIVE_HOST = 1000002,
-	FAKE_CONTEXT_REFS = 1000003,
-	FAKE_LIVE_STREAMS = 1000004,
-	FAKE_LIVE_HANDLES = 1000005,
-	FAKE_LIVE_MODULES = 1000006,
-	FAKE_NO_CONTEXT_CALLS = 1000007,
-	FAKE_LAUNCHES = 1000008,
-	FAKE_GEMMS = 1000009,
-};
-#define FAKE_ODD_BYTES 0x7e5700000000ULL
+#define FAKE_ODD_BYTES 0x7e570000ULL
 #define FAKE_ODD_CODE 12345
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static __thread void *current;
-static int context_token;
-static int initialised, context_refs, live_streams, live_handles, live_modules;
-static int no_context_calls, launches, gemms;
-static CUresult pending_error;
+/* Counters and settings, by name. */
+enum {
+	LIVE_DEVICE, LIVE_HOST, CONTEXT_REFS, LIVE_STREAMS, LIVE_HANDLES, LIVE_MODULES,
+	NO_CONTEXT_CALLS, LAUNCHES, GEMMS, WAITS, MEM_FREES, ASYNC_ALLOCS, ASYNC_FREES, BLOCKS,
+	DRIVER_VERSION, MEMORY_POOLS, RELEASE_THRESHOLD, FAULT_AT_LAUNCH, FAULT_CODE, CUBLAS_CREATE_FAILS,
+	SKIP_KERNELS, NVALUES
+};
+static const char *const value_names[NVALUES] = {
+	"live_device", "live_host", "context_refs", "live_streams", "live_handles", "live_modules",
+	"no_context_calls", "launches", "gemms",
+	/* waits counts cuStreamSynchronize calls and the calls that had to
+	 * wait for queued work (cuMemFree_v2, copies to pageable memory). */
+	"waits", "mem_frees", "async_allocs", "async_frees", "blocks",
+	/* Settings: cuDriverGetVersion's value; whether the device has memory
+	 * pools; the pool's release threshold; the launch (1 = the next) whose
+	 * kernel faults with fault_code; the cuBLAS major version whose
+	 * cublasCreate fails; whether kernels are skipped instead of run (to
+	 * time the host alone). */
+	"driver_version", "memory_pools", "release_threshold", "fault_at_launch", "fault_code", "cublas_create_fails",
+	"skip_kernels",
+};
+static long long values[NVALUES];
 
-/* Allocations, device and host. */
+static void set_defaults(void)
+{
+	memset(values, 0, sizeof values);
+	values[DRIVER_VERSION] = 12040;
+	values[MEMORY_POOLS] = 1;
+	values[FAULT_CODE] = 700;
+}
+
+/* One lock for every call; recursive, as the cuBLAS stand-in's work,
+ * which the queue runs, calls back. */
+static pthread_mutex_t mu = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+#define LOCK() pthread_mutex_lock(&mu)
+#define UNLOCK() pthread_mutex_unlock(&mu)
+
+static __thread void *current;
+static int context_token, stream_token, module_token, pool_token;
+static int initialised;
+static CUresult sticky;
+
+static int is_sticky(CUresult r) { return r == 700 || r == 702 || r == 710 || (r >= 714 && r <= 719); }
+
+static void fault(CUresult r)
+{
+	if (!sticky && is_sticky(r)) {
+		sticky = r;
+	}
+}
+
+/* Allocations: device memory ends at a guard page; host memory is malloc'd. */
 struct alloc {
 	char *base;
 	size_t bytes;
+	char *map;
+	size_t map_bytes;
 	int host;
 	struct alloc *next;
 };
@@ -63,12 +121,12 @@ static int count_allocs(int host)
 	return n;
 }
 
-/* inside reports whether [p, p+bytes) lies in one live device allocation. */
-static int inside(const void *p, size_t bytes)
+/* within reports whether [p, p+bytes) lies in one live allocation of the kind. */
+static int within(const void *p, size_t bytes, int host)
 {
 	const char *c = p;
 	for (struct alloc *a = allocs; a; a = a->next) {
-		if (!a->host && c >= a->base && c + bytes <= a->base + a->bytes) {
+		if (a->host == host && c >= a->base && c + bytes <= a->base + a->bytes) {
 			return 1;
 		}
 	}
@@ -78,38 +136,59 @@ static int inside(const void *p, size_t bytes)
 static int have_context(void)
 {
 	if (current != &context_token) {
-		no_context_calls++;
+		values[NO_CONTEXT_CALLS]++;
 		return 0;
 	}
 	return 1;
 }
+
+/* NEED_CONTEXT returns from a locked call without a current context, or
+ * with the sticky error. */
 #define NEED_CONTEXT() \
 	do { \
 		if (!have_context()) { \
+			UNLOCK(); \
 			return 201; \
+		} \
+		if (sticky) { \
+			UNLOCK(); \
+			return sticky; \
 		} \
 	} while (0)
 
-/* The stream: a queue of operations run at synchronisation. */
-enum { OP_MEMSET, OP_COPY, OP_KERNEL, OP_GEMM };
-struct kernel;
+/* The stream: a queue of operations run when the host waits. */
+enum { OP_MEMSET, OP_COPY, OP_KERNEL, OP_HOST, OP_FREE, OP_FAULT };
+struct mtl_host_kernel {
+	const char *name;
+	int args;
+	void (*run)(const uint64_t *slots);
+};
+extern const struct mtl_host_kernel mtl_host_kernels[];
+
+struct kernel {
+	char name[64];
+	const struct mtl_host_kernel *host;
+	int nparams;
+	int sizes[32];
+};
+
 struct op {
 	int kind;
-	/* memset and copies */
+	/* memset, copies, frees */
 	void *dst;
 	const void *src;
+	void *owned; /* freed after the op: a staged copy of pageable memory */
 	size_t bytes;
 	unsigned value;
 	/* kernels */
 	const struct kernel *k;
-	uint64_t *args;
+	uint64_t args[32];
 	unsigned grid[3], block[3];
-	/* GEMMs: column-major, as cuBLAS */
-	int ta, tb, m, n, kk, lda, ldb, ldc, batch;
-	long long sa, sb, sc;
-	float alpha, beta;
-	const float *a, *b;
-	float *c;
+	/* host callbacks (cuBLAS), which return a fault or 0 */
+	int (*fn)(void *);
+	void *data;
+	/* faults */
+	CUresult code;
 	struct op *next;
 };
 static struct op *head, **tail = &head;
@@ -121,368 +200,372 @@ static void enqueue(struct op *o)
 	tail = &o->next;
 }
 
-/* Kernels. */
-typedef void (*kernel_fn)(const struct op *o);
-struct kernel {
-	char name[48];
-	kernel_fn run;
-	int nparams;
-	int sizes[32];
+static void free_op(struct op *o)
+{
+	free(o->owned);
+	if (o->kind == OP_HOST) {
+		free(o->data);
+	}
+	free(o);
+}
+
+static struct alloc *find_alloc(const void *p, int host)
+{
+	for (struct alloc *a = allocs; a; a = a->next) {
+		if (a->base == p && a->host == host) {
+			return a;
+		}
+	}
+	return NULL;
+}
+
+static void release(struct alloc *a)
+{
+	for (struct alloc **ap = &allocs; *ap; ap = &(*ap)->next) {
+		if (*ap == a) {
+			*ap = a->next;
+			break;
+		}
+	}
+	if (a->host) {
+		free(a->base);
+	} else {
+		munmap(a->map, a->map_bytes);
+	}
+	free(a);
+}
+
+/*
+ * Fibers: one per thread of a block, on stacks with a guard page. A fiber
+ * starts through ucontext once; after that, the switches between it and
+ * the scheduler are _setjmp and _longjmp, which do not save the signal mask
+ * and so make no system call (built without _FORTIFY_SOURCE, whose
+ * longjmp refuses to change stacks).
+ */
+enum { READY, WAITING, DONE };
+struct fiber {
+	jmp_buf env;
+	ucontext_t boot;
+	char *stack;
+	int made, state;
+	const char *file;
+	int line;
+	struct mtl_host_thread {
+		int local_id[3], local_size[3], group_id[3], num_groups[3];
+	} geometry;
 };
+#define MAX_THREADS 1024
+#define FIBER_STACK (64 << 10)
+static struct fiber fibers[MAX_THREADS];
+static struct fiber *running;
+static jmp_buf scheduler;
+static ucontext_t boot_return;
+static const struct op *launch_now;
 
-#define I(i) ((int)(int32_t)(uint32_t)o->args[i])
-#define F(i) (f32(o->args[i]))
-#define P(i, T) ((T *)(uintptr_t)o->args[i] + I((i) + 1))
+/* The geometry of the running fiber, which the kernels read. */
+const struct mtl_host_thread *mtl_host_self;
 
-static float f32(uint64_t v)
+extern char __start_mtl_local[] __attribute__((weak));
+extern char __stop_mtl_local[] __attribute__((weak));
+
+/* fiber_main is where a fiber starts: it returns to make_fiber, then runs
+ * a thread of a block each time the scheduler resumes it, to the end. */
+static void fiber_main(void)
 {
-	uint32_t u = (uint32_t)v;
-	float f;
-	memcpy(&f, &u, 4);
-	return f;
-}
-
-static void k_axpy(const struct op *o)
-{
-	int n = I(0);
-	float a = F(1), *y = P(2, float), *x = P(4, float);
-	for (int i = 0; i < n; i++) {
-		y[i] += a * x[i];
+	if (_setjmp(running->env) == 0) {
+		setcontext(&boot_return);
 	}
-}
-
-static void k_scale(const struct op *o)
-{
-	int n = I(0);
-	float a = F(1), *x = P(2, float);
-	for (int i = 0; i < n; i++) {
-		x[i] *= a;
-	}
-}
-
-static void k_copy(const struct op *o)
-{
-	int n = I(0);
-	float *d = P(1, float), *s = P(3, float);
-	for (int i = 0; i < n; i++) {
-		d[i] = s[i];
-	}
-}
-
-static void k_fill(const struct op *o)
-{
-	int rows = I(0), cols = I(1), stride = I(5);
-	float v = F(2), *x = P(3, float);
-	for (int r = 0; r < rows; r++) {
-		for (int j = 0; j < cols; j++) {
-			x[r * stride + j] = v;
+	for (;;) {
+		launch_now->k->host->run(launch_now->args);
+		running->state = DONE;
+		if (_setjmp(running->env) == 0) {
+			_longjmp(scheduler, 1);
 		}
 	}
 }
 
-static void k_gather_rows(const struct op *o)
+void mtl_host_barrier(const char *file, int line)
 {
-	int rows = I(0), cols = I(1), src_rows = I(2), ds = I(5), ss = I(8);
-	float *d = P(3, float), *s = P(6, float);
-	int *idx = P(9, int), *status = P(11, int);
-	for (int r = 0; r < rows; r++) {
-		int from = idx[r];
-		if (from < 0 || from >= src_rows) {
-			*status = 1;
-			continue;
-		}
-		for (int j = 0; j < cols; j++) {
-			d[r * ds + j] = s[from * ss + j];
-		}
+	struct fiber *f = running;
+	f->state = WAITING;
+	f->file = file;
+	f->line = line;
+	if (_setjmp(f->env) == 0) {
+		_longjmp(scheduler, 1);
 	}
 }
 
-static float activate(float v, int act)
+/* make_fiber (re)starts fiber i at fiber_main. */
+static int make_fiber(int i)
 {
-	if (act == 1) {
-		return v > 0 ? v : 0;
+	struct fiber *f = &fibers[i];
+	long page = sysconf(_SC_PAGESIZE);
+	if (!f->stack) {
+		char *m = mmap(NULL, FIBER_STACK + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED) {
+			return 2;
+		}
+		mprotect(m, page, PROT_NONE);
+		f->stack = m + page;
 	}
-	if (act == 2) {
-		return tanhf(v);
-	}
-	return v;
+	getcontext(&f->boot);
+	f->boot.uc_stack.ss_sp = f->stack;
+	f->boot.uc_stack.ss_size = FIBER_STACK;
+	f->boot.uc_link = NULL;
+	makecontext(&f->boot, fiber_main, 0);
+	running = f;
+	swapcontext(&boot_return, &f->boot);
+	f->made = 1;
+	return 0;
 }
 
-static void k_bias_act(const struct op *o)
+/* run_block runs the threads of block (x, y, z) of the launch to the end. */
+static CUresult run_block(const struct op *o, unsigned x, unsigned y, unsigned z)
 {
-	int rows = I(0), cols = I(1), act = I(2), has_bias = I(3), st = I(6);
-	float *m = P(4, float), *bias = P(7, float);
-	for (int r = 0; r < rows; r++) {
-		for (int j = 0; j < cols; j++) {
-			float v = m[r * st + j];
-			if (has_bias) {
-				v += bias[j];
+	const unsigned bx = o->block[0], by = o->block[1], bz = o->block[2];
+	const int n = (int)(bx * by * bz);
+	char *local = __start_mtl_local, *local_end = __stop_mtl_local;
+	if (local && local_end > local) {
+		memset(local, 0xa5, local_end - local);
+	}
+	for (int t = 0; t < n; t++) {
+		struct fiber *f = &fibers[t];
+		if (!f->made && make_fiber(t)) {
+			return 2;
+		}
+		struct mtl_host_thread *g = &f->geometry;
+		g->local_id[0] = t % bx, g->local_id[1] = t / bx % by, g->local_id[2] = t / (bx * by);
+		g->local_size[0] = bx, g->local_size[1] = by, g->local_size[2] = bz;
+		g->group_id[0] = x, g->group_id[1] = y, g->group_id[2] = z;
+		g->num_groups[0] = o->grid[0], g->num_groups[1] = o->grid[1], g->num_groups[2] = o->grid[2];
+		f->state = READY;
+	}
+	launch_now = o;
+	for (;;) {
+		int waiting = 0, done = 0, mismatch = 0;
+		const char *file = NULL;
+		int line = 0;
+		for (int t = 0; t < n; t++) {
+			struct fiber *f = &fibers[t];
+			running = f;
+			mtl_host_self = &f->geometry;
+			if (_setjmp(scheduler) == 0) {
+				_longjmp(f->env, 1);
 			}
-			m[r * st + j] = activate(v, act);
-		}
-	}
-}
-
-static void k_act_grad(const struct op *o)
-{
-	int rows = I(0), cols = I(1), act = I(2), gs = I(5), os = I(8);
-	float *g = P(3, float), *out = P(6, float);
-	for (int r = 0; r < rows; r++) {
-		for (int j = 0; j < cols; j++) {
-			float y = out[r * os + j];
-			if (act == 1 && !(y > 0)) {
-				g[r * gs + j] = 0;
-			} else if (act == 2) {
-				g[r * gs + j] *= 1 - y * y;
-			}
-		}
-	}
-}
-
-/* col_sum_blocks: group (x, y) sums block y of the rows; the fake splits
- * the rows evenly over the blocks of the launch, which changes only the
- * rounding. */
-static void k_col_sum_blocks(const struct op *o)
-{
-	int rows = I(0), cols = I(1), st = I(6), blocks = o->grid[1];
-	float *partial = P(2, float), *m = P(4, float);
-	int per = (rows + blocks - 1) / blocks;
-	for (int b = 0; b < blocks; b++) {
-		for (int j = 0; j < cols; j++) {
-			float s = 0;
-			for (int r = b * per; r < rows && r < (b + 1) * per; r++) {
-				s += m[r * st + j];
-			}
-			partial[b * cols + j] = s;
-		}
-	}
-}
-
-static void k_col_sum(const struct op *o)
-{
-	int blocks = I(0), cols = I(1);
-	float alpha = F(2), beta = F(3), *dst = P(4, float), *partial = P(6, float);
-	for (int j = 0; j < cols; j++) {
-		float s = 0;
-		for (int b = 0; b < blocks; b++) {
-			s += partial[b * cols + j];
-		}
-		float v = alpha * s;
-		if (beta != 0) {
-			v += beta * dst[j];
-		}
-		dst[j] = v;
-	}
-}
-
-/* sum_squares: each of grid×block threads sums a strided share; each
- * group writes its total. */
-static void k_sum_squares(const struct op *o)
-{
-	int n = I(0), groups = o->grid[0], local = o->block[0];
-	float *partial = P(1, float), *x = P(3, float);
-	for (int g = 0; g < groups; g++) {
-		double s = 0;
-		for (int t = g * local; t < (g + 1) * local; t++) {
-			for (int i = t; i < n; i += groups * local) {
-				s += (double)x[i] * x[i];
-			}
-		}
-		partial[g] = (float)s;
-	}
-}
-
-static void k_sum_partials(const struct op *o)
-{
-	int n = I(0);
-	float *dst = P(1, float), *partial = P(3, float);
-	double s = 0;
-	for (int i = 0; i < n; i++) {
-		s += partial[i];
-	}
-	*dst = (float)s;
-}
-
-static double softplus(double x) { return fmax(x, 0) + log1p(exp(-fabs(x))); }
-static double sigmoid(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
-
-static void k_loss_grad(const struct op *o)
-{
-	int rows = I(0), zs = I(3), ys = I(6), gs = I(15);
-	float *z = P(1, float), *y = P(4, float), *pos = P(9, float), *w = P(11, float);
-	float *grad = P(13, float), *sums = P(16, float);
-	int *tasks = P(7, int);
-	for (unsigned t = 0; t < o->grid[0]; t++) {
-		int *task = tasks + 8 * t;
-		int kind = task[0], col = task[1], k = task[2], dev_col = task[3], groups = task[4];
-		int label_col = task[5], mask_col = task[6], group_col = task[7];
-		double count = 0, loss_sum = 0, mask_sum = 0;
-		for (int i = 0; i < rows; i++) {
-			count += y[i * ys + mask_col];
-		}
-		double scale = count > 0 ? w[t] / count : 0;
-		for (int i = 0; i < rows; i++) {
-			float *yi = y + i * ys, *zi = z + i * zs, *gi = grad + i * gs;
-			double mask = yi[mask_col], label = yi[label_col], loss, s = scale * mask;
-			if (mask == 0) {
+			if (f->state == DONE) {
+				done++;
 				continue;
 			}
-			int dev = -1;
-			if (groups > 0) {
-				int g = (int)yi[group_col];
-				if (g >= 0 && g < groups) {
-					dev = dev_col + g * k;
+			if (waiting++ == 0) {
+				file = f->file, line = f->line;
+			} else if (f->file != file || f->line != line) {
+				mismatch = 1;
+			}
+		}
+		if (waiting == 0) {
+			return 0;
+		}
+		if (done > 0 || mismatch) {
+			fprintf(stderr, "fakecuda: kernel %s, block (%u, %u, %u): %s\n", o->k->name, x, y, z,
+				done > 0 ? "threads ended while others waited at a barrier" : "threads wait at different barriers");
+			/* The waiting fibers are abandoned: start them afresh. */
+			for (int t = 0; t < n; t++) {
+				if (fibers[t].state == WAITING) {
+					make_fiber(t);
 				}
 			}
-#define LOGIT(j) ((double)zi[col + (j)] + (dev >= 0 ? zi[dev + (j)] : 0))
-#define PUT(j, d) \
-	do { \
-		gi[col + (j)] = (float)(s * (d)); \
-		if (dev >= 0) { \
-			gi[dev + (j)] = (float)(s * (d)); \
-		} \
-	} while (0)
-			if (kind == 0) {
-				if (!(label >= 0) || label >= k) {
-					continue;
-				}
-				int c = (int)label;
-				double zmax = LOGIT(0), total = 0;
-				for (int j = 1; j < k; j++) {
-					zmax = fmax(zmax, LOGIT(j));
-				}
-				for (int j = 0; j < k; j++) {
-					total += exp(LOGIT(j) - zmax);
-				}
-				for (int j = 0; j < k; j++) {
-					PUT(j, exp(LOGIT(j) - zmax) / total - (j == c));
-				}
-				loss = log(total) - (LOGIT(c) - zmax);
-			} else if (kind == 1) {
-				double x = LOGIT(0), pw = pos[t];
-				loss = pw * label * softplus(-x) + (1 - label) * softplus(x);
-				PUT(0, (pw * label + 1 - label) * sigmoid(x) - pw * label);
-			} else {
-				double d = LOGIT(0) - label;
-				loss = d * d;
-				PUT(0, 2 * d);
-			}
-			loss_sum += mask * loss;
-			mask_sum += mask;
+			return 719;
 		}
-		sums[2 * t] = (float)loss_sum;
-		sums[2 * t + 1] = (float)mask_sum;
-	}
-}
-
-static float clip_factor(const float *norm_sq, float max_norm)
-{
-	if (max_norm == 0) {
-		return 1;
-	}
-	float norm = sqrtf(*norm_sq);
-	return norm > max_norm ? max_norm / norm : 1;
-}
-
-static void k_sgd_step(const struct op *o)
-{
-	int n = I(0), nesterov = I(4);
-	float lr = F(1), mom = F(2), wd = F(3), max_norm = F(5);
-	float *p = P(6, float), *g = P(8, float), *v = P(10, float), *ns = P(12, float);
-	float s = clip_factor(ns, max_norm);
-	for (int i = 0; i < n; i++) {
-		float gi = s * g[i] + wd * p[i];
-		if (mom != 0) {
-			v[i] = mom * v[i] + gi;
-			gi = nesterov ? gi + mom * v[i] : v[i];
+		for (int t = 0; t < n; t++) {
+			fibers[t].state = READY;
 		}
-		p[i] -= lr * gi;
 	}
 }
 
-static void k_adam_step(const struct op *o)
+/* run_kernel runs a launch. A pointer argument outside the device's
+ * allocations (freed memory, say) is an illegal address. */
+static CUresult run_kernel(const struct op *o)
 {
-	int n = I(0), decoupled = I(6);
-	float lr = F(1), b1 = F(2), b2 = F(3), eps = F(4), wd = F(5), c1 = F(7), c2 = F(8), max_norm = F(9);
-	float *p = P(10, float), *g = P(12, float), *m = P(14, float), *v = P(16, float), *ns = P(18, float);
-	float s = clip_factor(ns, max_norm);
-	for (int i = 0; i < n; i++) {
-		float gi = s * g[i];
-		if (decoupled) {
-			p[i] -= lr * wd * p[i];
-		} else {
-			gi += wd * p[i];
+	for (int i = 0; i < o->k->nparams; i++) {
+		if (o->k->sizes[i] == 8 && o->args[i] && !within((void *)(uintptr_t)o->args[i], 0, 0)) {
+			return 700;
 		}
-		m[i] = b1 * m[i] + (1 - b1) * gi;
-		v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-		p[i] -= lr * (m[i] * c1) / (sqrtf(v[i] * c2) + eps);
 	}
-}
-
-/* The kernels the fake can run, by name. */
-static const struct {
-	const char *name;
-	kernel_fn run;
-} implementations[] = {
-	{"axpy", k_axpy}, {"scale", k_scale}, {"copy", k_copy}, {"fill", k_fill},
-	{"gather_rows", k_gather_rows}, {"bias_act", k_bias_act}, {"act_grad", k_act_grad},
-	{"col_sum_blocks", k_col_sum_blocks}, {"col_sum", k_col_sum},
-	{"sum_squares", k_sum_squares}, {"sum_partials", k_sum_partials},
-	{"loss_grad", k_loss_grad}, {"sgd_step", k_sgd_step}, {"adam_step", k_adam_step},
-};
-
-/* The kernels of the loaded module, as its PTX declares them; launching
- * one the fake cannot run fails. */
-#define MAXKERNELS 64
-static struct kernel kernels[MAXKERNELS];
-static int nkernels;
-
-static void run_gemm(const struct op *o)
-{
-	for (int z = 0; z < o->batch; z++) {
-		const float *a = o->a + z * o->sa, *b = o->b + z * o->sb;
-		float *c = o->c + z * o->sc;
-		for (int i = 0; i < o->m; i++) {
-			for (int j = 0; j < o->n; j++) {
-				double s = 0;
-				for (int l = 0; l < o->kk; l++) {
-					double x = o->ta ? a[l + i * o->lda] : a[i + l * o->lda];
-					double y = o->tb ? b[j + l * o->ldb] : b[l + j * o->ldb];
-					s += x * y;
+	for (unsigned z = 0; z < o->grid[2]; z++) {
+		for (unsigned y = 0; y < o->grid[1]; y++) {
+			for (unsigned x = 0; x < o->grid[0]; x++) {
+				values[BLOCKS]++;
+				CUresult r = run_block(o, x, y, z);
+				if (r) {
+					return r;
 				}
-				float *cij = &c[i + j * o->ldc];
-				*cij = o->beta == 0 ? (float)(o->alpha * s) : (float)(o->alpha * s + o->beta * *cij);
 			}
 		}
 	}
+	return 0;
 }
 
+/* run_queue runs the queued work; a fault drops the rest of it. */
 static void run_queue(void)
 {
 	while (head) {
 		struct op *o = head;
 		head = o->next;
-		switch (o->kind) {
-		case OP_MEMSET:
-			for (size_t i = 0; i < o->bytes / 4; i++) {
-				((unsigned *)o->dst)[i] = o->value;
+		CUresult r = 0;
+		if (!sticky) {
+			switch (o->kind) {
+			case OP_MEMSET:
+				for (size_t i = 0; i < o->bytes / 4; i++) {
+					((unsigned *)o->dst)[i] = o->value;
+				}
+				break;
+			case OP_COPY:
+				memcpy(o->dst, o->src, o->bytes);
+				break;
+			case OP_KERNEL:
+				r = values[SKIP_KERNELS] ? 0 : run_kernel(o);
+				break;
+			case OP_HOST:
+				r = o->fn(o->data);
+				break;
+			case OP_FREE: {
+				struct alloc *a = find_alloc(o->dst, 0);
+				if (a) {
+					release(a);
+				}
+				break;
 			}
-			break;
-		case OP_COPY:
-			memcpy(o->dst, o->src, o->bytes);
-			break;
-		case OP_KERNEL:
-			o->k->run(o);
-			free(o->args);
-			break;
-		case OP_GEMM:
-			run_gemm(o);
-			break;
+			case OP_FAULT:
+				r = o->code;
+				break;
+			}
 		}
-		free(o);
+		if (r) {
+			fault(r);
+		}
+		free_op(o);
 	}
 	tail = &head;
 }
+
+/* wait_for_queue runs the queued work for a call that waits for it. */
+static void wait_for_queue(void)
+{
+	if (head) {
+		values[WAITS]++;
+		run_queue();
+	}
+}
+
+/* Hooks. */
+
+static int value_index(const char *name)
+{
+	for (int i = 0; i < NVALUES; i++) {
+		if (strcmp(value_names[i], name) == 0) {
+			return i;
+		}
+	}
+	fprintf(stderr, "fakecuda: no counter or setting %s\n", name);
+	return -1;
+}
+
+long long fake_get(const char *name)
+{
+	LOCK();
+	int i = value_index(name);
+	long long v = i < 0 ? -1 : values[i];
+	if (i == LIVE_DEVICE) {
+		v = count_allocs(0);
+	} else if (i == LIVE_HOST) {
+		v = count_allocs(1);
+	}
+	UNLOCK();
+	return v;
+}
+
+int fake_set(const char *name, long long v)
+{
+	LOCK();
+	int i = value_index(name);
+	if (i >= 0) {
+		values[i] = v;
+	}
+	UNLOCK();
+	return i < 0 ? -1 : 0;
+}
+
+int fake_add(const char *name, long long delta)
+{
+	LOCK();
+	int i = value_index(name);
+	if (i >= 0) {
+		values[i] += delta;
+	}
+	UNLOCK();
+	return i < 0 ? -1 : 0;
+}
+
+/* fake_sticky returns the sticky error, or 0. */
+int fake_sticky(void)
+{
+	LOCK();
+	CUresult r = sticky;
+	UNLOCK();
+	return r;
+}
+
+/* fake_reset is a process restart: no error, no memory, no work, the
+ * default settings. */
+void fake_reset(void)
+{
+	LOCK();
+	while (head) {
+		struct op *o = head;
+		head = o->next;
+		free_op(o);
+	}
+	tail = &head;
+	while (allocs) {
+		release(allocs);
+	}
+	sticky = 0;
+	set_defaults();
+	UNLOCK();
+}
+
+/* For the cuBLAS stand-in. */
+
+int fake_have_context(void)
+{
+	LOCK();
+	int ok = have_context();
+	UNLOCK();
+	return ok;
+}
+
+int fake_device_memory(const void *p, size_t bytes)
+{
+	LOCK();
+	int ok = within(p, bytes, 0);
+	UNLOCK();
+	return ok;
+}
+
+/* fake_enqueue_host queues fn(data) on the stream; data is freed after,
+ * and a code fn returns faults the device. */
+void fake_enqueue_host(int (*fn)(void *), void *data)
+{
+	LOCK();
+	struct op *o = calloc(1, sizeof *o);
+	o->kind = OP_HOST;
+	o->fn = fn;
+	o->data = data;
+	enqueue(o);
+	UNLOCK();
+}
+
+__attribute__((constructor)) static void init(void) { set_defaults(); }
 
 /* The driver API. */
 
@@ -497,7 +580,9 @@ CUresult cuInit(unsigned flags)
 
 CUresult cuDriverGetVersion(int *v)
 {
-	*v = 12040;
+	LOCK();
+	*v = (int)values[DRIVER_VERSION];
+	UNLOCK();
 	return 0;
 }
 
@@ -545,27 +630,18 @@ CUresult cuDeviceGetAttribute(int *v, int attr, int dev)
 	if (dev != 0) {
 		return 101;
 	}
-	pthread_mutex_lock(&mu);
+	LOCK();
+	CUresult r = 0;
 	switch (attr) {
 	case 1: *v = 1024; break;
 	case 16: *v = 4; break;
 	case 75: *v = 7; break;
 	case 76: *v = 0; break;
-	case FAKE_LIVE_DEVICE: *v = count_allocs(0); break;
-	case FAKE_LIVE_HOST: *v = count_allocs(1); break;
-	case FAKE_CONTEXT_REFS: *v = context_refs; break;
-	case FAKE_LIVE_STREAMS: *v = live_streams; break;
-	case FAKE_LIVE_HANDLES: *v = live_handles; break;
-	case FAKE_LIVE_MODULES: *v = live_modules; break;
-	case FAKE_NO_CONTEXT_CALLS: *v = no_context_calls; break;
-	case FAKE_LAUNCHES: *v = launches; break;
-	case FAKE_GEMMS: *v = gemms; break;
-	default:
-		pthread_mutex_unlock(&mu);
-		return 1;
+	case 115: *v = (int)values[MEMORY_POOLS]; break;
+	default: r = 1;
 	}
-	pthread_mutex_unlock(&mu);
-	return 0;
+	UNLOCK();
+	return r;
 }
 
 CUresult cuDevicePrimaryCtxRetain(void **ctx, int dev)
@@ -573,21 +649,21 @@ CUresult cuDevicePrimaryCtxRetain(void **ctx, int dev)
 	if (dev != 0) {
 		return 101;
 	}
-	pthread_mutex_lock(&mu);
-	context_refs++;
-	pthread_mutex_unlock(&mu);
+	LOCK();
+	values[CONTEXT_REFS]++;
+	UNLOCK();
 	*ctx = &context_token;
 	return 0;
 }
 
 CUresult cuDevicePrimaryCtxRelease_v2(int dev)
 {
-	pthread_mutex_lock(&mu);
-	CUresult r = context_refs > 0 ? 0 : 201;
+	LOCK();
+	CUresult r = values[CONTEXT_REFS] > 0 ? 0 : 201;
 	if (r == 0) {
-		context_refs--;
+		values[CONTEXT_REFS]--;
 	}
-	pthread_mutex_unlock(&mu);
+	UNLOCK();
 	return r;
 }
 
@@ -602,68 +678,57 @@ CUresult cuCtxSetCurrent(void *ctx)
 
 CUresult cuStreamCreate(void **s, unsigned flags)
 {
+	LOCK();
 	NEED_CONTEXT();
-	static int stream_token;
-	live_streams++;
+	values[LIVE_STREAMS]++;
 	*s = &stream_token;
+	UNLOCK();
 	return 0;
 }
 
 CUresult cuStreamDestroy_v2(void *s)
 {
+	LOCK();
 	NEED_CONTEXT();
-	live_streams--;
+	values[LIVE_STREAMS]--;
+	UNLOCK();
 	return 0;
 }
 
 CUresult cuStreamSynchronize(void *s)
 {
+	LOCK();
 	NEED_CONTEXT();
+	values[WAITS]++;
 	run_queue();
-	CUresult r = pending_error;
-	pending_error = 0;
+	CUresult r = sticky;
+	UNLOCK();
 	return r;
 }
 
-static CUresult add_alloc(void **p, size_t bytes, int host)
+static CUresult add_device(void **p, size_t bytes)
 {
-	struct alloc *a = calloc(1, sizeof *a);
-	a->base = malloc(bytes ? bytes : 1);
-	if (!a->base) {
-		free(a);
+	long page = sysconf(_SC_PAGESIZE);
+	size_t span = (bytes + page - 1) / page * page;
+	char *m = mmap(NULL, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED) {
 		return 2;
 	}
-	memset(a->base, 0x5a, bytes); /* device memory is not zeroed */
+	mprotect(m + span, page, PROT_NONE);
+	struct alloc *a = calloc(1, sizeof *a);
+	a->map = m;
+	a->map_bytes = span + page;
+	a->base = m + ((span - bytes) & ~(size_t)3);
 	a->bytes = bytes;
-	a->host = host;
-	pthread_mutex_lock(&mu);
+	memset(a->base, 0x5a, bytes); /* device memory is not zeroed */
 	a->next = allocs;
 	allocs = a;
-	pthread_mutex_unlock(&mu);
 	*p = a->base;
 	return 0;
 }
 
-static CUresult remove_alloc(void *p, int host)
+static CUresult alloc_device(CUdeviceptr *p, size_t bytes)
 {
-	pthread_mutex_lock(&mu);
-	for (struct alloc **ap = &allocs; *ap; ap = &(*ap)->next) {
-		struct alloc *a = *ap;
-		if (a->base == p && a->host == host) {
-			*ap = a->next;
-			pthread_mutex_unlock(&mu);
-			free(a->base);
-			free(a);
-			return 0;
-		}
-	}
-	pthread_mutex_unlock(&mu);
-	return 1;
-}
-
-CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes)
-{
-	NEED_CONTEXT();
 	if (bytes == 0) {
 		return 1;
 	}
@@ -674,33 +739,132 @@ CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes)
 		return 2;
 	}
 	void *h;
-	CUresult r = add_alloc(&h, bytes, 0);
+	CUresult r = add_device(&h, bytes);
 	*p = (CUdeviceptr)(uintptr_t)h;
 	return r;
 }
 
+CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes)
+{
+	LOCK();
+	NEED_CONTEXT();
+	CUresult r = alloc_device(p, bytes);
+	UNLOCK();
+	return r;
+}
+
+/* cuMemFree_v2 waits for the queued work, as cudaFree does. */
 CUresult cuMemFree_v2(CUdeviceptr p)
 {
+	LOCK();
 	NEED_CONTEXT();
-	return remove_alloc((void *)(uintptr_t)p, 0);
+	values[MEM_FREES]++;
+	wait_for_queue();
+	CUresult r = sticky;
+	struct alloc *a = find_alloc((void *)(uintptr_t)p, 0);
+	if (!r) {
+		r = a ? 0 : 1;
+		if (a) {
+			release(a);
+		}
+	}
+	UNLOCK();
+	return r;
+}
+
+CUresult cuMemAllocAsync(CUdeviceptr *p, size_t bytes, void *s)
+{
+	LOCK();
+	NEED_CONTEXT();
+	if (!values[MEMORY_POOLS]) {
+		UNLOCK();
+		return 801;
+	}
+	CUresult r = alloc_device(p, bytes);
+	values[ASYNC_ALLOCS] += r == 0;
+	UNLOCK();
+	return r;
+}
+
+/* cuMemFreeAsync frees in stream order. */
+CUresult cuMemFreeAsync(CUdeviceptr p, void *s)
+{
+	LOCK();
+	NEED_CONTEXT();
+	if (!values[MEMORY_POOLS]) {
+		UNLOCK();
+		return 801;
+	}
+	if (!find_alloc((void *)(uintptr_t)p, 0)) {
+		UNLOCK();
+		return 1;
+	}
+	struct op *o = calloc(1, sizeof *o);
+	o->kind = OP_FREE;
+	o->dst = (void *)(uintptr_t)p;
+	enqueue(o);
+	values[ASYNC_FREES]++;
+	UNLOCK();
+	return 0;
+}
+
+CUresult cuDeviceGetDefaultMemPool(void **pool, int dev)
+{
+	LOCK();
+	CUresult r = dev != 0 ? 101 : values[MEMORY_POOLS] ? 0 : 801;
+	if (r == 0) {
+		*pool = &pool_token;
+	}
+	UNLOCK();
+	return r;
+}
+
+CUresult cuMemPoolSetAttribute(void *pool, int attr, void *value)
+{
+	LOCK();
+	NEED_CONTEXT();
+	CUresult r = 1;
+	if (pool == &pool_token && attr == 4) { /* CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, a cuuint64_t */
+		values[RELEASE_THRESHOLD] = (long long)*(uint64_t *)value;
+		r = 0;
+	}
+	UNLOCK();
+	return r;
 }
 
 CUresult cuMemHostAlloc(void **p, size_t bytes, unsigned flags)
 {
+	LOCK();
 	NEED_CONTEXT();
-	return add_alloc(p, bytes, 1);
+	struct alloc *a = calloc(1, sizeof *a);
+	a->base = malloc(bytes ? bytes : 1);
+	a->bytes = bytes;
+	a->host = 1;
+	a->next = allocs;
+	allocs = a;
+	*p = a->base;
+	UNLOCK();
+	return 0;
 }
 
 CUresult cuMemFreeHost(void *p)
 {
+	LOCK();
 	NEED_CONTEXT();
-	return remove_alloc(p, 1);
+	struct alloc *a = find_alloc(p, 1);
+	if (a) {
+		release(a);
+	}
+	UNLOCK();
+	return a ? 0 : 1;
 }
 
 CUresult cuMemsetD32Async(CUdeviceptr p, unsigned value, size_t n, void *s)
 {
+	LOCK();
 	NEED_CONTEXT();
-	if (!inside((void *)(uintptr_t)p, 4 * n)) {
+	if (!within((void *)(uintptr_t)p, 4 * n, 0)) {
+		UNLOCK();
 		return 1;
 	}
 	struct op *o = calloc(1, sizeof *o);
@@ -709,13 +873,18 @@ CUresult cuMemsetD32Async(CUdeviceptr p, unsigned value, size_t n, void *s)
 	o->bytes = 4 * n;
 	o->value = value;
 	enqueue(o);
+	UNLOCK();
 	return 0;
 }
 
+/* From page-locked memory the copy reads src when the stream reaches it;
+ * from pageable memory the driver stages src before it returns. */
 CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t bytes, void *s)
 {
+	LOCK();
 	NEED_CONTEXT();
-	if (!inside((void *)(uintptr_t)dst, bytes)) {
+	if (!within((void *)(uintptr_t)dst, bytes, 0)) {
+		UNLOCK();
 		return 1;
 	}
 	struct op *o = calloc(1, sizeof *o);
@@ -723,15 +892,34 @@ CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t bytes, vo
 	o->dst = (void *)(uintptr_t)dst;
 	o->src = src;
 	o->bytes = bytes;
+	if (!within(src, bytes, 1)) {
+		o->owned = malloc(bytes ? bytes : 1);
+		memcpy(o->owned, src, bytes);
+		o->src = o->owned;
+	}
 	enqueue(o);
+	UNLOCK();
 	return 0;
 }
 
+/* Into page-locked memory the copy runs in stream order; into pageable
+ * memory the call returns once it is done. */
 CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t bytes, void *s)
 {
+	LOCK();
 	NEED_CONTEXT();
-	if (!inside((void *)(uintptr_t)src, bytes)) {
+	if (!within((void *)(uintptr_t)src, bytes, 0)) {
+		UNLOCK();
 		return 1;
+	}
+	if (!within(dst, bytes, 1)) {
+		wait_for_queue();
+		CUresult r = sticky;
+		if (!r) {
+			memcpy(dst, (void *)(uintptr_t)src, bytes);
+		}
+		UNLOCK();
+		return r;
 	}
 	struct op *o = calloc(1, sizeof *o);
 	o->kind = OP_COPY;
@@ -739,96 +927,159 @@ CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t bytes, void *s)
 	o->src = (void *)(uintptr_t)src;
 	o->bytes = bytes;
 	enqueue(o);
+	UNLOCK();
 	return 0;
 }
 
-/* Modules: the parameter sizes of each .entry of the PTX. */
-CUresult cuModuleLoadDataEx(void **m, const void *image, unsigned nopt, int *options, void **values)
+/* Modules: the parameter sizes of each .entry of the PTX, and its host
+ * build. */
+#define MAXKERNELS 64
+static struct kernel kernels[MAXKERNELS];
+static int nkernels;
+
+/* jit_log writes a message into the log buffer of option pair (buf, size)
+ * of cuModuleLoadDataEx and stores its length in the size value, as the
+ * driver does. */
+static void jit_log(unsigned nopt, const int *options, void **values_, int buf, int size, const char *msg)
 {
+	char *out = NULL;
+	size_t cap = 0;
+	int at = -1;
+	for (unsigned i = 0; i < nopt; i++) {
+		if (options[i] == buf) {
+			out = values_[i];
+		}
+		if (options[i] == size) {
+			cap = (uintptr_t)values_[i];
+			at = (int)i;
+		}
+	}
+	if (!out || cap == 0) {
+		return;
+	}
+	snprintf(out, cap, "%s", msg);
+	values_[at] = (void *)(uintptr_t)strlen(out);
+}
+
+CUresult cuModuleLoadDataEx(void **m, const void *image, unsigned nopt, int *options, void **optvalues)
+{
+	LOCK();
 	NEED_CONTEXT();
 	const char *ptx = image;
 	size_t len = strlen(ptx);
+	char err[512] = "", info[8192] = "";
+	CUresult r = 0;
 	if (len < 100 || !strstr(ptx, ".version") || !strstr(ptx, ".target sm_")) {
-		return 218;
+		r = 218;
+		snprintf(err, sizeof err, "fakecuda: not PTX");
 	}
 	for (unsigned i = 0; i < nopt; i++) {
-		if (options[i] == 6 && (uintptr_t)values[i] < 64) {
-			return 1; /* the log size is the value itself */
+		if ((options[i] == 4 || options[i] == 6) && (uintptr_t)optvalues[i] < 64) {
+			r = 1; /* a log size is the value itself */
 		}
 	}
 	nkernels = 0;
-	for (const char *at = strstr(ptx, ".entry "); at && nkernels < MAXKERNELS; at = strstr(at + 1, ".entry ")) {
+	for (const char *at = strstr(ptx, ".entry "); !r && at; at = strstr(at + 1, ".entry ")) {
+		if (nkernels == MAXKERNELS) {
+			r = 218;
+			break;
+		}
 		struct kernel *k = &kernels[nkernels++];
 		const char *name = at + 7, *open = strchr(name, '(');
-		if (!open || open - name >= (long)sizeof k->name) {
-			return 218;
-		}
 		memset(k, 0, sizeof *k);
-		memcpy(k->name, name, open - name);
-		for (size_t i = 0; i < sizeof implementations / sizeof implementations[0]; i++) {
-			if (strcmp(implementations[i].name, k->name) == 0) {
-				k->run = implementations[i].run;
-			}
+		if (!open || open - name >= (long)sizeof k->name) {
+			r = 218;
+			break;
 		}
+		memcpy(k->name, name, open - name);
 		const char *end = strchr(open, ')');
 		for (const char *p = strstr(open, ".param "); p && p < end && k->nparams < 32; p = strstr(p + 1, ".param ")) {
 			k->sizes[k->nparams++] = strncmp(p + 7, ".u64", 4) == 0 || strncmp(p + 7, ".b64", 4) == 0 ? 8 : 4;
 		}
+		for (const struct mtl_host_kernel *h = mtl_host_kernels; h->name; h++) {
+			if (strcmp(h->name, k->name) == 0) {
+				k->host = h;
+			}
+		}
+		if (!k->host) {
+			r = 218;
+			snprintf(err, sizeof err, "fakecuda: kernel %s of the PTX has no host build", k->name);
+		} else if (k->host->args != k->nparams) {
+			r = 218;
+			snprintf(err, sizeof err, "fakecuda: kernel %s has %d parameters in the PTX, %d in its host build",
+				k->name, k->nparams, k->host->args);
+		} else {
+			size_t used = strlen(info);
+			snprintf(info + used, sizeof info - used, "fakecuda: %s: %d parameters, host build\n", k->name, k->nparams);
+		}
 	}
-	live_modules++;
-	static int module_token;
+	if (r) {
+		nkernels = 0;
+		jit_log(nopt, options, optvalues, 5, 6, err);
+		UNLOCK();
+		return r;
+	}
+	jit_log(nopt, options, optvalues, 3, 4, info);
+	values[LIVE_MODULES]++;
 	*m = &module_token;
+	UNLOCK();
 	return 0;
 }
 
 CUresult cuModuleUnload(void *m)
 {
+	LOCK();
 	NEED_CONTEXT();
-	live_modules--;
+	values[LIVE_MODULES]--;
+	UNLOCK();
 	return 0;
 }
 
 CUresult cuModuleGetFunction(void **f, void *m, const char *name)
 {
+	LOCK();
 	NEED_CONTEXT();
 	for (int i = 0; i < nkernels; i++) {
 		if (strcmp(kernels[i].name, name) == 0) {
 			*f = &kernels[i];
+			UNLOCK();
 			return 0;
 		}
 	}
+	UNLOCK();
 	return 500;
 }
 
 CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
 	unsigned shared, void *s, void **params, void **extra)
 {
+	LOCK();
 	NEED_CONTEXT();
 	const struct kernel *k = f;
-	if (k < kernels || k >= kernels + nkernels || !k->run) {
+	if (k < kernels || k >= kernels + nkernels) {
+		UNLOCK();
 		return 400;
 	}
-	if (!gx || !gy || !gz || !bx || !by || !bz || bx * by * bz > 1024 || gy > 65535 || gz > 65535 || extra) {
+	if (!gx || !gy || !gz || !bx || !by || !bz || bx > 1024 || by > 1024 || bz > 64 || bx * by * bz > MAX_THREADS ||
+		gx > 0x7fffffffu || gy > 65535 || gz > 65535 || shared || extra) {
+		UNLOCK();
 		return 1;
 	}
 	struct op *o = calloc(1, sizeof *o);
 	o->kind = OP_KERNEL;
 	o->k = k;
-	o->args = calloc(k->nparams, sizeof(uint64_t));
 	for (int i = 0; i < k->nparams; i++) {
 		memcpy(&o->args[i], params[i], k->sizes[i]);
-		/* A pointer must point into device memory (or be null). */
-		if (k->sizes[i] == 8 && o->args[i] && !inside((void *)(uintptr_t)o->args[i], 0)) {
-			pending_error = 700;
-			free(o->args);
-			free(o);
-			return 0;
-		}
+	}
+	if (values[FAULT_AT_LAUNCH] > 0 && --values[FAULT_AT_LAUNCH] == 0) {
+		o->kind = OP_FAULT;
+		o->code = (CUresult)values[FAULT_CODE];
 	}
 	o->grid[0] = gx, o->grid[1] = gy, o->grid[2] = gz;
 	o->block[0] = bx, o->block[1] = by, o->block[2] = bz;
-	launches++;
+	values[LAUNCHES]++;
 	enqueue(o);
+	UNLOCK();
 	return 0;
 }
 
@@ -837,6 +1088,7 @@ CUresult cuGetErrorName(CUresult r, const char **s)
 	switch (r) {
 	case 0: *s = "CUDA_SUCCESS"; return 0;
 	case 700: *s = "CUDA_ERROR_ILLEGAL_ADDRESS"; return 0;
+	case 719: *s = "CUDA_ERROR_LAUNCH_FAILED"; return 0;
 	case FAKE_ODD_CODE: *s = "CUDA_ERROR_FAKE"; return 0;
 	}
 	*s = NULL;
@@ -848,87 +1100,10 @@ CUresult cuGetErrorString(CUresult r, const char **s)
 	switch (r) {
 	case 2: *s = "out of memory"; return 0;
 	case 700: *s = "an illegal memory access was encountered"; return 0;
+	case 702: *s = "the launch timed out and was terminated"; return 0;
+	case 719: *s = "unspecified launch failure"; return 0;
 	case FAKE_ODD_CODE: *s = "a fake error"; return 0;
 	}
 	*s = NULL;
 	return 1;
-}
-
-/* cuBLAS. */
-static int handle_token, math_mode;
-
-int cublasCreate_v2(void **h)
-{
-	if (!have_context()) {
-		return 1;
-	}
-	live_handles++;
-	*h = &handle_token;
-	return 0;
-}
-
-int cublasDestroy_v2(void *h)
-{
-	if (h != &handle_token || !have_context()) {
-		return 1;
-	}
-	live_handles--;
-	return 0;
-}
-
-int cublasGetVersion_v2(void *h, int *v)
-{
-	*v = 120401;
-	return 0;
-}
-
-int cublasSetStream_v2(void *h, void *s) { return h == &handle_token ? 0 : 1; }
-int cublasSetMathMode(void *h, int mode) { math_mode = mode; return mode == 0 || mode == 3 ? 0 : 7; }
-int cublasSetPointerMode_v2(void *h, int mode) { return mode == 0 ? 0 : 7; }
-
-const char *cublasGetStatusString(int s) { return s == 7 ? "an invalid numeric value was used as an argument" : "other"; }
-
-int cublasSgemmStridedBatched(void *h, int ta, int tb, int m, int n, int k, const float *alpha,
-	const float *a, int lda, long long sa, const float *b, int ldb, long long sb,
-	const float *beta, float *c, int ldc, long long sc, int batch)
-{
-	if (h != &handle_token || !have_context()) {
-		return 1;
-	}
-	int rows_a = ta ? k : m, rows_b = tb ? n : k;
-	if ((ta != 0 && ta != 1) || (tb != 0 && tb != 1) || m < 0 || n < 0 || k < 0 || batch < 0 ||
-		lda < (rows_a > 1 ? rows_a : 1) || ldb < (rows_b > 1 ? rows_b : 1) || ldc < (m > 1 ? m : 1)) {
-		return 7;
-	}
-	/* The matrices must lie in device memory, or the device faults. */
-	if (m > 0 && n > 0 && batch > 0) {
-		size_t ea = (size_t)((ta ? m : k) - 1) * lda + (ta ? k : m);
-		size_t eb = (size_t)((tb ? k : n) - 1) * ldb + (tb ? n : k);
-		size_t ec = (size_t)(n - 1) * ldc + m;
-		if (k > 0 && (!inside(a, 4 * ((batch - 1) * sa + ea)) || !inside(b, 4 * ((batch - 1) * sb + eb)))) {
-			pending_error = 700;
-			return 0;
-		}
-		if (!inside(c, 4 * ((batch - 1) * sc + ec))) {
-			pending_error = 700;
-			return 0;
-		}
-	}
-	struct op *o = calloc(1, sizeof *o);
-	o->kind = OP_GEMM;
-	o->ta = ta, o->tb = tb, o->m = m, o->n = n, o->kk = k;
-	o->lda = lda, o->ldb = ldb, o->ldc = ldc, o->batch = batch;
-	o->sa = sa, o->sb = sb, o->sc = sc;
-	/* Host pointer mode: the scalars are read now. */
-	o->alpha = *alpha, o->beta = *beta;
-	o->a = a, o->b = b, o->c = c;
-	gemms++;
-	enqueue(o);
-	return 0;
-}
-
-int cublasSgemm_v2(void *h, int ta, int tb, int m, int n, int k, const float *alpha, const float *a, int lda,
-	const float *b, int ldb, const float *beta, float *c, int ldc)
-{
-	return cublasSgemmStridedBatched(h, ta, tb, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0, 1);
 }

@@ -10,13 +10,10 @@ type Attribute int32
 
 // The device attributes the backend reads.
 const (
-	AttrMaxThreadsPerBlock     Attribute = 1
-	AttrMaxGridDimX            Attribute = 5
-	AttrMaxGridDimY            Attribute = 6
-	AttrMaxGridDimZ            Attribute = 7
 	AttrMultiprocessorCount    Attribute = 16
 	AttrComputeCapabilityMajor Attribute = 75
 	AttrComputeCapabilityMinor Attribute = 76
+	AttrMemoryPoolsSupported   Attribute = 115
 )
 
 // StreamNonBlocking is CU_STREAM_NON_BLOCKING: the stream does not

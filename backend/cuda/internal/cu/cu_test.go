@@ -200,10 +200,23 @@ func TestArgsSlots(t *testing.T) {
 	if got := *(*uint64)(ptrs[2]); got != 0x7f00_1234_5678 {
 		t.Errorf("pointer read through its pointer = %#x", got)
 	}
-	a.Reset()
-	a.Int(7)
-	if a.Len() != 1 || a.Slots()[0] != 7 {
-		t.Errorf("after Reset: %v", a.Slots())
+}
+
+func TestSticky(t *testing.T) {
+	d := (*Driver)(nil)
+	for _, r := range []Result{700, 702, 710, 714, 715, 716, 717, 718, 719} {
+		if !r.Sticky() || !IsSticky(d.check("cuStreamSynchronize", r)) {
+			t.Errorf("%d (%s) is not sticky", r, r.Name())
+		}
+	}
+	for _, r := range []Result{1, 2, 201, 400, 701, 709, 720, 999} {
+		if r.Sticky() || IsSticky(d.check("cuLaunchKernel", r)) {
+			t.Errorf("%d (%s) is sticky", r, r.Name())
+		}
+	}
+	// A cuBLAS status of 13 is not a CUresult of 700-something.
+	if IsSticky((*BLAS)(nil).check("cublasSgemm_v2", 13)) || IsSticky(nil) {
+		t.Error("IsSticky of a cuBLAS error or nil")
 	}
 }
 

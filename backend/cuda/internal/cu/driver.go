@@ -19,6 +19,9 @@ type (
 	Module uintptr
 	// Function is a CUfunction, a kernel of a module.
 	Function uintptr
+	// MemPool is a CUmemoryPool, a device's pool for stream-ordered
+	// allocation.
+	MemPool uintptr
 	// DevicePtr is a CUdeviceptr, an address in device memory.
 	DevicePtr uint64
 )
@@ -54,6 +57,12 @@ type Driver struct {
 	cuMemcpyDtoHAsync func(dst unsafe.Pointer, src DevicePtr, bytes uintptr, stream Stream) Result
 	cuMemHostAlloc    func(ptr *unsafe.Pointer, bytes uintptr, flags uint32) Result
 	cuMemFreeHost     func(ptr unsafe.Pointer) Result
+
+	// Stream-ordered allocation (CUDA 11.2); nil in older drivers.
+	cuMemAllocAsync           func(ptr *DevicePtr, bytes uintptr, stream Stream) Result
+	cuMemFreeAsync            func(ptr DevicePtr, stream Stream) Result
+	cuDeviceGetDefaultMemPool func(pool *MemPool, dev Device) Result
+	cuMemPoolSetAttribute     func(pool MemPool, attr int32, value unsafe.Pointer) Result
 
 	// Modules and launches.
 	cuModuleLoadDataEx  func(module *Module, image unsafe.Pointer, numOptions uint32, options *int32, values *uintptr) Result
@@ -98,6 +107,10 @@ func OpenDriver(names ...string) (*Driver, error) {
 		{"cuMemcpyDtoHAsync_v2", &d.cuMemcpyDtoHAsync, false},
 		{"cuMemHostAlloc", &d.cuMemHostAlloc, false},
 		{"cuMemFreeHost", &d.cuMemFreeHost, false},
+		{"cuMemAllocAsync", &d.cuMemAllocAsync, true},
+		{"cuMemFreeAsync", &d.cuMemFreeAsync, true},
+		{"cuDeviceGetDefaultMemPool", &d.cuDeviceGetDefaultMemPool, true},
+		{"cuMemPoolSetAttribute", &d.cuMemPoolSetAttribute, true},
 		{"cuModuleLoadDataEx", &d.cuModuleLoadDataEx, false},
 		{"cuModuleUnload", &d.cuModuleUnload, false},
 		{"cuModuleGetFunction", &d.cuModuleGetFunction, false},

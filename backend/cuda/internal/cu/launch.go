@@ -17,14 +17,10 @@ func (d Dim3) Count() int { return d.X * d.Y * d.Z }
 // slot. cuLaunchKernel reads each argument through a pointer and copies as
 // many bytes as the kernel's parameter has (4 for an int or a float, 8 for
 // a pointer), so a slot may be wider than its value but never narrower.
-// An Args can be reset and reused once the launch that used it returned.
 type Args struct {
 	slots []uint64
 	ptrs  []unsafe.Pointer
 }
-
-// Reset empties the argument list.
-func (a *Args) Reset() { a.slots = a.slots[:0] }
 
 // Reserve makes room for n more arguments without reallocating.
 func (a *Args) Reserve(n int) { a.slots = slices.Grow(a.slots, n) }

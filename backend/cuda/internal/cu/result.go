@@ -79,6 +79,28 @@ func (r Result) Name() string {
 	return fmt.Sprintf("CUresult(%d)", int32(r))
 }
 
+// Sticky reports whether r is one of the errors after which, as cuda.h
+// says, the process is in an inconsistent state and every later call in
+// the context returns the same error: an illegal address (700), a launch
+// timeout (702), a device-side assert (710), a hardware stack error (714),
+// an illegal instruction (715), a misaligned address (716), an invalid
+// address space (717), an invalid program counter (718) or a failed launch
+// (719). Only a new process can use the device again.
+func (r Result) Sticky() bool {
+	switch r {
+	case 700, 702, 710, 714, 715, 716, 717, 718, 719:
+		return true
+	}
+	return false
+}
+
+// IsSticky reports whether err is, or wraps, a failed driver call whose
+// code is Sticky.
+func IsSticky(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && !e.BLAS && Result(e.Code).Sticky()
+}
+
 // Status is a cublasStatus_t, the status code of a cuBLAS call.
 type Status int32
 

@@ -1,0 +1,36 @@
+// Package onnx writes a model file as one self-contained ONNX graph,
+// preprocessing included, so that ONNX Runtime (from Python, Java, C#,
+// C++, JavaScript or Go), Triton or KServe can serve it:
+//
+//	inputs, one [N, 1] tensor per column, named as the column:
+//	    double for a numeric column, string for a categorical one
+//	    and for the group column of task families
+//	preprocessing, as data.Schema.Encode does it:
+//	    numeric: (x − mean)/scale in double, rounded to float; NaN
+//	        (missing) is 0 when the model imputes the mean
+//	    categorical: ai.onnx.ml LabelEncoder to the category's index,
+//	        then one-hot; a value unseen in training is all zeros
+//	network, per member (mtl.Model.Parts):
+//	    H_l = φ(H_{l−1}·W_l + c_l),  Z = H_L·[A; D]ᵀ + [b; e]
+//	heads, in double:
+//	    the head of the row's group (the shared head plus the group's
+//	    deviation; the shared head alone for an unseen group),
+//	    then softmax, sigmoid, or value·std + mean
+//	the mean over members (ensembles, cross-validation folds)
+//	outputs, per task:
+//	    classification: TASK, the predicted class as written in
+//	        training ([N] string), and TASK:probabilities ([N, K]
+//	        float, in the order of the classes)
+//	    regression: TASK, the value ([N, 1] double)
+//
+// The file declares IR version 8, opset 17 and ai.onnx.ml opset 3, and
+// its metadata lists the inputs, the outputs with their tasks and classes
+// (mtl-gpu.inputs, mtl-gpu.outputs) and whatever the caller adds.
+// Categorical strings are matched exactly: trim them, as predict does,
+// before feeding them.
+//
+// Export refuses, with an *UnsupportedError naming it, any kind of model
+// it cannot write (Supported says which before anything is built). The
+// ONNX types come from package onnxpb, generated from the ONNX proto
+// definition.
+package onnx

@@ -1,0 +1,330 @@
+package onnx
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+
+	"github.com/mtl-gpu/mtl-gpu/backend"
+	"github.com/mtl-gpu/mtl-gpu/data"
+	"github.com/mtl-gpu/mtl-gpu/mtl"
+	pb "github.com/mtl-gpu/mtl-gpu/onnx/internal/onnxpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// The versions a file declares: IR version 8 with opset 17 of the default
+// domain and opset 3 of ai.onnx.ml, which ONNX 1.12 checks and every
+// current runtime runs.
+const (
+	IRVersion = 8
+	Opset     = 17
+	MLOpset   = 3
+)
+
+// Model is what Export writes: the preprocessing of a model file and the
+// networks whose outputs are averaged (one for a single model; the
+// members of an ensemble or the models of cross-validation folds).
+type Model struct {
+	Schema  *data.Schema
+	Members []*mtl.Model
+	// Metadata are extra metadata_props of the file (say, the model's
+	// description as JSON).
+	Metadata map[string]string
+	// Producer names the program writing the file, with its version.
+	Producer, ProducerVersion string
+}
+
+// ProbabilitiesSuffix ends the name of a classification task's
+// probabilities output: TASK:probabilities.
+const ProbabilitiesSuffix = ":probabilities"
+
+// Export builds the ONNX model of m and returns it serialised.
+func Export(m Model) ([]byte, error) {
+	mp, err := build(m)
+	if err != nil {
+		return nil, err
+	}
+	return proto.Marshal(mp)
+}
+
+// Write writes the ONNX model of m to w.
+func Write(w io.Writer, m Model) error {
+	b, err := Export(m)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// InputInfo describes a graph input, as the metadata lists it.
+type InputInfo struct {
+	// Name is the column name, which is also the tensor's.
+	Name string `json:"name"`
+	// Kind is "numeric", "categorical" or "group".
+	Kind string `json:"kind"`
+	// Tensor is the element type: "double" or "string"; the shape is
+	// [N, 1].
+	Tensor string `json:"tensor"`
+}
+
+// OutputInfo describes the outputs of one task, as the metadata lists
+// them.
+type OutputInfo struct {
+	Task string `json:"task"`
+	Type string `json:"type"`
+	// Label names the [N] string tensor of predicted classes and
+	// Probabilities the [N, K] float tensor of class probabilities, in
+	// the order of Classes (classification).
+	Label         string   `json:"label,omitempty"`
+	Probabilities string   `json:"probabilities,omitempty"`
+	Classes       []string `json:"classes,omitempty"`
+	// Value names the [N, 1] double tensor of predicted values
+	// (regression).
+	Value string `json:"value,omitempty"`
+}
+
+// Inputs lists the graph inputs of a model with this schema: its
+// features in order, then the group column.
+func Inputs(s *data.Schema) []InputInfo {
+	var in []InputInfo
+	for _, f := range s.Features {
+		if f.Kind == data.Categorical {
+			in = append(in, InputInfo{Name: f.Name, Kind: "categorical", Tensor: "string"})
+		} else {
+			in = append(in, InputInfo{Name: f.Name, Kind: "numeric", Tensor: "double"})
+		}
+	}
+	if s.GroupColumn != "" {
+		in = append(in, InputInfo{Name: s.GroupColumn, Kind: "group", Tensor: "string"})
+	}
+	return in
+}
+
+// Outputs lists the graph outputs of a model with this schema, per task.
+func Outputs(s *data.Schema) []OutputInfo {
+	var out []OutputInfo
+	for _, t := range s.Targets {
+		o := OutputInfo{Task: t.Name, Type: t.Type.String()}
+		if t.Type == data.Regression {
+			o.Value = t.Name
+		} else {
+			o.Label, o.Probabilities, o.Classes = t.Name, t.Name+ProbabilitiesSuffix, t.Classes
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// build writes the graph:
+//
+//	inputs → preprocessing (features → X, group → one-hot)
+//	→ per member: shared layers → logits → each task's head and link
+//	→ mean over members → outputs (probabilities, labels, values)
+func build(m Model) (*pb.ModelProto, error) {
+	if err := Supported(m); err != nil {
+		return nil, err
+	}
+	s := m.Schema
+	b := newGraph("mtl-gpu")
+	inputs, outputs := Inputs(s), Outputs(s)
+	for _, in := range inputs {
+		if err := b.reserve(in.Name); err != nil {
+			return nil, err
+		}
+	}
+	for _, o := range outputs {
+		for _, name := range []string{o.Label, o.Probabilities, o.Value} {
+			if name == "" {
+				continue
+			}
+			if err := b.reserve(name); err != nil {
+				return nil, err
+			}
+		}
+	}
+	x := b.features(s)
+	var group string
+	if s.GroupColumn != "" {
+		b.input(s.GroupColumn, pb.TensorProto_STRING, rowsDim, 1)
+		onehot := b.oneHot("group", b.index("group/index", s.GroupColumn, s.Groups), len(s.Groups), pb.TensorProto_DOUBLE)
+		group = b.node("Unsqueeze", "group/mask", []string{onehot, b.ints("group/axis", 2)})
+	}
+	perMember := make([][]string, len(m.Members))
+	for i, member := range m.Members {
+		var err error
+		if perMember[i], err = b.member(fmt.Sprintf("m%d", i), member, x, group); err != nil {
+			return nil, err
+		}
+	}
+	for t := range s.Targets {
+		outs := make([]string, len(perMember))
+		for i := range perMember {
+			outs[i] = perMember[i][t]
+		}
+		avg := outs[0]
+		if len(outs) > 1 {
+			// Sum and divide: ONNX Runtime has no Mean for double.
+			hint := s.Targets[t].Name + "/mean"
+			for _, o := range outs[1:] {
+				avg = b.node("Add", hint+"/sum", []string{avg, o})
+			}
+			avg = b.node("Div", hint, []string{avg, b.scalarDouble(hint+"/members", float64(len(outs)))})
+		}
+		b.taskOutputs(s.Targets[t], outputs[t], avg)
+	}
+	return b.model(m, inputs, outputs)
+}
+
+// features preprocesses every feature column as data.Schema.Encode does
+// and returns X, the [N, D] float matrix the network reads.
+func (b *graph) features(s *data.Schema) string {
+	var cols []string
+	for _, f := range s.Features {
+		hint := "features/" + f.Name
+		if f.Kind == data.Categorical {
+			b.input(f.Name, pb.TensorProto_STRING, rowsDim, 1)
+			cols = append(cols, b.oneHot(hint, b.index(hint+"/index", f.Name, f.Categories), len(f.Categories), pb.TensorProto_FLOAT))
+			continue
+		}
+		b.input(f.Name, pb.TensorProto_DOUBLE, rowsDim, 1)
+		// (x − mean)/scale in double, then rounded to float, as Encode.
+		z := b.node("Div", hint+"/standardised", []string{
+			b.node("Sub", hint+"/centred", []string{f.Name, b.scalarDouble(hint+"/mean", f.Mean)}),
+			b.scalarDouble(hint+"/scale", f.Scale),
+		})
+		if s.Impute == "mean" {
+			// A missing value (NaN) is the training mean: 0 once
+			// standardised.
+			z = b.node("Where", hint+"/imputed", []string{
+				b.node("IsNaN", hint+"/missing", []string{f.Name}), b.scalarDouble(hint+"/zero", 0), z,
+			})
+		}
+		cols = append(cols, b.cast(hint+"/float", z, pb.TensorProto_FLOAT))
+	}
+	if len(cols) == 1 {
+		return cols[0]
+	}
+	return b.node("Concat", "features/x", cols, attrInt("axis", 1))
+}
+
+// member writes one network: the shared layers, the logits of every head,
+// and each task's decoded output in double (probabilities [N, K], the
+// probability of the positive class [N, 1], or the value [N, 1]).
+func (b *graph) member(prefix string, m *mtl.Model, x, group string) ([]string, error) {
+	p := m.Parts()
+	h, err := b.trunk(prefix, p, x)
+	if err != nil {
+		return nil, err
+	}
+	c := len(p.HeadBias)
+	k := len(p.Heads) / max(c, 1)
+	z := b.node("Gemm", prefix+"/logits", []string{h, b.floats(prefix+"/heads", []int{c, k}, p.Heads), b.floats(prefix+"/head_bias", []int{c}, p.HeadBias)}, attrInt("transB", 1))
+	z = b.cast(prefix+"/logits_double", z, pb.TensorProto_DOUBLE)
+	var outs []string
+	for t, task := range m.Spec.Tasks {
+		hint := prefix + "/" + task.Name
+		n := task.Outputs()
+		logit := b.slice(hint+"/logit", z, p.Col[t], p.Col[t]+n)
+		if task.Groups > 0 {
+			// The row's group head: the shared head plus the group's
+			// deviation, picked by the one-hot group mask (all zeros,
+			// so the shared head alone, for an unseen group).
+			dev := b.slice(hint+"/deviations", z, p.DevCol[t], p.DevCol[t]+task.Groups*n)
+			dev = b.node("Reshape", hint+"/by_group", []string{dev, b.ints(hint+"/shape", 0, int64(task.Groups), int64(n))})
+			picked := b.node("ReduceSum", hint+"/deviation", []string{
+				b.node("Mul", hint+"/masked", []string{dev, group}), b.ints(hint+"/group_axis", 1),
+			}, attrInt("keepdims", 0))
+			logit = b.node("Add", hint+"/group_logit", []string{logit, picked})
+		}
+		switch task.Type {
+		case mtl.Multiclass:
+			outs = append(outs, b.node("Softmax", hint+"/probabilities", []string{logit}, attrInt("axis", -1)))
+		case mtl.Binary:
+			outs = append(outs, b.node("Sigmoid", hint+"/probability", []string{logit}))
+		case mtl.Regression:
+			v := b.node("Mul", hint+"/scaled", []string{logit, b.scalarDouble(hint+"/std", task.Std)})
+			outs = append(outs, b.node("Add", hint+"/value", []string{v, b.scalarDouble(hint+"/target_mean", task.Mean)}))
+		}
+	}
+	return outs, nil
+}
+
+// trunk writes the shared layers and returns H_L.
+func (b *graph) trunk(prefix string, p mtl.Parts, x string) (string, error) {
+	if err := architectureSupported(p.Architecture); err != nil {
+		return "", err
+	}
+	h := x
+	for i, l := range p.Shared {
+		hint := fmt.Sprintf("%s/layer%d", prefix, i+1)
+		h = b.node("Gemm", hint+"/linear", []string{h, b.floats(hint+"/weights", []int{l.In, l.Out}, l.W), b.floats(hint+"/bias", []int{l.Out}, l.Bias)})
+		switch p.Activation {
+		case backend.ReLU:
+			h = b.node("Relu", hint+"/relu", []string{h})
+		case backend.Tanh:
+			h = b.node("Tanh", hint+"/tanh", []string{h})
+		}
+	}
+	return h, nil
+}
+
+// taskOutputs writes a task's outputs from its decoded (averaged) output.
+func (b *graph) taskOutputs(tg data.Target, o OutputInfo, out string) {
+	hint := "outputs/" + tg.Name
+	switch tg.Type {
+	case data.Regression:
+		b.output(o.Value, out, pb.TensorProto_DOUBLE, rowsDim, 1)
+		return
+	case data.Binary:
+		// [1 − p, p], and the positive class when p ≥ 0.5 (at p rounded
+		// to float, as predict decides).
+		neg := b.node("Sub", hint+"/negative", []string{b.scalarDouble(hint+"/one", 1), out})
+		probs := b.cast(hint+"/probabilities", b.node("Concat", hint+"/pair", []string{neg, out}, attrInt("axis", 1)), pb.TensorProto_FLOAT)
+		pos := b.node("GreaterOrEqual", hint+"/positive", []string{b.cast(hint+"/p_float", out, pb.TensorProto_FLOAT), b.scalarFloat(hint+"/half", 0.5)})
+		idx := b.node("Reshape", hint+"/class", []string{b.cast(hint+"/class_2d", pos, pb.TensorProto_INT64), b.ints(hint+"/flat", -1)})
+		b.output(o.Label, b.labels(hint+"/label", idx, tg.Classes), pb.TensorProto_STRING, rowsDim)
+		b.output(o.Probabilities, probs, pb.TensorProto_FLOAT, rowsDim, dim(len(tg.Classes)))
+	default:
+		probs := b.cast(hint+"/probabilities", out, pb.TensorProto_FLOAT)
+		// The first most probable class, as predict picks it.
+		idx := b.node("ArgMax", hint+"/class", []string{probs}, attrInt("axis", 1), attrInt("keepdims", 0), attrInt("select_last_index", 0))
+		b.output(o.Label, b.labels(hint+"/label", idx, tg.Classes), pb.TensorProto_STRING, rowsDim)
+		b.output(o.Probabilities, probs, pb.TensorProto_FLOAT, rowsDim, dim(len(tg.Classes)))
+	}
+}
+
+// model wraps the graph with the opsets and the metadata: the inputs and
+// outputs, the task, class and column names, and the caller's entries.
+func (b *graph) model(m Model, inputs []InputInfo, outputs []OutputInfo) (*pb.ModelProto, error) {
+	meta := map[string]string{}
+	maps.Copy(meta, m.Metadata)
+	in, err := json.Marshal(inputs)
+	if err != nil {
+		return nil, err
+	}
+	out, err := json.Marshal(outputs)
+	if err != nil {
+		return nil, err
+	}
+	meta["mtl-gpu.inputs"], meta["mtl-gpu.outputs"] = string(in), string(out)
+	meta["mtl-gpu.members"] = strconv.Itoa(len(m.Members))
+	var props []*pb.StringStringEntryProto
+	for _, k := range slices.Sorted(maps.Keys(meta)) {
+		props = append(props, &pb.StringStringEntryProto{Key: proto.String(k), Value: proto.String(meta[k])})
+	}
+	b.g.DocString = proto.String("Multi-task model: preprocessing, shared layers and one head per task. " +
+		"Inputs are [N, 1] tensors named as the columns: double for numeric columns (NaN for a missing value), " +
+		"string for categorical ones and the group column (trimmed; a value unseen in training is all zeros, an unseen group uses the shared head).")
+	return &pb.ModelProto{
+		IrVersion:       proto.Int64(IRVersion),
+		OpsetImport:     []*pb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(Opset)}, {Domain: proto.String(mlDomain), Version: proto.Int64(MLOpset)}},
+		ProducerName:    proto.String(m.Producer),
+		ProducerVersion: proto.String(m.ProducerVersion),
+		Graph:           b.g,
+		MetadataProps:   props,
+	}, nil
+}
