@@ -103,7 +103,7 @@ KERNEL void gather_rows(int rows, int cols, int src_rows,
 	for (int r = GLOBAL_ID(1); r < rows; r += GLOBAL_SIZE(1)) {
 		const int from = idx[idx_off + r];
 		if (from < 0 || from >= src_rows) {
-			status[status_off] = 1;
+			status[status_off] = STATUS_GATHER;
 			continue;
 		}
 		for (int j = GLOBAL_ID(0); j < cols; j += GLOBAL_SIZE(0)) {

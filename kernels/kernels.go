@@ -2,6 +2,7 @@ package kernels
 
 import (
 	_ "embed"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -113,7 +114,22 @@ var defines = []struct {
 	{"LOSS_SOFTMAX", lossSoftmax},
 	{"LOSS_SIGMOID", lossSigmoid},
 	{"LOSS_SQUARED", lossSquared},
+	{"STATUS_GATHER", StatusGather},
+	{"STATUS_SEGMENT", StatusSegment},
+	{"STATUS_ROW", StatusRow},
 }
+
+// Codes a kernel writes to the status word when an index is out of range;
+// the host reads the word at its next synchronisation and reports the
+// code's operation.
+const (
+	// StatusGather: a GatherRows index outside the source.
+	StatusGather = 1
+	// StatusSegment: a SegmentSum position outside the source.
+	StatusSegment = 2
+	// StatusRow: a row of AdamRows or SGDRows outside the table.
+	StatusRow = 3
+)
 
 var (
 	//go:embed prelude_opencl.h
@@ -135,6 +151,8 @@ var (
 	lossSource string
 	//go:embed optim.h
 	optimSource string
+	//go:embed mixture.h
+	mixtureSource string
 	//go:embed gemm_tiled.h
 	gemmTiledSource string
 	//go:embed gemm_cpu.h
@@ -145,7 +163,7 @@ var (
 )
 
 // bodies are the neutral kernel files in the order Source joins them.
-var bodies = []string{commonSource, elementwiseSource, reduceSource, lossSource, optimSource, gemmTiledSource, gemmCPUSource}
+var bodies = []string{commonSource, elementwiseSource, reduceSource, lossSource, optimSource, mixtureSource, gemmTiledSource, gemmCPUSource}
 
 // Source returns the complete program text of every kernel in dialect d:
 // the dialect's prelude (with cuda_maths.h for CUDA and Host), the tuning
@@ -181,3 +199,19 @@ func Source(d Dialect) string {
 // PTX returns the CUDA dialect compiled for sm_70 and later GPUs, as
 // committed in kernels.ptx by go generate.
 func PTX() string { return ptx }
+
+// StatusError describes the status code a kernel left for an index out of
+// range, or returns nil for 0.
+func StatusError(code int32) error {
+	switch code {
+	case 0:
+		return nil
+	case StatusGather:
+		return errors.New("GatherRows: an index is outside the rows of the source")
+	case StatusSegment:
+		return errors.New("SegmentSum: a position is outside the rows of the source")
+	case StatusRow:
+		return errors.New("AdamRows or SGDRows: a row is outside the table")
+	}
+	return fmt.Errorf("a kernel left the unknown status %d", code)
+}

@@ -55,9 +55,10 @@ type Backend struct {
 	// into the word after them.
 	staging     unsafe.Pointer
 	stagingUsed int
-	// gathered is true when a GatherRows ran since the status was last
+	// indexed is true when a kernel that checks its indices (GatherRows,
+	// SegmentSum, the row-wise steps) ran since the status was last
 	// checked.
-	gathered bool
+	indexed bool
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -355,14 +356,14 @@ func (b *Backend) wait(copyOut func() error, done func(), clear bool) error {
 	if b.closed {
 		return errClosed
 	}
-	gathered := b.gathered
-	b.gathered = false
+	indexed := b.indexed
+	b.indexed = false
 	err := b.run.call(func() error {
 		if b.fault != nil {
 			return b.fault
 		}
 		word := (*int32)(unsafe.Add(b.staging, stagingBytes))
-		if gathered {
+		if indexed {
 			*word = 0
 			b.fail(b.drv.MemcpyDtoHAsync(unsafe.Pointer(word), b.status.ptr, 4, b.stream))
 		}
@@ -370,8 +371,8 @@ func (b *Backend) wait(copyOut func() error, done func(), clear bool) error {
 			b.fail(copyOut())
 		}
 		b.fail(b.drv.StreamSynchronize(b.stream))
-		if gathered && b.fault == nil && *word != 0 {
-			b.fail(errors.New("cuda: GatherRows: an index is outside the rows of the source"))
+		if indexed && b.fault == nil && *word != 0 {
+			b.fail(fmt.Errorf("cuda: %w", kernels.StatusError(*word)))
 			b.fail(b.drv.MemsetD32Async(b.status.ptr, 0, 1, b.stream))
 		}
 		if b.fault == nil {

@@ -180,7 +180,7 @@ func (b *Backend) GatherRows(dst, src backend.Mat, idx backend.Buffer, idxOff in
 	if dst.Rows == 0 || dst.Cols == 0 {
 		return
 	}
-	b.gathered = true
+	b.indexed = true
 	b.launch(gatherLaunch(dst, src, devBuffer(idx, "GatherRows idx"), idxOff, b.status, b.maxBlocks))
 }
 

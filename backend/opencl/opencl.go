@@ -163,7 +163,7 @@ func (b *Backend) finish(op string) {
 	err := done(b.queue.EnqueueReadBuffer(b.status, true, 0, 4, unsafe.Pointer(&status), nil))
 	b.fail(op, err)
 	if err == nil && status != 0 {
-		b.fail("GatherRows", errors.New("a row index is outside the source matrix"))
+		b.fail("kernel", kernels.StatusError(status))
 		status = 0
 		b.fail(op, done(b.queue.EnqueueWriteBuffer(b.status, true, 0, 4, unsafe.Pointer(&status), nil)))
 	}

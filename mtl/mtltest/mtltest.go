@@ -46,9 +46,11 @@ type Problem struct {
 }
 
 // Problems cover every task type, a positive-class weight, task weights, a
-// family of tasks, missing labels, one and two shared layers and each
-// activation.
+// family of tasks, missing labels, one and two shared layers, each
+// activation, the mixture-of-experts bodies, embedding tables and a model
+// of several members.
 func Problems() []Problem {
+	emb := []mtl.Embedding{{Name: "user", Rows: 23, Dim: 3}, {Name: "item", Rows: 9, Dim: 2}}
 	return []Problem{
 		{"multiclass", mtl.Spec{Inputs: 12, Hidden: []int{16}, Activation: backend.ReLU, Tasks: []mtl.Task{
 			{Name: "a", Type: mtl.Multiclass, Classes: 4}, {Name: "b", Type: mtl.Multiclass, Classes: 3, Weight: 0.5}}}, 0.7},
@@ -58,6 +60,12 @@ func Problems() []Problem {
 			{Name: "a", Type: mtl.Regression}, {Name: "b", Type: mtl.Regression, Weight: 2}}}, 2.4},
 		{"family", mtl.Spec{Inputs: 12, Hidden: []int{16}, Activation: backend.ReLU, Tasks: []mtl.Task{
 			{Name: "score", Type: mtl.Regression, Groups: 7}, {Name: "pass", Type: mtl.Binary, Groups: 7}}}, 2.0},
+		{"mmoe", mtl.Spec{Inputs: 12, Arch: mtl.MMoE, Experts: 3, Hidden: []int{8}, Activation: backend.ReLU, Tasks: []mtl.Task{
+			{Name: "a", Type: mtl.Binary}, {Name: "b", Type: mtl.Regression}}}, 1.5},
+		{"ple/embeddings", mtl.Spec{Inputs: 12, Embeddings: emb, Arch: mtl.PLE, Experts: 1, TaskExperts: 1, Levels: 2, Hidden: []int{6},
+			Activation: backend.Tanh, Tasks: []mtl.Task{{Name: "a", Type: mtl.Multiclass, Classes: 3}, {Name: "b", Type: mtl.Binary}}}, 0.3},
+		{"members/embeddings", mtl.Spec{Inputs: 12, Embeddings: emb, Hidden: []int{8}, Activation: backend.ReLU, Members: 2, Tasks: []mtl.Task{
+			{Name: "a", Type: mtl.Multiclass, Classes: 3}, {Name: "b", Type: mtl.Regression, Groups: 7}}}, 1.5},
 	}
 }
 
@@ -72,6 +80,20 @@ func Data(spec mtl.Spec, n int, seed uint64) *mtl.Dataset {
 	groups := make([]int32, n)
 	for i := range groups {
 		groups[i] = int32(rng.IntN(7))
+	}
+	// Each embedding table's row adds an effect of its own to every label.
+	effect := make([]float64, n)
+	for _, e := range spec.Embeddings {
+		ix := make([]int32, n)
+		per := make([]float64, e.Rows)
+		for r := range per {
+			per[r] = rng.NormFloat64()
+		}
+		for i := range ix {
+			ix[i] = int32(rng.IntN(e.Rows))
+			effect[i] += per[ix[i]]
+		}
+		d.Index = append(d.Index, ix)
 	}
 	for _, t := range spec.Tasks {
 		k := max(t.Classes, 1)
@@ -90,7 +112,7 @@ func Data(spec mtl.Spec, n int, seed uint64) *mtl.Dataset {
 				for j := range spec.Inputs {
 					score[c] += w[j*k+c] * float64(d.X[i*spec.Inputs+j])
 				}
-				score[c] += 0.3*float64(groups[i]) + 0.3*rng.NormFloat64()
+				score[c] += 0.3*float64(groups[i]) + 0.3*rng.NormFloat64() + 0.5*effect[i]
 			}
 			switch t.Type {
 			case mtl.Multiclass:
