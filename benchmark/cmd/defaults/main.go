@@ -54,7 +54,7 @@ func sets() []set {
 			checks: []check{{"income_gt_50k", "auc", 0.8965, "HistGB"}, {"income_gt_50k", "accuracy", 0.854, "HistGB"}}},
 		{name: "school", demo: true, checks: []check{{"exam_score", "explained_variance", 0.3695, "ridge + school intercept"}}},
 		{name: "emotions", train: "emotions/emotions_train.csv", test: "emotions/emotions_test.csv",
-			tasks: []string{"amazed-suprised:binary", "happy-pleased:binary", "relaxing-calm:binary", "quiet-still:binary", "sad-lonely:binary", "angry-aggresive:binary"},
+			tasks:  []string{"amazed-suprised:binary", "happy-pleased:binary", "relaxing-calm:binary", "quiet-still:binary", "sad-lonely:binary", "angry-aggresive:binary"},
 			checks: []check{{"", "binary_mean_auc", 0.8245, "logistic regression"}}},
 		sk("wine", []string{"cultivar:multiclass", "proline:regression"}, check{"cultivar", "accuracy", 0.978, "logreg, HistGB, RF"}, check{"proline", "r2", 0.782, "RF"}),
 		sk("diabetes", []string{"progression:regression", "above_median:binary"}, check{"progression", "r2", 0.486, "ridge"},
