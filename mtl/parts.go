@@ -6,19 +6,6 @@ import (
 	"github.com/mtl-gpu/mtl-gpu/backend"
 )
 
-// Architecture names how a model's shared layers are built, so that code
-// that writes a model in another format (the ONNX exporter) can say which
-// ones it handles.
-type Architecture string
-
-// ArchShared is a stack of dense layers that every head reads; it is the
-// architecture of every model so far.
-const ArchShared Architecture = "shared"
-
-// Architectures lists every architecture a model can have; a new one is
-// added here, and code that writes models enumerates them from here.
-var Architectures = []Architecture{ArchShared}
-
 // Dense is the parameters of one dense layer, y = x·W + Bias.
 type Dense struct {
 	// In and Out are the widths of x and y.
@@ -39,7 +26,13 @@ type Dense struct {
 // group g adds Z[DevCol[t]+g·K_t : DevCol[t]+(g+1)·K_t]; a row of a group
 // unseen in training uses the shared head alone.
 type Parts struct {
-	Architecture Architecture
+	// Architecture is the model's body. Shared is filled for a shared
+	// bottom only: code that writes other bodies must read the layout of
+	// its own (see moe_layout.go) or refuse them.
+	Architecture Arch
+	// Embeddings is the number of embedding tables; Shared reads the
+	// dense inputs and the tables' vectors after them.
+	Embeddings int
 	// Activation is φ, applied after every shared layer.
 	Activation backend.Activation
 	// Shared lists the shared layers in order.
@@ -57,14 +50,19 @@ type Parts struct {
 // multiclass task, 1 otherwise.
 func (t Task) Outputs() int { return t.outputs() }
 
-// Parts returns the model's parameters by role.
+// Parts returns the parameters by role of a model of one member (see
+// Members).
 func (m *Model) Parts() Parts {
 	l := newLayout(m.Spec)
 	p := Parts{
-		Architecture: ArchShared,
+		Architecture: m.Spec.arch(),
+		Embeddings:   len(m.Spec.Embeddings),
 		Activation:   m.Spec.Activation,
 		Col:          slices.Clone(l.cols),
 		DevCol:       slices.Clone(l.devCol),
+	}
+	if p.Architecture != SharedBottom {
+		return p
 	}
 	for i := range l.layers() {
 		in, out := l.widths[i], l.widths[i+1]
@@ -78,4 +76,21 @@ func (m *Model) Parts() Parts {
 	p.Heads = slices.Clone(m.Params[l.heads : l.heads+c*l.last()])
 	p.HeadBias = slices.Clone(m.Params[l.headBias : l.headBias+c])
 	return p
+}
+
+// Members returns each member of the model as a model of its own (the
+// model itself when it has one member).
+func (m *Model) Members() []*Model {
+	n := m.Spec.members()
+	if n == 1 {
+		return []*Model{m}
+	}
+	p := len(m.Params) / n
+	out := make([]*Model, n)
+	for i := range out {
+		spec := m.Spec
+		spec.Members = 0
+		out[i] = &Model{Spec: spec, Params: m.Params[i*p : (i+1)*p]}
+	}
+	return out
 }

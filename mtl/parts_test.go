@@ -34,7 +34,7 @@ func TestPartsReproducePredict(t *testing.T) {
 		want := predict(t, cpuBackend(t), m, d)
 
 		p := m.Parts()
-		if p.Architecture != ArchShared || p.Activation != act || len(p.Shared) != 2 {
+		if p.Architecture != SharedBottom || p.Activation != act || len(p.Shared) != 2 {
 			t.Fatalf("parts: architecture %q, activation %v, %d shared layers", p.Architecture, p.Activation, len(p.Shared))
 		}
 		for i := range n {

@@ -326,10 +326,25 @@ func TestONNXRuntimeEveryKind(t *testing.T) {
 // refusedKinds are the kinds of model that export refuses: a model of
 // each must get an *onnx.UnsupportedError that names it (for a new
 // architecture, say, kind "architecture mmoe" refused with name "mmoe").
-// None so far: export writes every kind the project trains.
-var refusedKinds []struct {
+var refusedKinds = []struct {
 	kind, name string
 	model      func(*testing.T, backend.Backend, string) *pipeline.Model
+}{
+	{"architecture mmoe", "mmoe", archModel(mtl.MMoE)},
+	{"architecture ple", "ple", archModel(mtl.PLE)},
+}
+
+// archModel trains a small model of a mixture-of-experts body.
+func archModel(arch mtl.Arch) func(*testing.T, backend.Backend, string) *pipeline.Model {
+	return func(t *testing.T, b backend.Backend, dir string) *pipeline.Model {
+		trainFile, _ := writeGenerated(t, dir, generated{name: string(arch)})
+		o := pipeline.DefaultOptions()
+		o.Data, o.Out = trainFile, filepath.Join(dir, string(arch)+".mtl")
+		o.Tasks = []string{"y:regression", "flag:binary", "kind:multiclass"}
+		o.Ignore = []string{"x1", "site"}
+		o.Arch, o.Experts, o.ExpertHidden, o.Train.Epochs = arch, 2, []int{4}, 1
+		return train(t, b, o)
+	}
 }
 
 // cover records the kinds a trained model has.
@@ -363,7 +378,7 @@ func cover(covered map[string]bool, c kindCase, m *pipeline.Model) error {
 func checkCoverage(t *testing.T, covered map[string]bool) {
 	t.Helper()
 	var kinds []string
-	for _, a := range mtl.Architectures {
+	for _, a := range mtl.Archs {
 		kinds = append(kinds, "architecture "+string(a))
 	}
 	for i := 0; ; i++ {

@@ -71,9 +71,9 @@ func featureSupported(f data.Feature) error {
 	return unsupported("%s features (column %q)", f.Kind, f.Name)
 }
 
-func architectureSupported(a mtl.Architecture) error {
+func architectureSupported(a mtl.Arch) error {
 	switch a {
-	case mtl.ArchShared:
+	case mtl.SharedBottom:
 		return nil
 	}
 	return unsupported("the %s architecture", a)
@@ -103,6 +103,9 @@ func memberSupported(s *data.Schema, m *mtl.Model) error {
 	p := m.Parts()
 	if err := architectureSupported(p.Architecture); err != nil {
 		return err
+	}
+	if p.Embeddings > 0 {
+		return unsupported("embedding tables (%d in this model)", p.Embeddings)
 	}
 	if err := activationSupported(p.Activation); err != nil {
 		return err

@@ -43,6 +43,6 @@ func version() string {
 	return "(devel)"
 }
 
-// members returns the networks whose outputs the model averages: the
-// model file's one network.
-func (m *Model) members() []*mtl.Model { return []*mtl.Model{m.Checkpoint.Model} }
+// members returns the networks whose outputs the model averages: each
+// member of the model file's network.
+func (m *Model) members() []*mtl.Model { return m.Checkpoint.Model.Members() }
