@@ -186,10 +186,17 @@ func resolveEmbed(file string, header []string, r *columnRoles, opts Options) (*
 // named reports whether the options name column c as an embedding.
 func (e *embedRoles) named(c int) bool { return e.dim[c] > 0 || e.buckets[c] > 0 }
 
+// hashedPast reports whether column c, categorical with n distinct values
+// so far, is sure to be hashed, so that its values need not be kept.
+func (e *embedRoles) hashedPast(c, n int) bool {
+	return e.buckets[c] > 0 || (e.all > 0 && (e.dim[c] > 0 || (e.oneHot >= 0 && n > e.oneHot)))
+}
+
 // feature makes column c, categorical with the given sorted distinct
-// training values and their counts, one-hot or embedded.
-func (e *embedRoles) feature(name string, c int, values []string, count func(string) int64) Feature {
-	if !e.named(c) && (e.oneHot < 0 || len(values) <= e.oneHot) {
+// training values and their counts, one-hot or embedded; hashed says that
+// the values were not kept because the column is hashed.
+func (e *embedRoles) feature(name string, c int, values []string, hashed bool, count func(string) int64) Feature {
+	if !hashed && !e.named(c) && (e.oneHot < 0 || len(values) <= e.oneHot) {
 		return Feature{Name: name, Kind: Categorical, Categories: values}
 	}
 	f := Feature{Name: name, Kind: Embedded}

@@ -114,9 +114,10 @@ type fitter struct {
 
 // featureFit is the state of one feature column.
 type featureFit struct {
+	col     int
 	stats   featureStats
 	forced  bool      // read as Text: categorical whatever its values
-	values  *valueSet // texts of the coded cells
+	values  *valueSet // texts of the coded cells, nil once hashing makes them useless
 	uncoded bool      // some included cells were delivered as numbers only
 }
 
@@ -151,7 +152,10 @@ func newFitter(src Source, header []string, roles *columnRoles, emb *embedRoles,
 			f.group = newValueSet()
 		case roles.ignored[c]:
 		default:
-			ff := &featureFit{forced: roles.forced[c] || emb.named(c), values: newValueSet()}
+			ff := &featureFit{col: c, forced: roles.forced[c] || emb.named(c), values: newValueSet()}
+			if emb.hashedPast(c, 0) {
+				ff.values = nil
+			}
 			f.want[c] = Auto
 			if ff.forced {
 				f.want[c] = Text
@@ -215,6 +219,7 @@ func (f *fitter) feature(b *Block, col *Column, ff *featureFit) {
 	}
 	cells := f.cells.of(col)
 	ids := f.cells.ids(len(col.Dict))
+	c := ff.col
 	for i, k := range col.Codes[:b.N] {
 		if !f.inc[i] {
 			continue
@@ -227,10 +232,16 @@ func (f *fitter) feature(b *Block, col *Column, ff *featureFit) {
 			continue
 		}
 		st.add(cells.kind[k], cells.value[k], col.Dict[k], at(b, i))
+		if ff.values == nil {
+			continue
+		}
 		if ids[k] < 0 {
 			ids[k] = ff.values.id(col.Dict[k])
 		}
 		ff.values.counts[ids[k]]++
+	}
+	if ff.values != nil && f.emb.hashedPast(c, len(ff.values.values)) {
+		ff.values = nil
 	}
 }
 
@@ -323,7 +334,7 @@ func (f *fitter) rereadMixed(ctx context.Context) error {
 	want := make([]ColumnWant, len(f.header))
 	var cols []int
 	for c, ff := range f.feats {
-		if ff != nil && !ff.forced && ff.stats.categorical(false) && ff.uncoded {
+		if ff != nil && !ff.forced && ff.stats.categorical(false) && ff.uncoded && ff.values != nil {
 			want[c] = Text
 			cols = append(cols, c)
 			ff.values = newValueSet()
@@ -380,9 +391,14 @@ func (f *fitter) finish() (*FitResult, error) {
 			warnings = append(warnings, warn...)
 			continue
 		}
-		values := ff.values.seen()
-		sortValues(values)
-		feat := f.emb.feature(f.header[c], c, values, ff.values.count)
+		var values []string
+		count := func(string) int64 { return 0 }
+		if ff.values != nil {
+			values = ff.values.seen()
+			sortValues(values)
+			count = ff.values.count
+		}
+		feat := f.emb.feature(f.header[c], c, values, ff.values == nil, count)
 		s.Features = append(s.Features, feat)
 		warnings = append(warnings, st.categoricalWarnings(file, feat.Name, ff.forced, feat.Width())...)
 	}
