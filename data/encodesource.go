@@ -121,7 +121,7 @@ func (s *Schema) EncodeSource(ctx context.Context, src Source, opts EncodeOption
 	if opts.Parts != nil && seen != int64(len(opts.Parts)) {
 		return nil, nil, fileErrorf(e.file, 0, "%d parts given for %d rows", len(opts.Parts), seen)
 	}
-	if err := e.firstError(ctx, len(e.slots)); err != nil {
+	if err := e.firstError(ctx, len(e.slots), true); err != nil {
 		return nil, nil, err
 	}
 	for _, enc := range outs {
@@ -138,6 +138,41 @@ func (s *Schema) EncodeSource(ctx context.Context, src Source, opts EncodeOption
 // for the rows read so far. opts.Parts is not used: EncodedBlock.Row
 // places the rows. It returns the warnings of the whole pass.
 func (s *Schema) EncodeBlocks(ctx context.Context, src Source, opts EncodeOptions, fn func(*EncodedBlock) error) ([]string, error) {
+	be, err := s.NewBlockEncoder(ctx, src, opts)
+	if err != nil {
+		return nil, err
+	}
+	err = src.Scan(ctx, be.Want(), func(b *Block) error {
+		eb, bad := be.encode(b)
+		if bad {
+			return errStopEncoding
+		}
+		return fn(eb)
+	})
+	if err != nil && !errors.Is(err, errStopEncoding) {
+		return nil, err
+	}
+	// The scan is over: the text of a bad number can be read again.
+	if err := be.e.firstError(ctx, len(be.e.slots), true); err != nil {
+		return nil, err
+	}
+	return be.Warnings(), nil
+}
+
+// BlockEncoder encodes blocks of a source one at a time, in any order: a
+// streaming trainer reads the blocks of a cache (CacheSource.ReadBlock)
+// in a shuffled order and encodes each.
+type BlockEncoder struct {
+	e   *encoder
+	eb  EncodedBlock
+	dst []rowDst
+}
+
+// NewBlockEncoder prepares the encoding of blocks of src (read with the
+// wants of Want). A column the schema needs that src lacks is an error,
+// found here (after a pass over src when a column before it in schema
+// order has a bad cell, as EncodeSource would report that first).
+func (s *Schema) NewBlockEncoder(ctx context.Context, src Source, opts EncodeOptions) (*BlockEncoder, error) {
 	e, err := s.newEncoder(src, opts)
 	if err != nil {
 		return nil, err
@@ -145,35 +180,51 @@ func (s *Schema) EncodeBlocks(ctx context.Context, src Source, opts EncodeOption
 	if e.stop < len(e.slots) {
 		return nil, e.missingColumn(ctx)
 	}
-	eb := &EncodedBlock{Keep: make([]Column, len(e.keep))}
-	var dst []rowDst
-	var stopped error
-	err = src.Scan(ctx, e.want, func(b *Block) error {
-		enc := &eb.Encoded
-		e.reuse(enc, b.N)
-		dst = dst[:0]
-		for i := range b.N {
-			dst = append(dst, rowDst{enc: enc, r: i})
-		}
-		e.block(b, dst)
-		if e.anyError() {
-			stopped = errStopEncoding
-			return stopped
-		}
-		eb.Row = b.Row
-		for j, c := range e.keep {
-			eb.Keep[j] = b.Cols[c]
-		}
-		return fn(eb)
-	})
-	if err != nil && !errors.Is(err, errStopEncoding) {
-		return nil, err
-	}
-	if err := e.firstError(ctx, len(e.slots)); err != nil {
-		return nil, err
-	}
-	return e.warnings(), nil
+	return &BlockEncoder{e: e, eb: EncodedBlock{Keep: make([]Column, len(e.keep))}}, nil
 }
+
+// Want returns how the blocks must be read: Text for the columns of
+// categorical and embedded features, the group, class targets and kept
+// columns, Auto for numeric features and regression targets, Skip for the
+// rest. A column read Auto where Text is wanted (from a cache written
+// with other wants) is taken as Column.Text gives its cells.
+func (be *BlockEncoder) Want() []ColumnWant { return be.e.want }
+
+// Encode encodes a block. The result is valid until the next call. A bad
+// cell is an error that names it: the first, in row order, of the first
+// column in schema order that has one in the block. (A number too large
+// for float32 is named by its shortest form: unlike EncodeSource, Encode
+// does not read the source again for the text as written.)
+func (be *BlockEncoder) Encode(b *Block) (*EncodedBlock, error) {
+	eb, bad := be.encode(b)
+	if bad {
+		return nil, be.e.firstError(context.Background(), len(be.e.slots), false)
+	}
+	return eb, nil
+}
+
+// encode encodes a block; bad reports a bad cell.
+func (be *BlockEncoder) encode(b *Block) (eb *EncodedBlock, bad bool) {
+	e := be.e
+	enc := &be.eb.Encoded
+	e.reuse(enc, b.N)
+	be.dst = be.dst[:0]
+	for i := range b.N {
+		be.dst = append(be.dst, rowDst{enc: enc, r: i})
+	}
+	e.block(b, be.dst)
+	if e.anyError() {
+		return nil, true
+	}
+	be.eb.Row = b.Row
+	for j, c := range e.keep {
+		be.eb.Keep[j] = b.Cols[c]
+	}
+	return &be.eb, false
+}
+
+// Warnings returns the warnings about the blocks encoded so far.
+func (be *BlockEncoder) Warnings() []string { return be.e.warnings() }
 
 // errStopEncoding ends a scan of EncodeBlocks at a bad cell.
 var errStopEncoding = errors.New("stop encoding")
@@ -342,7 +393,7 @@ func (e *encoder) missingColumn(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := e.firstError(ctx, e.stop); err != nil {
+		if err := e.firstError(ctx, e.stop, true); err != nil {
 			return err
 		}
 	}
@@ -559,6 +610,11 @@ func (e *encoder) text(sl *slot, b *Block, col *Column, dst []rowDst) {
 		if to.enc == nil {
 			continue
 		}
+		if col.Codes == nil || col.Codes[i] < 0 {
+			// A number of a column read as Auto: its shortest text.
+			e.textOfNumber(sl, b, col, i, to)
+			continue
+		}
 		k := col.Codes[i]
 		id := ids[k]
 		switch sl.kind {
@@ -610,16 +666,20 @@ func (e *encoder) anyError() bool {
 }
 
 // firstError returns the error of the first of slots[:n] with a bad cell,
-// reading the cell's text again when the pass did not keep it.
-func (e *encoder) firstError(ctx context.Context, n int) error {
+// reading the cell's text again, when reread allows, where the pass did
+// not keep it.
+func (e *encoder) firstError(ctx context.Context, n int, reread bool) error {
 	for _, sl := range e.slots[:min(n, e.stop)] {
 		ce := sl.err
 		if ce == nil {
 			continue
 		}
 		text := ce.text
-		if ce.reread {
+		switch {
+		case ce.reread && reread:
 			text = e.reread(ctx, sl.col, ce.at.row, ce.num)
+		case ce.reread:
+			text = formatNumber(ce.num)
 		}
 		return errorAt(e.file, ce.at, sl.name, sl.col, "%s", ce.msg(text))
 	}
@@ -665,4 +725,47 @@ func (e *encoder) warnings() []string {
 		}
 	}
 	return out
+}
+
+// textOfNumber encodes cell i of a text slot delivered as a number (a
+// column read Auto), by the text Column.Text gives it.
+func (e *encoder) textOfNumber(sl *slot, b *Block, col *Column, i int, to rowDst) {
+	v := formatNumber(col.Num[i])
+	var id int32
+	if sl.kind == slotEmbedded {
+		id = sl.rows.row(v)
+	} else {
+		k, ok := sl.index[v]
+		id = k
+		if !ok {
+			id = -1
+		}
+	}
+	switch sl.kind {
+	case slotCategorical:
+		if id < 0 {
+			sl.count++
+			return
+		}
+		to.enc.X[to.r*e.d+sl.off+int(id)] = 1
+	case slotEmbedded:
+		if id == 0 && sl.feat.Buckets == 0 {
+			sl.count++
+		}
+		to.enc.Index[sl.out][to.r] = id
+	case slotGroup:
+		if id < 0 {
+			sl.count++
+		}
+		to.enc.Groups[to.r] = id
+	case slotClass:
+		if id < 0 {
+			classes := sl.tg.Classes
+			sl.fail(at(b, i), v, func(t string) string {
+				return fmt.Sprintf("label %q was not seen in training (classes: %s)", t, listLabels(classes))
+			})
+			return
+		}
+		to.enc.Labels[sl.out][to.r] = float32(id)
+	}
 }

@@ -323,3 +323,68 @@ func TestEncodeBlocksKeepAndStop(t *testing.T) {
 		t.Errorf("fn saw %d rows before the bad one, want 2", seen)
 	}
 }
+
+// Blocks of a cache, encoded in a shuffled order, give the rows of
+// EncodeSource; a cache written with every column Auto (as a first pass
+// reads an unknown file) gives them too.
+func TestBlockEncoderOnCacheInAnyOrder(t *testing.T) {
+	t.Parallel()
+	content := embedCSV()
+	src := newMemSource(t, "e.csv", content, CSVOptions{ChunkSize: 300})
+	res, err := FitSource(context.Background(), src, Options{Tasks: specs(t, "y:binary", "num:regression"), GroupColumn: "low"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Schema
+	parts, _, err := s.EncodeSource(context.Background(), src, EncodeOptions{Targets: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := parts[0]
+	be, err := s.NewBlockEncoder(context.Background(), src, EncodeOptions{Targets: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, wants := range [][]ColumnWant{be.Want(), Wants(len(src.Columns()), Auto)} {
+		path := filepath.Join(t.TempDir(), "c.cache")
+		if err := WriteCache(context.Background(), path, src, wants, nil); err != nil {
+			t.Fatal(err)
+		}
+		cache, err := OpenCache(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		be, err := s.NewBlockEncoder(context.Background(), cache, EncodeOptions{Targets: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := &Encoded{N: want.N, D: want.D, X: make([]float32, len(want.X)), Groups: make([]int32, want.N)}
+		got.Labels = [][]float32{make([]float32, want.N), make([]float32, want.N)}
+		got.Index = [][]int32{make([]int32, want.N), make([]int32, want.N)}
+		order := rand.New(rand.NewPCG(1, 1)).Perm(cache.Blocks())
+		if len(order) < 3 {
+			t.Fatalf("%d blocks", len(order))
+		}
+		for _, i := range order {
+			blk, err := cache.ReadBlock(i, wants)
+			if err != nil {
+				t.Fatal(err)
+			}
+			eb, err := be.Encode(blk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := int(eb.Row)
+			copy(got.X[r*got.D:], eb.X)
+			copy(got.Groups[r:], eb.Groups)
+			for j := range eb.Labels {
+				copy(got.Labels[j][r:], eb.Labels[j])
+			}
+			for j := range eb.Index {
+				copy(got.Index[j][r:], eb.Index[j])
+			}
+		}
+		cache.Close()
+		checkSameEncoded(t, "cache blocks", got, want)
+	}
+}
