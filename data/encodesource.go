@@ -352,6 +352,7 @@ func (s *Schema) newEncoder(src Source, opts EncodeOptions) (*encoder, error) {
 		}
 		e.want[sl.col] = w
 	}
+	fixWants(src, e.want)
 	if e.stop == len(e.slots) {
 		for _, name := range opts.Keep {
 			c := find(name)
@@ -359,8 +360,11 @@ func (s *Schema) newEncoder(src Source, opts EncodeOptions) (*encoder, error) {
 				return nil, &Error{File: e.file, Line: 1, Column: name, Err: fmt.Errorf("column to keep is missing from the file")}
 			}
 			e.keep = append(e.keep, c)
-			e.want[c] = Text // numbers are parsed from the text
+			if e.want[c] == Skip || e.want[c] == Auto {
+				e.want[c] = Text // numbers are parsed from the text
+			}
 		}
+		fixWants(src, e.want)
 	}
 	return e, nil
 }

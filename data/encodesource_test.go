@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -386,5 +387,47 @@ func TestBlockEncoderOnCacheInAnyOrder(t *testing.T) {
 		}
 		cache.Close()
 		checkSameEncoded(t, "cache blocks", got, want)
+	}
+}
+
+// A cache written with every column Auto, before any schema is known (a
+// pipe read once), fits and encodes as the file does, when its numbers
+// are written in their shortest form.
+func TestFitAndEncodeFromAutoCache(t *testing.T) {
+	t.Parallel()
+	content := "g,num,forced,mixed,y,m\ns1,1,10,1,yes,1\n2,2,9,x,no,2\ns1,3.5,10,2,,1\n2,-1,7,y,yes,3\n"
+	opts := Options{Tasks: specs(t, "y:binary", "m:multiclass"), GroupColumn: "g", Categorical: []string{"forced"}}
+	src := newMemSource(t, "a.csv", content, CSVOptions{ChunkSize: 1})
+	want, err := FitSource(context.Background(), src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantParts, wantWarn, err := want.Schema.EncodeSource(context.Background(), src, EncodeOptions{Targets: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "a.cache")
+	if err := WriteCache(context.Background(), path, src, Wants(len(src.Columns()), Auto), nil); err != nil {
+		t.Fatal(err)
+	}
+	cache, err := OpenCache(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	got, err := FitSource(context.Background(), cache, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Schema, want.Schema) || !slices.Equal(got.Strata, want.Strata) || !slices.Equal(got.Groups, want.Groups) {
+		t.Fatalf("from the cache:\n%+v\nfrom the file:\n%+v", got.Schema, want.Schema)
+	}
+	parts, warnings, err := got.Schema.EncodeSource(context.Background(), cache, EncodeOptions{Targets: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSameEncoded(t, "from the cache", parts[0], wantParts[0])
+	if !slices.Equal(warnings, wantWarn) {
+		t.Errorf("warnings %q, want %q", warnings, wantWarn)
 	}
 }

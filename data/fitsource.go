@@ -110,6 +110,7 @@ type fitter struct {
 	rows, included int64
 	inc            []bool // this block's rows: included?
 	cells          cellCache
+	text           textView
 }
 
 // featureFit is the state of one feature column.
@@ -163,6 +164,7 @@ func newFitter(src Source, header []string, roles *columnRoles, emb *embedRoles,
 			f.feats[c] = ff
 		}
 	}
+	fixWants(src, f.want)
 	if n := src.Rows(); n > 0 {
 		if f.group != nil {
 			f.groupRows = make([]int32, 0, n)
@@ -204,6 +206,9 @@ func at(b *Block, i int) place { return place{line: b.Line(i), row: b.Row + int6
 
 // feature takes in a block of a feature column.
 func (f *fitter) feature(b *Block, col *Column, ff *featureFit) {
+	if ff.forced {
+		col = f.text.of(col, b.N)
+	}
 	st := &ff.stats
 	if col.Codes == nil {
 		// Every cell a number (an Auto column).
@@ -247,6 +252,9 @@ func (f *fitter) feature(b *Block, col *Column, ff *featureFit) {
 
 // target takes in a block of a target column.
 func (f *fitter) target(b *Block, col *Column, t *targetFit) {
+	if t.labels != nil {
+		col = f.text.of(col, b.N)
+	}
 	st := &t.stats
 	strata := t == f.strata
 	if col.Codes == nil {
@@ -307,6 +315,7 @@ func (f *fitter) target(b *Block, col *Column, t *targetFit) {
 
 // groupBlock takes in a block of the group column.
 func (f *fitter) groupBlock(b *Block, col *Column) {
+	col = f.text.of(col, b.N)
 	cells := f.cells.of(col)
 	ids := f.cells.ids(len(col.Dict))
 	for i, k := range col.Codes[:b.N] {
@@ -343,10 +352,11 @@ func (f *fitter) rereadMixed(ctx context.Context) error {
 	if len(cols) == 0 {
 		return nil
 	}
+	fixWants(f.src, want)
 	err := f.src.Scan(ctx, want, func(b *Block) error {
 		for _, c := range cols {
 			ff := f.feats[c]
-			col := &b.Cols[c]
+			col := f.text.of(&b.Cols[c], b.N)
 			ids := f.cells.ids(len(col.Dict))
 			for i, k := range col.Codes[:b.N] {
 				if f.opts.Include != nil && !f.opts.Include(b.Row+int64(i)) {
@@ -532,4 +542,55 @@ func (cc *cellCache) ids(n int) []int32 {
 		ids[i] = -1
 	}
 	return ids
+}
+
+// fixWants replaces, for a source whose blocks come with fixed wants (a
+// cache), each want that is not Skip by the source's own.
+func fixWants(src Source, want []ColumnWant) {
+	fixed, ok := src.(interface{ Wants() []ColumnWant })
+	if !ok {
+		return
+	}
+	for c, w := range fixed.Wants() {
+		if want[c] != Skip && w != Skip {
+			want[c] = w
+		}
+	}
+}
+
+// textView shows a column read as Auto as a column read as Text: every
+// cell coded, a number by its text as Column.Text gives it.
+type textView struct {
+	col   Column
+	index map[string]int32
+}
+
+// of returns col itself when every cell has a code, else the view.
+func (tv *textView) of(col *Column, n int) *Column {
+	if col.Num == nil {
+		return col
+	}
+	if tv.index == nil {
+		tv.index = map[string]int32{}
+	}
+	clear(tv.index)
+	tv.col.Codes, tv.col.Dict = tv.col.Codes[:0], append(tv.col.Dict[:0], col.Dict...)
+	for k, s := range col.Dict {
+		tv.index[s] = int32(k)
+	}
+	for i := range n {
+		if col.Codes != nil && col.Codes[i] >= 0 {
+			tv.col.Codes = append(tv.col.Codes, col.Codes[i])
+			continue
+		}
+		s := formatNumber(col.Num[i])
+		k, ok := tv.index[s]
+		if !ok {
+			k = int32(len(tv.col.Dict))
+			tv.index[s] = k
+			tv.col.Dict = append(tv.col.Dict, s)
+		}
+		tv.col.Codes = append(tv.col.Codes, k)
+	}
+	return &tv.col
 }

@@ -431,3 +431,26 @@ func TestRegressionOffsetKeepsVariance(t *testing.T) {
 		t.Errorf("spread of the labels %.4f of the target's", r)
 	}
 }
+
+// In a binary file an error names the row, not a line.
+func TestFitSourceErrorNamesRowInParquet(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	csv := newMemSource(t, "g.csv", "g,a,y\ns1,1,0\ns2,2,1\n?,3,1\n", CSVOptions{})
+	path := filepath.Join(dir, "g.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteParquet(context.Background(), f, csv, ParquetWriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	pq, err := OpenParquet(path, ParquetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pq.Close()
+	_, err = FitSource(context.Background(), pq, Options{Tasks: specs(t, "y:binary"), GroupColumn: "g"})
+	wantError(t, err, path+`: column "g" (1): row 3: missing group value`)
+}
