@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Times reading the ingest benchmark table (1,000,000 rows, 40 normal
 # inputs, two integer IDs, three targets; see benchmark/cmd/gendata) with
-# mtl-gpu's block readers, pandas.read_csv and DuckDB, and writing it as
+# mtl-gpu's block readers, pandas.read_csv and DuckDB, fitting and encoding
+# it as training does (from the CSV and from Parquet), and writing it as
 # Parquet with mtl-gpu and with DuckDB's COPY, on the same file and number
 # of threads, one after the other, and prints times, ratios and peak
 # memory.
@@ -79,6 +80,9 @@ read -r ours_csv ours_csv_rss ours_csv_cpu < <(measure "$dir/ingestscan" -thread
 read -r ours_pq ours_pq_rss ours_pq_cpu < <(measure "$dir/ingestscan" -threads "$threads" "$pq")
 read -r duck_csv duck_csv_rss duck_csv_cpu < <(measure node "$duckdir/read.mjs" csv "$PWD/$csv" "$threads")
 read -r duck_pq duck_pq_rss duck_pq_cpu < <(measure node "$duckdir/read.mjs" parquet "$PWD/$pq" "$threads")
+tasks=click:binary,buy:binary,spend:regression
+read -r fit_csv fit_csv_rss fit_csv_cpu < <(measure "$dir/ingestscan" -threads "$threads" -tasks "$tasks" "$csv")
+read -r fit_pq fit_pq_rss fit_pq_cpu < <(measure "$dir/ingestscan" -threads "$threads" -tasks "$tasks" "$pq")
 read -r ours_copy ours_copy_rss ours_copy_cpu < <(measure env GOMAXPROCS="$threads" "$dir/convert" "$csv" "$dir/convert.parquet")
 read -r duck_copy duck_copy_rss duck_copy_cpu < <(measure node "$duckdir/copy.mjs" "$PWD/$csv" "$PWD/$dir/duckdb.parquet" "$threads")
 read -r pandas_csv pandas_rss pandas_csv_cpu < <(measure env OMP_NUM_THREADS="$threads" "$python" -c "
@@ -93,6 +97,8 @@ row "DuckDB read_csv"         "$duck_csv" "$duck_csv_cpu" "$duck_csv_rss" "$ours
 row "pandas.read_csv"         "$pandas_csv" "$pandas_csv_cpu" "$pandas_rss" "$ours_csv"
 row "mtl-gpu Parquet scan"    "$ours_pq" "$ours_pq_cpu" "$ours_pq_rss" "$ours_pq"
 row "DuckDB read_parquet"     "$duck_pq" "$duck_pq_cpu" "$duck_pq_rss" "$ours_pq"
+row "mtl-gpu fit+encode CSV"   "$fit_csv" "$fit_csv_cpu" "$fit_csv_rss" "$ours_csv"
+row "mtl-gpu fit+encode Parquet" "$fit_pq" "$fit_pq_cpu" "$fit_pq_rss" "$ours_csv"
 row "mtl-gpu CSV to Parquet"  "$ours_copy" "$ours_copy_cpu" "$ours_copy_rss" "$ours_copy"
 row "DuckDB COPY to Parquet"  "$duck_copy" "$duck_copy_cpu" "$duck_copy_rss" "$ours_copy"
 echo "threads=$threads file=$csv ($(du -hL "$csv" | cut -f1)), parquet $(du -h "$pq" | cut -f1) (mtl-gpu $(du -h "$dir/convert.parquet" | cut -f1), DuckDB $(du -h "$dir/duckdb.parquet" | cut -f1))"
