@@ -79,7 +79,9 @@ func WritePredictions(w io.Writer, t *Table, keep []string, preds []Prediction) 
 // PredictionWriter writes predictions as CSV block by block, as they are
 // made, so that its memory does not grow with the input: the columns
 // passed through from the input (EncodedBlock.Keep), then the columns of
-// each prediction, as WritePredictions writes them.
+// each prediction, as WritePredictions writes them. A kept cell is written
+// as its source gives it as text: trimmed of surrounding white space,
+// where WritePredictions passes a table's cell through untouched.
 type PredictionWriter struct {
 	cw     *csv.Writer
 	nkeep  int
