@@ -725,7 +725,7 @@ func (e *encoder) warnings() []string {
 		case slotEmbedded:
 			out = append(out, embedWarning(e.file, sl.feat, sl.count))
 		case slotGroup:
-			out = append(out, fmt.Sprintf("%s: group column %q: %d rows have groups unseen in training (group index -1)", e.file, sl.name, sl.count))
+			out = append(out, fmt.Sprintf("%s: group column %q: %d rows have groups unseen in training (predicted by the shared head of each family)", e.file, sl.name, sl.count))
 		}
 	}
 	return out
