@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Times reading the ingest benchmark table (1,000,000 rows, 40 normal
 # inputs, two integer IDs, three targets; see benchmark/cmd/gendata) with
-# mtl-gpu's block readers, pandas.read_csv and DuckDB, on the same file and
-# number of threads, one after the other, and prints times, ratios and peak
+# mtl-gpu's block readers, pandas.read_csv and DuckDB, fitting and encoding
+# it as training does (from the CSV and from Parquet), and writing it as
+# Parquet with mtl-gpu and with DuckDB's COPY, on the same file and number
+# of threads, one after the other, and prints times, ratios and peak
 # memory.
 #   benchmark/ingest.sh [THREADS]
 # The table is generated once into $INGEST_DIR (default out/ingest), which
@@ -45,14 +47,28 @@ const s = Number(process.hrtime.bigint() - t) / 1e9;
 console.log(`rows=${r.getRows()[0][0]} seconds=${s.toFixed(3)}`);
 JS
 
-# peak RSS of a whole process, in MB, from GNU time
+cat > "$duckdir/copy.mjs" <<'JS'
+import { DuckDBInstance } from '@duckdb/node-api';
+const [file, out, threads] = process.argv.slice(2);
+const inst = await DuckDBInstance.create(':memory:', { threads });
+const con = await inst.connect();
+const t = process.hrtime.bigint();
+await con.run(`COPY (SELECT * FROM read_csv('${file}')) TO '${out}' (FORMAT parquet)`);
+const s = Number(process.hrtime.bigint() - t) / 1e9;
+console.log(`seconds=${s.toFixed(3)}`);
+JS
+
+# wall seconds (as the program reports them), peak RSS of the whole process
+# in MB and its CPU seconds (user + system), from GNU time: on a shared
+# machine the CPU time is the steadier measure
 measure() {
   local out
-  out=$( { /usr/bin/time -f 'peak_rss_kb=%M' "$@"; } 2>&1 )
-  local secs rss
+  out=$( { /usr/bin/time -f 'peak_rss_kb=%M cpu=%U %S' "$@"; } 2>&1 )
+  local secs rss cpu
   secs=$(echo "$out" | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' | tail -1)
   rss=$(echo "$out" | sed -n 's/.*peak_rss_kb=\([0-9]*\).*/\1/p' | tail -1)
-  echo "$secs $((rss / 1024))"
+  cpu=$(echo "$out" | sed -n 's/.*cpu=\([0-9.]*\) \([0-9.]*\).*/\1 \2/p' | tail -1 | awk '{ print $1 + $2 }')
+  echo "$secs $((rss / 1024)) $cpu"
 }
 
 if [ ! -s "$pq" ]; then
@@ -60,20 +76,30 @@ if [ ! -s "$pq" ]; then
 fi
 cat "$csv" > /dev/null # the same warm page cache for everyone
 
-read -r ours_csv ours_csv_rss < <(measure "$dir/ingestscan" -threads "$threads" "$csv")
-read -r ours_pq ours_pq_rss < <(measure "$dir/ingestscan" -threads "$threads" "$pq")
-read -r duck_csv duck_csv_rss < <(measure node "$duckdir/read.mjs" csv "$PWD/$csv" "$threads")
-read -r duck_pq duck_pq_rss < <(measure node "$duckdir/read.mjs" parquet "$PWD/$pq" "$threads")
-read -r pandas_csv pandas_rss < <(measure env OMP_NUM_THREADS="$threads" "$python" -c "
+read -r ours_csv ours_csv_rss ours_csv_cpu < <(measure "$dir/ingestscan" -threads "$threads" "$csv")
+read -r ours_pq ours_pq_rss ours_pq_cpu < <(measure "$dir/ingestscan" -threads "$threads" "$pq")
+read -r duck_csv duck_csv_rss duck_csv_cpu < <(measure node "$duckdir/read.mjs" csv "$PWD/$csv" "$threads")
+read -r duck_pq duck_pq_rss duck_pq_cpu < <(measure node "$duckdir/read.mjs" parquet "$PWD/$pq" "$threads")
+tasks=click:binary,buy:binary,spend:regression
+read -r fit_csv fit_csv_rss fit_csv_cpu < <(measure "$dir/ingestscan" -threads "$threads" -tasks "$tasks" "$csv")
+read -r fit_pq fit_pq_rss fit_pq_cpu < <(measure "$dir/ingestscan" -threads "$threads" -tasks "$tasks" "$pq")
+read -r ours_copy ours_copy_rss ours_copy_cpu < <(measure env GOMAXPROCS="$threads" "$dir/convert" "$csv" "$dir/convert.parquet")
+read -r duck_copy duck_copy_rss duck_copy_cpu < <(measure node "$duckdir/copy.mjs" "$PWD/$csv" "$PWD/$dir/duckdb.parquet" "$threads")
+read -r pandas_csv pandas_rss pandas_csv_cpu < <(measure env OMP_NUM_THREADS="$threads" "$python" -c "
 import time, pandas
 t = time.perf_counter(); df = pandas.read_csv('$csv'); s = time.perf_counter() - t
 print(f'rows={len(df)} seconds={s:.3f}')")
 
-printf '%-28s %9s %12s %14s\n' reader seconds peak_MB 'ours faster by'
-row() { awk -v n="$1" -v s="$2" -v m="$3" -v o="$4" 'BEGIN { printf "%-28s %9.3f %12d %13.2fx\n", n, s, m, s / o }'; }
-row "mtl-gpu CSV scan"        "$ours_csv" "$ours_csv_rss" "$ours_csv"
-row "DuckDB read_csv"         "$duck_csv" "$duck_csv_rss" "$ours_csv"
-row "pandas.read_csv"         "$pandas_csv" "$pandas_rss" "$ours_csv"
-row "mtl-gpu Parquet scan"    "$ours_pq" "$ours_pq_rss" "$ours_pq"
-row "DuckDB read_parquet"     "$duck_pq" "$duck_pq_rss" "$ours_pq"
-echo "threads=$threads file=$csv ($(du -h "$csv" | cut -f1)), parquet $(du -h "$pq" | cut -f1)"
+printf '%-28s %9s %9s %12s %14s\n' reader seconds cpu_s peak_MB 'ours faster by'
+row() { awk -v n="$1" -v s="$2" -v c="$3" -v m="$4" -v o="$5" 'BEGIN { printf "%-28s %9.3f %9.2f %12d %13.2fx\n", n, s, c, m, s / o }'; }
+row "mtl-gpu CSV scan"        "$ours_csv" "$ours_csv_cpu" "$ours_csv_rss" "$ours_csv"
+row "DuckDB read_csv"         "$duck_csv" "$duck_csv_cpu" "$duck_csv_rss" "$ours_csv"
+row "pandas.read_csv"         "$pandas_csv" "$pandas_csv_cpu" "$pandas_rss" "$ours_csv"
+row "mtl-gpu Parquet scan"    "$ours_pq" "$ours_pq_cpu" "$ours_pq_rss" "$ours_pq"
+row "DuckDB read_parquet"     "$duck_pq" "$duck_pq_cpu" "$duck_pq_rss" "$ours_pq"
+row "mtl-gpu fit+encode CSV"   "$fit_csv" "$fit_csv_cpu" "$fit_csv_rss" "$fit_csv"
+row "mtl-gpu fit+encode Parquet" "$fit_pq" "$fit_pq_cpu" "$fit_pq_rss" "$fit_pq"
+row "mtl-gpu CSV to Parquet"  "$ours_copy" "$ours_copy_cpu" "$ours_copy_rss" "$ours_copy"
+row "DuckDB COPY to Parquet"  "$duck_copy" "$duck_copy_cpu" "$duck_copy_rss" "$ours_copy"
+awk -v f="$fit_csv" -v p="$fit_pq" -v d="$duck_csv" 'BEGIN { printf "fit+encode (two passes) against DuckDB read_csv: CSV %.2fx, Parquet %.2fx faster\n", d / f, d / p }'
+echo "threads=$threads file=$csv ($(du -hL "$csv" | cut -f1)), parquet $(du -h "$pq" | cut -f1) (mtl-gpu $(du -h "$dir/convert.parquet" | cut -f1), DuckDB $(du -h "$dir/duckdb.parquet" | cut -f1))"

@@ -651,3 +651,35 @@ func TestCSVMutations(t *testing.T) {
 		checkAgainstTable(t, got, tab, Wants(len(tab.Header), Auto))
 	}
 }
+
+// BenchmarkCSVScan scans, on one thread, a table like the ingest
+// benchmark's: 40 numbers with 5 decimals, two integer IDs, three
+// targets. It reports the time per cell.
+func BenchmarkCSVScan(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var buf bytes.Buffer
+	for c := range 40 {
+		fmt.Fprintf(&buf, "x%d,", c)
+	}
+	buf.WriteString("user,item,click,buy,spend\n")
+	const rows = 20000
+	for range rows {
+		for range 40 {
+			fmt.Fprintf(&buf, "%.5f,", rng.NormFloat64())
+		}
+		fmt.Fprintf(&buf, "%d,%d,%d,%d,%.2f\n", rng.IntN(50000), rng.IntN(2000), rng.IntN(2), rng.IntN(2), rng.ExpFloat64())
+	}
+	content := buf.Bytes()
+	b.SetBytes(int64(len(content)))
+	b.ResetTimer()
+	for range b.N {
+		src, err := NewCSVReader(bytes.NewReader(content), "bench.csv", CSVOptions{Threads: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := src.Scan(context.Background(), Wants(45, Auto), func(*Block) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows*45), "ns/cell")
+}

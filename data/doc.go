@@ -1,17 +1,47 @@
 // Package data reads the tabular files mtl-gpu trains on and turns them
 // into numbers.
 //
-// A training run starts with ReadFile, which reads a CSV or TSV file with a
-// header line (gzip-compressed or not) into a Table of strings. Fit then
-// learns a Schema from that table and the Options the user gave: which
-// columns are targets (task specs such as "income:binary" or
-// "Class*:multiclass:0.5", see ParseTaskSpec), which column splits the rows
-// into groups, which columns to ignore and which to treat as categorical.
-// Every remaining column is a feature. Schema.Encode turns a table into a
-// dense float32 matrix, per-target labels and per-row group indices. The
-// Schema is stored in the model file as JSON, so that prediction and
-// evaluation encode their files exactly as training did; Validate checks a
-// schema read back.
+// # The block path
+//
+// A Source reads a table in blocks of rows, column by column, without a
+// table of strings: numbers as float64 and texts as block-local codes (see
+// Block, Column and ColumnWant). OpenCSV reads CSV/TSV (plain or gzip) in
+// parallel chunks, OpenParquet reads Parquet row group by row group,
+// OpenNpy reads a NumPy matrix, Join glues sources side by side, and a
+// block cache (CacheWriter, OpenCache) keeps a first scan for later passes.
+// WriteParquet and WriteCSV write any source.
+//
+// A training run takes two passes over its source:
+//
+//	res, err := data.FitSource(ctx, src, opts)            // schema, rows, groups, strata
+//	parts, warnings, err := res.Schema.EncodeSource(ctx, src,
+//		data.EncodeOptions{Targets: true, Parts: split, NumParts: 2})
+//
+// FitSource learns the Schema and gives, per row, its group and its
+// stratum (the class of the first classification target), which is what a
+// split needs; Options.Include leaves held-out rows out of the statistics.
+// EncodeSource writes every row straight into its part (training,
+// validation, −1 for none). Both give, on the same rows, exactly the
+// schema, values, warnings and errors of the table path below. For data
+// larger than memory, EncodeBlocks hands out one encoded block at a time,
+// and BlockEncoder encodes blocks read in any order (CacheSource.ReadBlock);
+// PredictionWriter writes predictions block by block, next to columns
+// passed through (EncodeOptions.Keep). Inspect summarises a source in one
+// pass.
+//
+// # The table path
+//
+// ReadFile reads a CSV or TSV file with a header line (gzip-compressed or
+// not) into a Table of strings. Fit learns a Schema from that table and the
+// Options the user gave: which columns are targets (task specs such as
+// "income:binary" or "Class*:multiclass:0.5", see ParseTaskSpec), which
+// column splits the rows into groups, which columns to ignore and which to
+// treat as categorical. Every remaining column is a feature. Schema.Encode
+// turns a table into a dense float32 matrix, per-target labels and per-row
+// group indices. The Schema is stored in the model file as JSON, so that
+// prediction and evaluation encode their files exactly as training did;
+// Validate checks a schema read back. The table path holds the whole file
+// as strings; it stays while its callers move to the block path.
 //
 // # Features
 //
@@ -27,6 +57,18 @@
 // like any other. A value not seen in training encodes as all zeros and is
 // counted in a warning.
 //
+// FitSource makes a categorical column with more than Options.OneHotMax
+// distinct training values (DefaultOneHotMax, 64), or one named by
+// Options.Embed or Options.HashBuckets, an Embedded feature instead: the
+// model learns a table of vectors and looks up each row's (Encoded.Index).
+// Its table has a row 0, "other", for values unseen in training or seen in
+// fewer than Options.MinCount rows (DefaultMinCount, 1), then one row per
+// value in sorted order; or, hashed, N rows and no vocabulary, a value's
+// row being MurmurHash3 (x86, 32-bit, seed 0) of its UTF-8 bytes modulo N
+// (HashBucket). Its width is fastai's rule round(1.6·rows^0.56) capped by
+// Options.EmbedDimMax (DefaultEmbedDimMax, 64), or what Options.Embed
+// says. Schema.Embeddings lists the tables.
+//
 // A cell is missing when, trimmed, it is empty, "?", "NA" or "NaN" (any
 // case; see IsMissing). In a numeric column a missing value is an error
 // unless Options.Impute is "mean", which stands in the training mean
@@ -36,9 +78,13 @@
 // # Targets
 //
 // A missing target cell is a missing label (NaN in Encoded.Labels); the
-// trainer skips it for that task only. Class labels are kept as written
-// (trimmed) and sorted, numerically when all are numbers, so the class
-// indices do not depend on row order. A binary target has at most two
+// trainer skips it for that task only. A regression target is kept in
+// float64 until it is centred: FitSource stores its training mean as
+// Target.Offset, and its labels are float32(y − Offset), so that a target
+// of 10⁹ + N(0, 1) keeps its variance; add the offset back to a
+// prediction. Class labels are kept as written (trimmed) and sorted,
+// numerically when all are numbers, so the class indices do not depend on
+// row order. A binary target has at most two
 // labels; the positive one (label 1) is the second of the pairs 0/1,
 // false/true and no/yes in any case, and otherwise the larger. A binary
 // target with one label of such a pair gets the other as its second class.
@@ -56,19 +102,13 @@
 //
 //	adult_train.csv:17: column "age" (1): "abc" is not a number
 //
+// A binary source (Parquet, NumPy) names the row instead of the line:
+//
+//	adult.parquet: column "age" (1): row 16: "abc" is not a number
+//
 // Nothing in this package prints or exits. Conditions that are allowed but
 // worth knowing (imputed values, unseen categories, a one-class target) are
 // returned as warning lines for the caller to log.
-//
-// # Block sources
-//
-// A Source reads a table in blocks of rows, column by column, without a
-// table of strings: numbers as float64 and texts as block-local codes (see
-// Block, Column and ColumnWant). OpenCSV reads CSV/TSV (plain or gzip) in
-// parallel chunks, OpenParquet reads Parquet row group by row group,
-// OpenNpy reads a NumPy matrix, Join glues sources side by side, and a
-// block cache (CacheWriter, OpenCache) keeps a first scan for later passes.
-// WriteParquet and WriteCSV write any source.
 //
 // WritePredictions writes the predictions of a model as CSV, next to
 // columns passed through from the input.

@@ -13,9 +13,15 @@ type Encoded struct {
 	// X holds the N×D features row-major: numeric columns standardised,
 	// categorical columns one-hot (all zeros for an unseen category).
 	X []float32
+	// Index holds, per embedded feature in Schema.Embeddings order, each
+	// row's row of the table: its value's, or 0 ("other") for a value
+	// without one; the hashed row for a hashed table. nil without
+	// embedded features.
+	Index [][]int32
 	// Labels holds, per target in Schema order, N values: the class index
-	// (0..K−1) for multiclass, 0 or 1 (negative, positive) for binary, the
-	// value for regression, and NaN for a missing label. It is nil when
+	// (0..K−1) for multiclass, 0 or 1 (negative, positive) for binary,
+	// float32(value − Target.Offset) for regression (the value itself
+	// when the offset is 0), and NaN for a missing label. It is nil when
 	// encoding without targets.
 	Labels [][]float32
 	// Groups holds each row's index into Schema.Groups, −1 for a group not
@@ -57,9 +63,14 @@ func (s *Schema) Encode(t *Table, withTargets bool) (*Encoded, error) {
 			return nil, err
 		}
 		var warn string
-		if f.Kind == Categorical {
+		switch f.Kind {
+		case Categorical:
 			warn = encodeCategorical(t, c, f, e.X[offset:], d)
-		} else {
+		case Embedded:
+			var index []int32
+			index, warn = encodeEmbedded(t, c, f)
+			e.Index = append(e.Index, index)
+		default:
 			warn, err = encodeNumeric(t, c, f, s.Impute == "mean", e.X[offset:], d)
 			if err != nil {
 				return nil, err
@@ -165,6 +176,20 @@ func encodeCategorical(t *Table, c int, f Feature, x []float32, d int) string {
 	return ""
 }
 
+// encodeEmbedded returns the table rows of column c.
+func encodeEmbedded(t *Table, c int, f Feature) ([]int32, string) {
+	index := make([]int32, len(t.Rows))
+	rows := newEmbedRows(f)
+	unseen := 0
+	for i, row := range t.Rows {
+		index[i] = rows.row(strings.TrimSpace(row[c]))
+		if index[i] == 0 && f.Buckets == 0 {
+			unseen++
+		}
+	}
+	return index, embedWarning(t.Path, f, unseen)
+}
+
 // encodeLabels reads target column c.
 func encodeLabels(t *Table, c int, tg Target) ([]float32, error) {
 	out := make([]float32, len(t.Rows))
@@ -189,10 +214,10 @@ func encodeLabels(t *Table, c int, tg Target) ([]float32, error) {
 				return nil, errorf(t.Path, t.Lines[i], tg.Name, c, "regression target %q is not a finite number", strings.TrimSpace(cell))
 			case kind != cellNumber:
 				return nil, errorf(t.Path, t.Lines[i], tg.Name, c, "regression target %q is not a number", strings.TrimSpace(cell))
-			case math.IsInf(float64(float32(v)), 0):
+			case math.IsInf(float64(float32(v-tg.Offset)), 0):
 				return nil, errorf(t.Path, t.Lines[i], tg.Name, c, "regression target %q is out of float32 range", strings.TrimSpace(cell))
 			}
-			out[i] = float32(v)
+			out[i] = float32(v - tg.Offset)
 			continue
 		}
 		label := strings.TrimSpace(cell)

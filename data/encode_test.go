@@ -98,18 +98,20 @@ func TestEncodeNoGroup(t *testing.T) {
 	}
 }
 
-func TestEncodeErrors(t *testing.T) {
-	t.Parallel()
+// encodeErrorCase is a file that a schema must refuse to encode.
+type encodeErrorCase struct {
+	name        string
+	schema      *Schema
+	content     string
+	withTargets bool
+	want        string
+}
+
+func encodeErrorCases(t testing.TB) []encodeErrorCase {
 	s := fitted(t)
 	impute := fitted(t)
 	impute.Impute = "mean"
-	tests := []struct {
-		name        string
-		schema      *Schema
-		content     string
-		withTargets bool
-		want        string
-	}{
+	return []encodeErrorCase{
 		{"missing feature column", s, "g,cat,y,reg\ns1,a,no,1\n", false, `p.csv:1: column "num": feature column missing from the file`},
 		{"missing group column", s, "num,cat,y,reg\n1,a,no,1\n", false, `p.csv:1: column "g": group column missing from the file`},
 		{"missing target column", s, "num,cat,g,y\n1,a,s1,no\n", true, `p.csv:1: column "reg": target column missing from the file`},
@@ -123,6 +125,11 @@ func TestEncodeErrors(t *testing.T) {
 		{"regression infinite", s, "cat,num,g,y,reg\na,1,s1,no,-1e999\n", true, `p.csv:2: column "reg" (5): regression target "-1e999" is not a finite number`},
 		{"regression beyond float32", s, "cat,num,g,y,reg\na,1,s1,no,1e300\n", true, `p.csv:2: column "reg" (5): regression target "1e300" is out of float32 range`},
 	}
+}
+
+func TestEncodeErrors(t *testing.T) {
+	t.Parallel()
+	tests := encodeErrorCases(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -27,6 +27,36 @@ type Options struct {
 	// Impute is "" (a missing numeric value is an error) or "mean" (it
 	// becomes the training mean).
 	Impute string
+
+	// Include, when set, says which rows (from 0) FitSource learns from;
+	// the others (a held-out part, say) are read for the per-row groups
+	// and strata of the result, but neither checked nor counted. nil
+	// includes every row. Fit, which is given its rows, ignores it.
+	Include func(row int64) bool
+
+	// The options below turn categorical columns into embeddings. They
+	// apply to FitSource; Fit one-hot encodes every categorical column.
+
+	// OneHotMax is the number of distinct training values up to which a
+	// categorical column is one-hot encoded; a column with more becomes
+	// an embedding. 0 means DefaultOneHotMax; a negative value leaves
+	// every column one-hot unless Embed or HashBuckets names it.
+	OneHotMax int
+	// MinCount is the number of training rows a value of an embedded
+	// column needs for a row of its own; rarer values share row 0 with
+	// the values unseen in training. 0 means DefaultMinCount.
+	MinCount int
+	// EmbedDimMax caps the default width of an embedding,
+	// round(1.6·rows^0.56). 0 means DefaultEmbedDimMax.
+	EmbedDimMax int
+	// Embed gives the columns it names (which become embedded
+	// categorical columns) their width.
+	Embed []ColumnSize
+	// HashBuckets makes the columns it names embedded categorical
+	// columns whose values are hashed into Size rows (see HashBucket);
+	// an entry without a pattern hashes every embedded column that no
+	// entry names.
+	HashBuckets []ColumnSize
 }
 
 // Thresholds for the advice Fit gives about categorical columns.
@@ -65,71 +95,11 @@ func Fit(t *Table, opts Options) (*Schema, []string, error) {
 		return nil, nil, fileErrorf(file, 0, "table has no columns or no rows")
 	}
 
-	// Targets: every column matched by a spec, in file order.
-	specOf := make([]int, len(t.Header)) // spec index + 1, 0 for none
-	for si, spec := range opts.Tasks {
-		if err := spec.check(); err != nil {
-			return nil, nil, fileErrorf(file, 0, "%v", err)
-		}
-		cols, err := matchColumns(t.Header, spec.Pattern)
-		if err != nil {
-			return nil, nil, fileErrorf(file, 1, "task %q: %v", spec.String(), err)
-		}
-		if len(cols) == 0 {
-			return nil, nil, fileErrorf(file, 1, "task %q matches no column", spec.String())
-		}
-		for _, c := range cols {
-			if prev := specOf[c]; prev != 0 {
-				return nil, nil, errorf(file, 1, t.Header[c], c, "matched by two task specs, %q and %q", opts.Tasks[prev-1].String(), spec.String())
-			}
-			specOf[c] = si + 1
-		}
+	roles, err := resolveRoles(file, t.Header, opts)
+	if err != nil {
+		return nil, nil, err
 	}
-
-	group := -1
-	if opts.GroupColumn != "" {
-		group = t.Column(opts.GroupColumn)
-		if group < 0 {
-			return nil, nil, fileErrorf(file, 1, "group column %q not found", opts.GroupColumn)
-		}
-		if specOf[group] != 0 {
-			return nil, nil, errorf(file, 1, opts.GroupColumn, group, "the group column cannot also be a target (task %q)", opts.Tasks[specOf[group]-1].String())
-		}
-	}
-
-	ignored := make([]bool, len(t.Header))
-	for _, p := range opts.Ignore {
-		cols, err := matchColumns(t.Header, p)
-		if err != nil {
-			return nil, nil, fileErrorf(file, 1, "ignore %q: %v", p, err)
-		}
-		if len(cols) == 0 {
-			return nil, nil, fileErrorf(file, 1, "ignore pattern %q matches no column", p)
-		}
-		for _, c := range cols {
-			ignored[c] = true
-		}
-	}
-
-	forced := make([]bool, len(t.Header))
-	for _, p := range opts.Categorical {
-		cols, err := matchColumns(t.Header, p)
-		if err != nil {
-			return nil, nil, fileErrorf(file, 1, "categorical %q: %v", p, err)
-		}
-		if len(cols) == 0 {
-			return nil, nil, fileErrorf(file, 1, "categorical pattern %q matches no column", p)
-		}
-		for _, c := range cols {
-			switch {
-			case specOf[c] != 0:
-				return nil, nil, errorf(file, 1, t.Header[c], c, "listed as categorical but it is a target (task %q)", opts.Tasks[specOf[c]-1].String())
-			case c == group:
-				return nil, nil, errorf(file, 1, t.Header[c], c, "listed as categorical but it is the group column")
-			}
-			forced[c] = true
-		}
-	}
+	specOf, group, ignored, forced := roles.specOf, roles.group, roles.ignored, roles.forced
 
 	s := &Schema{Version: SchemaVersion, GroupColumn: opts.GroupColumn, Impute: opts.Impute}
 	var warnings []string
@@ -203,78 +173,137 @@ func matchColumns(header []string, pattern string) ([]int, error) {
 
 // fitFeature decides the kind of column c and learns its encoding.
 func fitFeature(t *Table, c int, forced bool, impute string) (Feature, []string, error) {
-	file, name := t.Path, t.Header[c]
-	f := Feature{Name: name}
-	var numbers, missing, text int
-	firstText, firstTextLine := "", 0
-	firstMissingLine, firstNonFiniteLine, nonFiniteCell := 0, 0, ""
+	var st featureStats
+	st.rows = len(t.Rows)
 	for i, row := range t.Rows {
-		switch kind, _ := parseCell(row[c]); kind {
-		case cellMissing:
-			missing++
-			if firstMissingLine == 0 {
-				firstMissingLine = t.Lines[i]
-			}
-		case cellNumber:
-			numbers++
-		case cellNonFinite:
-			// A number all the same when deciding the kind.
-			numbers++
-			if firstNonFiniteLine == 0 {
-				firstNonFiniteLine, nonFiniteCell = t.Lines[i], row[c]
-			}
-		default:
-			text++
-			if firstTextLine == 0 {
-				firstText, firstTextLine = row[c], t.Lines[i]
-			}
-		}
-	}
-
-	if forced || text > 0 {
-		f.Kind = Categorical
-		seen := map[string]bool{}
-		for _, row := range t.Rows {
-			v := strings.TrimSpace(row[c])
-			if !seen[v] {
-				seen[v] = true
-				f.Categories = append(f.Categories, v)
-			}
-		}
-		sortValues(f.Categories)
-		var warnings []string
-		if !forced && float64(numbers) >= mostlyNumbers*float64(len(t.Rows)) {
-			warnings = append(warnings, fmt.Sprintf("%s: column %q is categorical because %d of %d values are not numbers (the first, %q, on line %d)", file, name, text, len(t.Rows), strings.TrimSpace(firstText), firstTextLine))
-		}
-		if len(f.Categories) > manyCategories {
-			warnings = append(warnings, fmt.Sprintf("%s: categorical column %q has %d categories, one encoded column each; ignore it if it is an identifier", file, name, len(f.Categories)))
-		}
-		return f, warnings, nil
-	}
-
-	f.Kind = Numeric
-	if numbers == 0 {
-		return f, nil, errorf(file, 0, name, c, "no values in the training data (all %d are missing); ignore the column", missing)
-	}
-	if firstNonFiniteLine > 0 {
-		return f, nil, errorf(file, firstNonFiniteLine, name, c, "%q is not a finite number", strings.TrimSpace(nonFiniteCell))
-	}
-	if missing > 0 && impute == "" {
-		return f, nil, errorf(file, firstMissingLine, name, c, "missing value in a numeric column (%d in all; impute \"mean\" replaces them with the training mean)", missing)
-	}
-	// Welford's running mean and sum of squared deviations.
-	var n, mean, m2 float64
-	for _, row := range t.Rows {
 		kind, v := parseCell(row[c])
-		if kind != cellNumber {
-			continue
-		}
-		n++
-		d := v - mean
-		mean += d / n
-		m2 += d * (v - mean)
+		st.add(kind, v, row[c], place{line: int64(t.Lines[i])})
 	}
-	std := math.Sqrt(m2 / n)
+	if !st.categorical(forced) {
+		return st.numeric(t.Path, t.Header[c], c, impute)
+	}
+	seen := map[string]bool{}
+	var cats []string
+	for _, row := range t.Rows {
+		v := strings.TrimSpace(row[c])
+		if !seen[v] {
+			seen[v] = true
+			cats = append(cats, v)
+		}
+	}
+	sortValues(cats)
+	f := Feature{Name: t.Header[c], Kind: Categorical, Categories: cats}
+	return f, st.categoricalWarnings(t.Path, f.Name, forced, len(cats)), nil
+}
+
+// place is where a cell is: its line in a text file, or its row (from 0)
+// in a binary one (line 0).
+type place struct {
+	line int64
+	row  int64
+}
+
+// errorAt builds an *Error for a cell: FILE:LINE: column "NAME" (INDEX):
+// MESSAGE in a text file, FILE: column "NAME" (INDEX): row R: MESSAGE
+// (R from 1) in a binary one.
+func errorAt(file string, at place, column string, index int, format string, args ...any) *Error {
+	if at.line > 0 {
+		return errorf(file, int(at.line), column, index, format, args...)
+	}
+	return errorf(file, 0, column, index, "row %d: "+format, append([]any{at.row + 1}, args...)...)
+}
+
+// describe names a place in a warning: "line L" or "row R".
+func (p place) describe() string {
+	if p.line > 0 {
+		return fmt.Sprintf("line %d", p.line)
+	}
+	return fmt.Sprintf("row %d", p.row+1)
+}
+
+// welford is Welford's running mean and sum of squared deviations, in the
+// order the values come.
+type welford struct{ n, mean, m2 float64 }
+
+func (w *welford) add(v float64) {
+	w.n++
+	d := v - w.mean
+	w.mean += d / w.n
+	w.m2 += d * (v - w.mean)
+}
+
+// featureStats is what a pass over the training rows learns of a feature
+// column before its kind is decided.
+type featureStats struct {
+	rows                   int
+	numbers, missing, text int
+	firstText              string
+	firstTextAt            place
+	firstMissingAt         place
+	nonFiniteCell          string
+	firstNonFiniteAt       place
+	hasMissing, hasNonFin  bool
+	moments                welford
+}
+
+// add counts one cell of the given kind (its value v for a number, its
+// text for the rest).
+func (st *featureStats) add(kind cellKind, v float64, text string, at place) {
+	switch kind {
+	case cellMissing:
+		st.missing++
+		if !st.hasMissing {
+			st.hasMissing, st.firstMissingAt = true, at
+		}
+	case cellNumber:
+		st.numbers++
+		st.moments.add(v)
+	case cellNonFinite:
+		// A number all the same when deciding the kind.
+		st.numbers++
+		if !st.hasNonFin {
+			st.hasNonFin, st.firstNonFiniteAt, st.nonFiniteCell = true, at, text
+		}
+	default:
+		if st.text == 0 {
+			st.firstText, st.firstTextAt = text, at
+		}
+		st.text++
+	}
+}
+
+// categorical reports whether the column is categorical: forced, or with
+// a value that is not a number.
+func (st *featureStats) categorical(forced bool) bool { return forced || st.text > 0 }
+
+// categoricalWarnings are the warnings about a categorical column of n
+// categories.
+func (st *featureStats) categoricalWarnings(file, name string, forced bool, n int) []string {
+	var warnings []string
+	if !forced && float64(st.numbers) >= mostlyNumbers*float64(st.rows) {
+		warnings = append(warnings, fmt.Sprintf("%s: column %q is categorical because %d of %d values are not numbers (the first, %q, on %s)", file, name, st.text, st.rows, strings.TrimSpace(st.firstText), st.firstTextAt.describe()))
+	}
+	if n > manyCategories {
+		warnings = append(warnings, fmt.Sprintf("%s: categorical column %q has %d categories, one encoded column each; ignore it if it is an identifier", file, name, n))
+	}
+	return warnings
+}
+
+// numeric finishes a numeric column (column c of the file, from 0): its
+// errors, mean, scale and warnings.
+func (st *featureStats) numeric(file, name string, c int, impute string) (Feature, []string, error) {
+	f := Feature{Name: name, Kind: Numeric}
+	if st.numbers == 0 {
+		return f, nil, errorf(file, 0, name, c, "no values in the training data (all %d are missing); ignore the column", st.missing)
+	}
+	if st.hasNonFin {
+		return f, nil, errorAt(file, st.firstNonFiniteAt, name, c, "%q is not a finite number", strings.TrimSpace(st.nonFiniteCell))
+	}
+	if st.missing > 0 && impute == "" {
+		return f, nil, errorAt(file, st.firstMissingAt, name, c, "missing value in a numeric column (%d in all; impute \"mean\" replaces them with the training mean)", st.missing)
+	}
+	w := st.moments
+	mean, std := w.mean, math.Sqrt(w.m2/w.n)
 	if math.IsNaN(mean) || math.IsInf(mean, 0) || math.IsNaN(std) || math.IsInf(std, 0) {
 		return f, nil, errorf(file, 0, name, c, "values too large to standardise")
 	}
@@ -293,39 +322,64 @@ var knownPairs = [][2]string{{"0", "1"}, {"false", "true"}, {"no", "yes"}}
 
 // fitTarget learns the classes of target column c.
 func fitTarget(t *Table, c int, spec TaskSpec) (Target, []string, error) {
-	file, name := t.Path, t.Header[c]
-	tg := Target{Name: name, Type: spec.Type, Weight: spec.weight()}
-	labelled := 0
-	var labels []string
+	st := targetStats{rows: len(t.Rows)}
 	seen := map[string]bool{}
 	for i, row := range t.Rows {
 		cell := row[c]
 		if IsMissing(cell) {
 			continue
 		}
-		labelled++
+		st.labelled++
 		if spec.Type == Regression {
-			switch kind, _ := parseCell(cell); kind {
-			case cellNumber:
-			case cellNonFinite:
-				return tg, nil, errorf(file, t.Lines[i], name, c, "regression target %q is not a finite number", strings.TrimSpace(cell))
-			default:
-				return tg, nil, errorf(file, t.Lines[i], name, c, "regression target %q is not a number", strings.TrimSpace(cell))
-			}
+			kind, _ := parseCell(cell)
+			st.addBad(kind, cell, place{line: int64(t.Lines[i])})
 			continue
 		}
 		v := strings.TrimSpace(cell)
 		if !seen[v] {
 			seen[v] = true
-			labels = append(labels, v)
+			st.labels = append(st.labels, v)
 		}
 	}
-	if labelled == 0 {
-		return tg, nil, errorf(file, 0, name, c, "target has no labels in the training data (all %d missing)", len(t.Rows))
+	return st.finish(t.Path, t.Header[c], c, spec)
+}
+
+// targetStats is what a pass over the training rows learns of a target
+// column.
+type targetStats struct {
+	rows, labelled int
+	labels         []string // distinct labels of a classification target
+	bad            bool     // a regression label that is not a finite number
+	badKind        cellKind
+	badCell        string
+	badAt          place
+	moments        welford // of a regression target's labels
+}
+
+// addBad notes the first regression label that is not a finite number.
+func (st *targetStats) addBad(kind cellKind, cell string, at place) {
+	if kind != cellNumber && !st.bad {
+		st.bad, st.badKind, st.badCell, st.badAt = true, kind, cell, at
+	}
+}
+
+// finish decides a target (column c of the file, from 0) from its
+// statistics: its errors, classes and warnings.
+func (st *targetStats) finish(file, name string, c int, spec TaskSpec) (Target, []string, error) {
+	tg := Target{Name: name, Type: spec.Type, Weight: spec.weight()}
+	if st.bad {
+		if st.badKind == cellNonFinite {
+			return tg, nil, errorAt(file, st.badAt, name, c, "regression target %q is not a finite number", strings.TrimSpace(st.badCell))
+		}
+		return tg, nil, errorAt(file, st.badAt, name, c, "regression target %q is not a number", strings.TrimSpace(st.badCell))
+	}
+	if st.labelled == 0 {
+		return tg, nil, errorf(file, 0, name, c, "target has no labels in the training data (all %d missing)", st.rows)
 	}
 	if spec.Type == Regression {
 		return tg, nil, nil
 	}
+	labels := st.labels
 	sortValues(labels)
 	if spec.Type == Multiclass {
 		tg.Classes = labels

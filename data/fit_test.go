@@ -90,7 +90,7 @@ func TestFit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{`"version":1`, `"features":`, `"kind":"categorical"`, `"targets":`, `"type":"binary"`, `"positive":"yes"`, `"group_column":"g"`, `"groups":`} {
+	for _, key := range []string{`"version":2`, `"features":`, `"kind":"categorical"`, `"targets":`, `"type":"binary"`, `"positive":"yes"`, `"group_column":"g"`, `"groups":`} {
 		if !strings.Contains(string(b), key) {
 			t.Errorf("JSON %s lacks %s", b, key)
 		}
@@ -104,15 +104,20 @@ func TestFit(t *testing.T) {
 	}
 }
 
-func TestFitColumnRoles(t *testing.T) {
-	t.Parallel()
-	const csv = "id,x*,xy,b1,a,b2,c\n1,2,3,0,1,x,5\n2,3,4,1,0,y,6\n"
-	tests := []struct {
-		name     string
-		opts     Options
-		features []string
-		targets  []string
-	}{
+// rolesCSV is the file of the roleCases.
+const rolesCSV = "id,x*,xy,b1,a,b2,c\n1,2,3,0,1,x,5\n2,3,4,1,0,y,6\n"
+
+// roleCase is a set of options and the features and targets they make of
+// rolesCSV.
+type roleCase struct {
+	name     string
+	opts     Options
+	features []string
+	targets  []string
+}
+
+func roleCases(t testing.TB) []roleCase {
+	return []roleCase{
 		{
 			name:     "glob targets in file order",
 			opts:     Options{Tasks: specs(t, "c:regression", "b*:multiclass")},
@@ -138,10 +143,15 @@ func TestFitColumnRoles(t *testing.T) {
 			targets:  []string{"c"},
 		},
 	}
+}
+
+func TestFitColumnRoles(t *testing.T) {
+	t.Parallel()
+	tests := roleCases(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, _, err := Fit(table(t, "roles.csv", csv), tc.opts)
+			s, _, err := Fit(table(t, "roles.csv", rolesCSV), tc.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -159,38 +169,49 @@ func TestFitColumnRoles(t *testing.T) {
 	}
 }
 
+// classCase is a target column of given labels and the classes Fit
+// must find.
+type classCase struct {
+	name    string
+	typ     string
+	labels  []string
+	classes []string
+	warn    string
+}
+
+// csv returns the file of a classCase: a feature x and the target y.
+func (tc classCase) csv() string {
+	csv := "x,y\n"
+	for i, l := range tc.labels {
+		csv += string(rune('0'+i%10)) + "," + l + "\n"
+	}
+	return csv
+}
+
+var classCases = []classCase{
+	{"numeric sort", "multiclass", []string{"10", "9", "2", "9", ""}, []string{"2", "9", "10"}, ""},
+	{"numeric ties by string", "multiclass", []string{"1.0", "1", "0"}, []string{"0", "1", "1.0"}, ""},
+	{"string sort", "multiclass", []string{"b", "B", "a", "10"}, []string{"10", "B", "a", "b"}, ""},
+	{"trimmed", "multiclass", []string{" a", "a ", "b"}, []string{"a", "b"}, ""},
+	{"one class", "multiclass", []string{"a", "a", "NA"}, []string{"a"}, `multiclass target "y" has a single class "a"`},
+	{"binary 0/1", "binary", []string{"1", "0"}, []string{"0", "1"}, ""},
+	{"binary -1/1", "binary", []string{"1", "-1"}, []string{"-1", "1"}, ""},
+	{"binary 2/10 numeric", "binary", []string{"10", "2"}, []string{"2", "10"}, ""},
+	{"binary strings larger positive", "binary", []string{"spam", "ham"}, []string{"ham", "spam"}, ""},
+	{"binary no/YES", "binary", []string{"no", "YES"}, []string{"no", "YES"}, ""},
+	{"binary false/TRUE", "binary", []string{"TRUE", "false"}, []string{"false", "TRUE"}, ""},
+	{"binary lone 0", "binary", []string{"0", "0"}, []string{"0", "1"}, `binary target "y" has the single label "0"`},
+	{"binary lone Yes", "binary", []string{"Yes"}, []string{"No", "Yes"}, `single label "Yes"`},
+	{"binary lone FALSE", "binary", []string{"FALSE", "?"}, []string{"FALSE", "TRUE"}, `single label "FALSE"`},
+}
+
 func TestFitClasses(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name    string
-		typ     string
-		labels  []string
-		classes []string
-		warn    string
-	}{
-		{"numeric sort", "multiclass", []string{"10", "9", "2", "9", ""}, []string{"2", "9", "10"}, ""},
-		{"numeric ties by string", "multiclass", []string{"1.0", "1", "0"}, []string{"0", "1", "1.0"}, ""},
-		{"string sort", "multiclass", []string{"b", "B", "a", "10"}, []string{"10", "B", "a", "b"}, ""},
-		{"trimmed", "multiclass", []string{" a", "a ", "b"}, []string{"a", "b"}, ""},
-		{"one class", "multiclass", []string{"a", "a", "NA"}, []string{"a"}, `multiclass target "y" has a single class "a"`},
-		{"binary 0/1", "binary", []string{"1", "0"}, []string{"0", "1"}, ""},
-		{"binary -1/1", "binary", []string{"1", "-1"}, []string{"-1", "1"}, ""},
-		{"binary 2/10 numeric", "binary", []string{"10", "2"}, []string{"2", "10"}, ""},
-		{"binary strings larger positive", "binary", []string{"spam", "ham"}, []string{"ham", "spam"}, ""},
-		{"binary no/YES", "binary", []string{"no", "YES"}, []string{"no", "YES"}, ""},
-		{"binary false/TRUE", "binary", []string{"TRUE", "false"}, []string{"false", "TRUE"}, ""},
-		{"binary lone 0", "binary", []string{"0", "0"}, []string{"0", "1"}, `binary target "y" has the single label "0"`},
-		{"binary lone Yes", "binary", []string{"Yes"}, []string{"No", "Yes"}, `single label "Yes"`},
-		{"binary lone FALSE", "binary", []string{"FALSE", "?"}, []string{"FALSE", "TRUE"}, `single label "FALSE"`},
-	}
+	tests := classCases
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			csv := "x,y\n"
-			for i, l := range tc.labels {
-				csv += string(rune('0'+i%10)) + "," + l + "\n"
-			}
-			s, warnings, err := Fit(table(t, "c.csv", csv), Options{Tasks: specs(t, "y:"+tc.typ)})
+			s, warnings, err := Fit(table(t, "c.csv", tc.csv()), Options{Tasks: specs(t, "y:"+tc.typ)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -285,15 +306,17 @@ func wantError(t *testing.T, err error, want string) {
 	}
 }
 
-func TestFitErrors(t *testing.T) {
-	t.Parallel()
+// fitErrorCase is a file and options that Fit must refuse with an error.
+type fitErrorCase struct {
+	name    string
+	content string
+	opts    Options
+	want    string
+}
+
+func fitErrorCases(t testing.TB) []fitErrorCase {
 	const csv = "g,a,y,z\n1,1,p,1.5\n2,2,q,2\n"
-	tests := []struct {
-		name    string
-		content string
-		opts    Options
-		want    string
-	}{
+	return []fitErrorCase{
 		{"no task", csv, Options{}, "f.csv: no task given (want at least one PATTERN:TYPE)"},
 		{"unknown impute", csv, Options{Tasks: specs(t, "y:binary"), Impute: "median"}, `f.csv: unknown impute method "median" (want "" or "mean")`},
 		{"bad weight", csv, Options{Tasks: []TaskSpec{{Pattern: "y", Type: Binary, Weight: -2}}}, `f.csv: task "y:binary:-2": weight -2 is not a positive finite number`},
@@ -319,6 +342,11 @@ func TestFitErrors(t *testing.T) {
 		{"regression infinite", "a,y\n1,Infinity\n2,1\n", Options{Tasks: specs(t, "y:regression")}, `f.csv:2: column "y" (2): regression target "Infinity" is not a finite number`},
 		{"missing group value", "g,a,y\n1,1,2\n ,2,3\n", Options{Tasks: specs(t, "y:regression"), GroupColumn: "g"}, `f.csv:3: column "g" (1): missing group value`},
 	}
+}
+
+func TestFitErrors(t *testing.T) {
+	t.Parallel()
+	tests := fitErrorCases(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -336,11 +364,13 @@ func TestValidate(t *testing.T) {
 			Features: []Feature{
 				{Name: "a", Kind: Numeric, Mean: 1, Scale: 2},
 				{Name: "b", Kind: Categorical, Categories: []string{"x", "y"}},
+				{Name: "v", Kind: Embedded, Categories: []string{"p", "q"}, Dim: 2},
+				{Name: "h", Kind: Embedded, Buckets: 8, Dim: 3},
 			},
 			Targets: []Target{
 				{Name: "c", Type: Binary, Weight: 1, Classes: []string{"0", "1"}, Positive: "1"},
 				{Name: "d", Type: Multiclass, Weight: 1, Classes: []string{"p"}},
-				{Name: "e", Type: Regression, Weight: 0.5},
+				{Name: "e", Type: Regression, Weight: 0.5, Offset: 1e9},
 			},
 			GroupColumn: "g",
 			Groups:      []string{"1", "2"},
@@ -354,7 +384,7 @@ func TestValidate(t *testing.T) {
 		spoil func(*Schema)
 		want  string
 	}{
-		{"version", func(s *Schema) { s.Version = 2 }, "schema version 2 is not supported (want 1)"},
+		{"version", func(s *Schema) { s.Version = 3 }, "schema version 3 is not supported (want 1 or 2)"},
 		{"no features", func(s *Schema) { s.Features = nil }, "schema has no features"},
 		{"no targets", func(s *Schema) { s.Targets = nil }, "schema has no targets"},
 		{"impute", func(s *Schema) { s.Impute = "zero" }, `schema: unknown impute method "zero"`},
@@ -367,6 +397,17 @@ func TestValidate(t *testing.T) {
 		{"no categories", func(s *Schema) { s.Features[1].Categories = nil }, `schema: feature "b" has no categories`},
 		{"repeated category", func(s *Schema) { s.Features[1].Categories = []string{"x", "x"} }, `schema: feature "b" lists "x" twice in categories`},
 		{"unknown kind", func(s *Schema) { s.Features[1].Kind = 5 }, `schema: feature "b" has unknown kind 5`},
+		{"embedded in version 1", func(s *Schema) { s.Version = 1; s.Targets[2].Offset = 0 }, `schema: embedded feature "v" in a version 1 schema`},
+		{"embedded without width", func(s *Schema) { s.Features[2].Dim = 0 }, `schema: embedded feature "v" has width 0`},
+		{"embedded with vocabulary and buckets", func(s *Schema) { s.Features[3].Categories = []string{"a"} }, `schema: embedded feature "h" has 8 hash buckets and 1 categories (want a positive count or a vocabulary)`},
+		{"embedded negative buckets", func(s *Schema) { s.Features[3].Buckets = -1 }, `schema: embedded feature "h" has -1 hash buckets and 0 categories (want a positive count or a vocabulary)`},
+		{"embedded repeated value", func(s *Schema) { s.Features[2].Categories = []string{"p", "p"} }, `schema: feature "v" lists "p" twice in categories`},
+		{"embedded with a scale", func(s *Schema) { s.Features[2].Scale = 1 }, `schema: embedded feature "v" has a mean or scale`},
+		{"categorical with width", func(s *Schema) { s.Features[1].Dim = 4 }, `schema: categorical feature "b" has an embedding width or hash buckets`},
+		{"numeric with buckets", func(s *Schema) { s.Features[0].Buckets = 4 }, `schema: numeric feature "a" has an embedding width or hash buckets`},
+		{"offset of a class target", func(s *Schema) { s.Targets[0].Offset = 1 }, `schema: target "c" has offset 1 (want a finite offset of a regression target, version 2)`},
+		{"infinite offset", func(s *Schema) { s.Targets[2].Offset = math.Inf(1) }, `schema: target "e" has offset +Inf (want a finite offset of a regression target, version 2)`},
+		{"offset in version 1", func(s *Schema) { s.Version = 1; s.Features = s.Features[:2] }, `schema: target "e" has offset 1e+09 (want a finite offset of a regression target, version 2)`},
 		{"weight", func(s *Schema) { s.Targets[0].Weight = 0 }, `schema: target "c" has weight 0 (want positive and finite)`},
 		{"binary positive", func(s *Schema) { s.Targets[0].Positive = "0" }, `schema: binary target "c" needs two classes with the positive one second`},
 		{"binary one class", func(s *Schema) { s.Targets[0].Classes = []string{"1"} }, `schema: binary target "c" needs two classes with the positive one second`},

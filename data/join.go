@@ -54,6 +54,16 @@ func (j *JoinedSource) Name() string { return j.main.Name() }
 // Columns returns the main source's columns, then each extra source's.
 func (j *JoinedSource) Columns() []string { return j.cols }
 
+// ColumnTypes returns the types of the columns as their sources name them
+// (see ColumnTypes).
+func (j *JoinedSource) ColumnTypes() []string {
+	types := ColumnTypes(j.main)
+	for _, e := range j.extra {
+		types = append(types, ColumnTypes(e)...)
+	}
+	return types
+}
+
 // Rows returns the main source's row count.
 func (j *JoinedSource) Rows() int64 { return j.main.Rows() }
 

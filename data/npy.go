@@ -151,6 +151,19 @@ func (s *NpySource) readHeader() error {
 	return nil
 }
 
+// ColumnTypes returns "float32" or "float64" for every column.
+func (s *NpySource) ColumnTypes() []string {
+	t := "float64"
+	if s.elem == 4 {
+		t = "float32"
+	}
+	types := make([]string, len(s.cols))
+	for i := range types {
+		types[i] = t
+	}
+	return types
+}
+
 // Name returns the path given to OpenNpy.
 func (s *NpySource) Name() string { return s.name }
 

@@ -17,34 +17,45 @@ var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 
 // (Clinger's fast path, which strconv takes too). Anything else returns
 // ok = false, for the caller to fall back to strconv.
 func parsePlainDecimal(s []byte) (v float64, ok bool) {
+	n := len(s)
+	if n == 0 || n > 21 {
+		return 0, false
+	}
 	i := 0
-	neg := false
-	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
-		neg = s[0] == '-'
+	neg := s[0] == '-'
+	if neg || s[0] == '+' {
 		i = 1
 	}
+	// The integer part, then the fraction: two tight loops. Up to 21
+	// digits may overflow the mantissa, which the count of digits below
+	// then refuses.
 	var mant uint64
-	digits, frac := 0, 0
-	dot := false
-	for ; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-			if digits >= 19 {
-				return 0, false // could overflow uint64
-			}
-			mant = mant*10 + uint64(c-'0')
-			digits++
-			if dot {
-				frac++
-			}
-		case c == '.' && !dot:
-			dot = true
-		default:
-			return 0, false
+	start := i
+	for i < n {
+		d := s[i] - '0'
+		if d > 9 {
+			break
 		}
+		mant = mant*10 + uint64(d)
+		i++
 	}
-	if digits == 0 || mant >= 1<<53 || frac >= len(exactPow10) {
+	digits := i - start
+	frac := 0
+	if i < n && s[i] == '.' {
+		i++
+		start = i
+		for i < n {
+			d := s[i] - '0'
+			if d > 9 {
+				break
+			}
+			mant = mant*10 + uint64(d)
+			i++
+		}
+		frac = i - start
+		digits += frac
+	}
+	if i != n || digits == 0 || digits > 19 || mant >= 1<<53 {
 		return 0, false
 	}
 	v = float64(mant)

@@ -96,8 +96,9 @@ type pqLeaf struct {
 	integral bool    // integer values whose text is exact without scaling
 	maxDef   int
 	list     bool
-	dim      int // list length
-	listDef  int // definition level at which a list element slot exists
+	dim      int    // list length
+	listDef  int    // definition level at which a list element slot exists
+	typ      string // the type as the schema names it, for messages and Inspect
 }
 
 // OpenParquet opens a Parquet file and reads its schema.
@@ -218,7 +219,7 @@ func (s *ParquetSource) readSchema() error {
 			if err != nil {
 				return errorf(s.name, 0, e.Name, col, "%v", err)
 			}
-			s.leaves = append(s.leaves, &pqLeaf{name: e.Name, index: leafIndex, firstCol: col, kind: kind, scale: scale, integral: integral, maxDef: def})
+			s.leaves = append(s.leaves, &pqLeaf{name: e.Name, index: leafIndex, firstCol: col, kind: kind, scale: scale, integral: integral, maxDef: def, typ: typeName(e)})
 			s.cols = append(s.cols, e.Name)
 			s.colOf = append(s.colOf, pqColRef{leaf: len(s.leaves) - 1, elem: -1})
 			pos++
@@ -234,7 +235,7 @@ func (s *ParquetSource) readSchema() error {
 			if err != nil || kind == pqText || kind == pqDecimalBytes {
 				return errorf(s.name, 0, e.Name, col, "a list of %s, not of numbers: only flat columns and lists of numbers can be read", typeName(leafElem))
 			}
-			leaf := &pqLeaf{name: e.Name, index: leafIndex, firstCol: col, kind: kind, scale: scale, integral: integral,
+			leaf := &pqLeaf{name: e.Name, index: leafIndex, firstCol: col, kind: kind, scale: scale, integral: integral, typ: "list of " + typeName(leafElem),
 				maxDef: maxDef, list: true, listDef: listDef}
 			dim, err := s.listDim(leaf)
 			if err != nil {
@@ -306,10 +307,27 @@ func describeGroup(elems []format.SchemaElement, i int) string {
 	return "a group"
 }
 
-// typeName names the type of a leaf for messages.
+// typeName names the type of a leaf for messages: its logical type, the
+// logical type its converted type stands for, or its physical type.
 func typeName(e *format.SchemaElement) string {
 	if lt := e.LogicalType.Value; lt != nil {
 		return lt.String()
+	}
+	if conv, ok := e.ConvertedType.Get(); ok {
+		switch conv {
+		case deprecated.UTF8:
+			return "STRING"
+		case deprecated.Enum:
+			return "ENUM"
+		case deprecated.Json:
+			return "JSON"
+		case deprecated.Date:
+			return "DATE"
+		case deprecated.Decimal:
+			return "DECIMAL"
+		case deprecated.TimestampMillis, deprecated.TimestampMicros:
+			return "TIMESTAMP"
+		}
 	}
 	if e.Type.Valid {
 		return e.Type.V.String()
@@ -452,6 +470,18 @@ func (s *ParquetSource) Columns() []string { return s.cols }
 
 // Rows returns the number of rows the file's footer gives.
 func (s *ParquetSource) Rows() int64 { return s.rows }
+
+// ColumnTypes returns the type of each column as the file's schema names
+// it: the logical type where there is one (STRING, DATE, TIMESTAMP(…)),
+// else the physical type (INT64, DOUBLE, …); "list of …" for the columns
+// of a list.
+func (s *ParquetSource) ColumnTypes() []string {
+	types := make([]string, len(s.cols))
+	for c, ref := range s.colOf {
+		types[c] = s.leaves[ref.leaf].typ
+	}
+	return types
+}
 
 // RowGroups returns the number of row groups.
 func (s *ParquetSource) RowGroups() int { return len(s.pf.RowGroups()) }

@@ -57,34 +57,47 @@ func formatFloat(v float64) string {
 // probability column per class named NAME:p(CLASS). The keep columns must
 // exist in t and the output column names must all differ.
 func WritePredictions(w io.Writer, t *Table, keep []string, preds []Prediction) error {
-	n := len(t.Rows)
 	keepCols := make([]int, len(keep))
-	var header []string
 	for i, name := range keep {
 		c := t.Column(name)
 		if c < 0 {
 			return &Error{File: t.Path, Line: 1, Column: name, Err: fmt.Errorf("column to keep is missing from the file")}
 		}
 		keepCols[i] = c
-		header = append(header, name)
 	}
-	twoCol := make([]bool, len(preds)) // probabilities given as p(Classes[1]) only
-	for pi, p := range preds {
+	pw, err := NewPredictionWriter(w, keep, preds)
+	if err != nil {
+		return err
+	}
+	err = pw.write(len(t.Rows), func(j, i int) string { return t.Rows[i][keepCols[j]] }, preds)
+	if err != nil {
+		return err
+	}
+	return pw.Flush()
+}
+
+// PredictionWriter writes predictions as CSV block by block, as they are
+// made, so that its memory does not grow with the input: the columns
+// passed through from the input (EncodedBlock.Keep), then the columns of
+// each prediction, as WritePredictions writes them. A kept cell is written
+// as its source gives it as text: trimmed of surrounding white space,
+// where WritePredictions passes a table's cell through untouched.
+type PredictionWriter struct {
+	cw     *csv.Writer
+	nkeep  int
+	heads  []Prediction
+	record []string
+}
+
+// NewPredictionWriter writes the header: the keep column names, then for
+// every head its column and, for classification (Classes set), one
+// probability column per class named NAME:p(CLASS). Only the Name and
+// Classes of the heads are used; the output column names must all
+// differ.
+func NewPredictionWriter(w io.Writer, keep []string, heads []Prediction) (*PredictionWriter, error) {
+	header := append([]string(nil), keep...)
+	for _, p := range heads {
 		header = append(header, p.Name)
-		if p.Classes == nil {
-			if len(p.Values) != n {
-				return fmt.Errorf("prediction %q: %d values for %d rows", p.Name, len(p.Values), n)
-			}
-			continue
-		}
-		k := len(p.Classes)
-		switch {
-		case k == 2 && len(p.Probs) == n:
-			twoCol[pi] = true
-		case k > 0 && len(p.Probs) == n*k:
-		default:
-			return fmt.Errorf("prediction %q: %d probabilities for %d rows and %d classes", p.Name, len(p.Probs), n, k)
-		}
 		for _, c := range p.Classes {
 			header = append(header, p.Name+":p("+c+")")
 		}
@@ -92,25 +105,66 @@ func WritePredictions(w io.Writer, t *Table, keep []string, preds []Prediction) 
 	seen := make(map[string]bool, len(header))
 	for _, h := range header {
 		if seen[h] {
-			return fmt.Errorf("predictions: output column %q would appear twice", h)
+			return nil, fmt.Errorf("predictions: output column %q would appear twice", h)
 		}
 		seen[h] = true
 	}
-
-	cw := csv.NewWriter(w)
-	if err := cw.Write(header); err != nil {
-		return err
+	pw := &PredictionWriter{cw: csv.NewWriter(w), nkeep: len(keep), heads: heads, record: make([]string, len(header))}
+	if err := pw.cw.Write(header); err != nil {
+		return nil, err
 	}
-	record := make([]string, len(header))
+	return pw, nil
+}
+
+// Write writes n rows: the text of row i of kept column j is keep[j]'s
+// (Column.Text), and preds holds n rows of each head's predictions, in the
+// order of the heads (Probs or Values as in WritePredictions).
+func (pw *PredictionWriter) Write(n int, keep []Column, preds []Prediction) error {
+	if len(keep) != pw.nkeep {
+		panic(fmt.Sprintf("data: PredictionWriter.Write with %d kept columns, the header has %d", len(keep), pw.nkeep))
+	}
+	return pw.write(n, func(j, i int) string { return keep[j].Text(i) }, preds)
+}
+
+// Flush writes what is buffered and reports any error of the writes.
+func (pw *PredictionWriter) Flush() error {
+	pw.cw.Flush()
+	return pw.cw.Error()
+}
+
+// write writes n rows, the kept texts given by keep.
+func (pw *PredictionWriter) write(n int, keep func(j, i int) string, preds []Prediction) error {
+	if len(preds) != len(pw.heads) {
+		panic(fmt.Sprintf("data: PredictionWriter with %d predictions for %d heads", len(preds), len(pw.heads)))
+	}
+	twoCol := make([]bool, len(preds)) // probabilities given as p(Classes[1]) only
+	for pi, p := range preds {
+		classes := pw.heads[pi].Classes
+		if classes == nil {
+			if len(p.Values) != n {
+				return fmt.Errorf("prediction %q: %d values for %d rows", p.Name, len(p.Values), n)
+			}
+			continue
+		}
+		k := len(classes)
+		switch {
+		case k == 2 && len(p.Probs) == n:
+			twoCol[pi] = true
+		case k > 0 && len(p.Probs) == n*k:
+		default:
+			return fmt.Errorf("prediction %q: %d probabilities for %d rows and %d classes", p.Name, len(p.Probs), n, k)
+		}
+	}
+	record := pw.record
 	var pair [2]float64
 	for i := 0; i < n; i++ {
 		j := 0
-		for _, c := range keepCols {
-			record[j] = t.Rows[i][c]
-			j++
+		for ; j < pw.nkeep; j++ {
+			record[j] = keep(j, i)
 		}
 		for pi, p := range preds {
-			if p.Classes == nil {
+			classes := pw.heads[pi].Classes
+			if classes == nil {
 				record[j] = formatFloat(p.Values[i])
 				j++
 				continue
@@ -120,20 +174,19 @@ func WritePredictions(w io.Writer, t *Table, keep []string, preds []Prediction) 
 				pair = [2]float64{1 - p.Probs[i], p.Probs[i]}
 				probs = pair[:]
 			} else {
-				k := len(p.Classes)
+				k := len(classes)
 				probs = p.Probs[i*k : (i+1)*k]
 			}
-			record[j] = p.Classes[predictedClass(probs)]
+			record[j] = classes[predictedClass(probs)]
 			j++
 			for _, v := range probs {
 				record[j] = formatFloat(v)
 				j++
 			}
 		}
-		if err := cw.Write(record); err != nil {
+		if err := pw.cw.Write(record); err != nil {
 			return err
 		}
 	}
-	cw.Flush()
-	return cw.Error()
+	return nil
 }

@@ -2,6 +2,8 @@ package data
 
 import (
 	"bytes"
+	"context"
+	"math"
 	"strings"
 	"testing"
 )
@@ -72,5 +74,60 @@ func TestWritePredictionsErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// Predictions written block by block, as EncodeBlocks hands the rows out,
+// are the file WritePredictions writes from the whole table.
+func TestPredictionWriterBlockByBlock(t *testing.T) {
+	t.Parallel()
+	s := fitted(t)
+	content := "id,num,cat,g,note\n7,1,a,s1,\"x,y\"\n8,2,b,s2,\"two\nlines\"\n9,6,?,s1,\n10,3,b,s10,z\n"
+	heads := []Prediction{
+		{Name: "y_hat", Classes: s.Targets[0].Classes},
+		{Name: "reg_hat"},
+		{Name: "m", Classes: []string{"p", "q", "r"}},
+	}
+	// A made-up model: predictions from the encoded row.
+	predict := func(e *Encoded) []Prediction {
+		out := []Prediction{{Name: "y_hat", Classes: heads[0].Classes}, {Name: "reg_hat"}, {Name: "m", Classes: heads[2].Classes}}
+		for i := range e.N {
+			x := float64(e.X[i*e.D])
+			out[0].Probs = append(out[0].Probs, 1/(1+math.Exp(-x)))
+			out[1].Values = append(out[1].Values, 10*x)
+			out[2].Probs = append(out[2].Probs, 0.2, 0.3+0.1*float64(e.Groups[i]), 0.5-0.1*float64(e.Groups[i]))
+		}
+		return out
+	}
+	tab := table(t, "in.csv", content)
+	enc, err := s.Encode(tab, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	if err := WritePredictions(&want, tab, []string{"id", "note", "num"}, predict(enc)); err != nil {
+		t.Fatal(err)
+	}
+
+	var got bytes.Buffer
+	pw, err := NewPredictionWriter(&got, []string{"id", "note", "num"}, heads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newMemSource(t, "in.csv", content, CSVOptions{ChunkSize: 1})
+	_, err = s.EncodeBlocks(context.Background(), src, EncodeOptions{Keep: []string{"id", "note", "num"}}, func(eb *EncodedBlock) error {
+		return pw.Write(eb.N, eb.Keep, predict(&eb.Encoded))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != want.String() {
+		t.Errorf("block by block:\n%s\nwhole table:\n%s", got.String(), want.String())
+	}
+	if err := pw.Write(1, make([]Column, 3), []Prediction{{}, {Values: []float64{1, 2}}, {}}); err == nil {
+		t.Error("wrong number of values accepted")
 	}
 }

@@ -8,8 +8,9 @@ import (
 )
 
 // SchemaVersion is the version of the Schema JSON layout written by this
-// package; Validate rejects others.
-const SchemaVersion = 1
+// package. Version 2 added embedded features and the offset of regression
+// targets; Validate accepts versions 1 and 2 and rejects others.
+const SchemaVersion = 2
 
 // FeatureKind says how a feature column is encoded.
 type FeatureKind int
@@ -19,11 +20,14 @@ const (
 	Numeric FeatureKind = iota
 	// Categorical columns are one-hot encoded over Categories.
 	Categorical
+	// Embedded columns are categorical columns learnt as an embedding
+	// table: each value is a row index (see Feature).
+	Embedded
 )
 
-var featureKindNames = [...]string{Numeric: "numeric", Categorical: "categorical"}
+var featureKindNames = [...]string{Numeric: "numeric", Categorical: "categorical", Embedded: "embedded"}
 
-// String returns "numeric" or "categorical".
+// String returns "numeric", "categorical" or "embedded".
 func (k FeatureKind) String() string {
 	if k >= 0 && int(k) < len(featureKindNames) {
 		return featureKindNames[k]
@@ -47,14 +51,14 @@ func (k *FeatureKind) UnmarshalText(b []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("unknown feature kind %q (want numeric or categorical)", b)
+	return fmt.Errorf("unknown feature kind %q (want numeric, categorical or embedded)", b)
 }
 
 // Feature is one input column and how it is encoded.
 type Feature struct {
 	// Name is the column name; columns are found by name at encode time.
 	Name string `json:"name"`
-	// Kind is Numeric or Categorical.
+	// Kind is Numeric, Categorical or Embedded.
 	Kind FeatureKind `json:"kind"`
 	// Mean is the training mean of a numeric column.
 	Mean float64 `json:"mean,omitempty"`
@@ -62,16 +66,39 @@ type Feature struct {
 	// column, or 1 when that is 0.
 	Scale float64 `json:"scale,omitempty"`
 	// Categories lists the sorted distinct values (trimmed) of a
-	// categorical column; each gets one encoded column.
+	// categorical column; each gets one encoded column. For an embedded
+	// column without Buckets it is the vocabulary: the value Categories[k]
+	// is row k+1 of the table, and row 0 ("other") stands for every value
+	// not listed (rare in training, or unseen).
 	Categories []string `json:"categories,omitempty"`
+	// Buckets, for an embedded column, is the number of rows of a hashed
+	// table: a value's row is HashBucket(value, Buckets), and no
+	// vocabulary is kept. 0 for a table with a vocabulary.
+	Buckets int `json:"buckets,omitempty"`
+	// Dim is the width of an embedded column's vectors.
+	Dim int `json:"dim,omitempty"`
 }
 
-// Width is the number of encoded columns of the feature.
+// Width is the number of columns of the feature in Encoded.X: one for a
+// numeric column, one per category for a categorical column, none for an
+// embedded one (whose vectors the model looks up from Encoded.Index).
 func (f Feature) Width() int {
-	if f.Kind == Categorical {
+	switch f.Kind {
+	case Categorical:
 		return len(f.Categories)
+	case Embedded:
+		return 0
 	}
 	return 1
+}
+
+// Rows is the number of rows of an embedded column's table: Buckets, or
+// one per vocabulary value plus the "other" row 0.
+func (f Feature) Rows() int {
+	if f.Buckets > 0 {
+		return f.Buckets
+	}
+	return len(f.Categories) + 1
 }
 
 // Target is one target column: one task, or one family of tasks (a head per
@@ -90,6 +117,11 @@ type Target struct {
 	Classes []string `json:"classes,omitempty"`
 	// Positive repeats Classes[1] for binary targets.
 	Positive string `json:"positive,omitempty"`
+	// Offset is subtracted from a regression target's values before they
+	// are rounded to float32 labels (see Encoded.Labels), so that a
+	// target far from zero keeps its variance: FitSource sets it to the
+	// training mean, Fit leaves it 0. Add it back to a prediction.
+	Offset float64 `json:"offset,omitempty"`
 }
 
 // Schema is everything learnt from a training table that is needed to
@@ -115,7 +147,8 @@ type Schema struct {
 	Impute string `json:"impute,omitempty"`
 }
 
-// Dim returns the width of an encoded row.
+// Dim returns the width of an encoded row of Encoded.X (embedded features
+// are not in it; see Embeddings).
 func (s *Schema) Dim() int {
 	d := 0
 	for _, f := range s.Features {
@@ -124,20 +157,42 @@ func (s *Schema) Dim() int {
 	return d
 }
 
-// EncodedNames names the encoded columns: a numeric feature by its column
-// name, a category as COLUMN=CATEGORY.
+// EncodedNames names the columns of Encoded.X: a numeric feature by its
+// column name, a category as COLUMN=CATEGORY.
 func (s *Schema) EncodedNames() []string {
 	names := make([]string, 0, s.Dim())
 	for _, f := range s.Features {
-		if f.Kind == Categorical {
+		switch f.Kind {
+		case Categorical:
 			for _, c := range f.Categories {
 				names = append(names, f.Name+"="+c)
 			}
-			continue
+		case Numeric:
+			names = append(names, f.Name)
 		}
-		names = append(names, f.Name)
 	}
 	return names
+}
+
+// Embedding is the table of one embedded feature, as the model needs it.
+type Embedding struct {
+	// Name is the column name.
+	Name string
+	// Rows is the number of rows of the table (Feature.Rows) and Dim the
+	// width of its vectors.
+	Rows, Dim int
+}
+
+// Embeddings returns the tables of the embedded features, in the order of
+// Features, which is the order of Encoded.Index.
+func (s *Schema) Embeddings() []Embedding {
+	var out []Embedding
+	for _, f := range s.Features {
+		if f.Kind == Embedded {
+			out = append(out, Embedding{Name: f.Name, Rows: f.Rows(), Dim: f.Dim})
+		}
+	}
+	return out
 }
 
 // HeadName names the task of target t for group g (an index into Groups)
@@ -153,11 +208,15 @@ func (s *Schema) HeadName(t, g int) string {
 // Validate checks a schema read from a model file: the version, that every
 // column is named once, that numeric features have a finite mean and a
 // positive finite scale, that categorical features, classes and groups are
-// non-empty lists without repeats, that binary targets have two classes
-// with Positive the second, and that weights are positive and finite.
+// non-empty lists without repeats, that an embedded feature has a positive
+// width and either a vocabulary without repeats or a positive number of
+// hash buckets (not both), that binary targets have two classes with
+// Positive the second, that only regression targets have a finite offset,
+// and that weights are positive and finite. Embedded features and offsets
+// need version 2.
 func (s *Schema) Validate() error {
-	if s.Version != SchemaVersion {
-		return fmt.Errorf("schema version %d is not supported (want %d)", s.Version, SchemaVersion)
+	if s.Version != 1 && s.Version != SchemaVersion {
+		return fmt.Errorf("schema version %d is not supported (want 1 or %d)", s.Version, SchemaVersion)
 	}
 	if len(s.Features) == 0 {
 		return fmt.Errorf("schema has no features")
@@ -198,8 +257,29 @@ func (s *Schema) Validate() error {
 			if err := checkList(f.Categories, "feature "+quote(f.Name), "categories"); err != nil {
 				return err
 			}
+		case Embedded:
+			if s.Version < 2 {
+				return fmt.Errorf("schema: embedded feature %q in a version %d schema", f.Name, s.Version)
+			}
+			if f.Buckets < 0 || (f.Buckets > 0 && len(f.Categories) > 0) {
+				return fmt.Errorf("schema: embedded feature %q has %d hash buckets and %d categories (want a positive count or a vocabulary)", f.Name, f.Buckets, len(f.Categories))
+			}
+			if len(f.Categories) > 0 {
+				if err := checkList(f.Categories, "feature "+quote(f.Name), "categories"); err != nil {
+					return err
+				}
+			}
+			if f.Dim <= 0 {
+				return fmt.Errorf("schema: embedded feature %q has width %d", f.Name, f.Dim)
+			}
+			if f.Mean != 0 || f.Scale != 0 {
+				return fmt.Errorf("schema: embedded feature %q has a mean or scale", f.Name)
+			}
 		default:
 			return fmt.Errorf("schema: feature %q has unknown kind %d", f.Name, int(f.Kind))
+		}
+		if f.Kind != Embedded && (f.Dim != 0 || f.Buckets != 0) {
+			return fmt.Errorf("schema: %v feature %q has an embedding width or hash buckets", f.Kind, f.Name)
 		}
 	}
 	for _, t := range s.Targets {
@@ -227,6 +307,9 @@ func (s *Schema) Validate() error {
 			}
 		default:
 			return fmt.Errorf("schema: target %q has unknown type %d", t.Name, int(t.Type))
+		}
+		if t.Offset != 0 && (t.Type != Regression || s.Version < 2 || math.IsNaN(t.Offset) || math.IsInf(t.Offset, 0)) {
+			return fmt.Errorf("schema: target %q has offset %v (want a finite offset of a regression target, version 2)", t.Name, t.Offset)
 		}
 	}
 	if s.GroupColumn != "" {

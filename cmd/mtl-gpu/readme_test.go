@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ var readmeExceptions = map[string]string{
 	"docker ":            "needs Docker (and, for the CUDA image, an NVIDIA GPU)",
 	"make docker-":       "needs Docker",
 	"make bench-compare": "needs Python with PyTorch",
+	"bin/mtl-gpu serve":  "serves until stopped (the serve tests start a server, query it and stop it)",
 }
 
 // readmeBudget is the time every README line together may take.
@@ -86,13 +88,18 @@ func TestReadmeCommands(t *testing.T) {
 		if !mtlLine.MatchString(line) {
 			continue
 		}
-		cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c", strings.ReplaceAll(line, "go run ./cmd/mtl-gpu", "bin/mtl-gpu"))
+		// A line that does not return fails at the budget's end, not at the
+		// test binary's timeout.
+		ctx, cancel := context.WithDeadline(context.Background(), start.Add(readmeBudget))
+		cmd := exec.CommandContext(ctx, "bash", "-e", "-o", "pipefail", "-c", strings.ReplaceAll(line, "go run ./cmd/mtl-gpu", "bin/mtl-gpu"))
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "DATA="+dataDir)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		lineStart := time.Now()
-		if err := cmd.Run(); err != nil {
+		err := cmd.Run()
+		cancel()
+		if err != nil {
 			t.Errorf("README line failed (%v):\n%s\n%s", err, line, lastLines(out.String(), 10))
 		}
 		t.Logf("%.1f s: %s", time.Since(lineStart).Seconds(), line)

@@ -5,7 +5,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -36,12 +35,9 @@ func convert(in, out string) error {
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	if err := data.WriteParquet(context.Background(), w, src, data.ParquetWriteOptions{}); err != nil {
-		f.Close()
-		return err
-	}
-	if err := w.Flush(); err != nil {
+	// The file itself, not a buffer over it: WriteParquet writes large
+	// pages, and can rewind a file if a column's type changes late.
+	if err := data.WriteParquet(context.Background(), f, src, data.ParquetWriteOptions{}); err != nil {
 		f.Close()
 		return err
 	}
