@@ -169,7 +169,10 @@ func (t *Trainer) planTables() {
 	off := t.lay.denseLen()
 	t.tables = nil
 	for j, e := range t.lay.embed {
-		td := tableData{index: t.train.Index[j], compact: off, maxTouched: min(t.batchRows, e.rows)}
+		td := tableData{compact: off, maxTouched: min(t.batchRows, e.rows)}
+		if t.stream == nil {
+			td.index = t.train.Index[j]
+		}
 		off += td.maxTouched * e.dim
 		t.tables = append(t.tables, td)
 	}
@@ -254,11 +257,17 @@ func (t *Trainer) allocLoss(a *allocator) {
 // uploadData copies the training and validation data to the device.
 func (t *Trainer) uploadData(a *allocator) {
 	spec, l := t.model.Spec, t.lay
-	t.data.x = a.upload(t.train.X)
-	t.data.y = a.upload(t.train.labelMatrix(spec, l))
+	if t.stream != nil {
+		// A window at a time (see stream.go).
+		t.data.x = a.f32(t.train.N * spec.Inputs)
+		t.data.y = a.f32(t.train.N * l.lblCols)
+	} else {
+		t.data.x = a.upload(t.train.X)
+		t.data.y = a.upload(t.train.labelMatrix(spec, l))
+	}
 	t.data.idx = a.alloc(backend.Int32, t.train.N)
 	t.data.perm = make([]int32, t.train.N)
-	steps := t.stepsPerEpoch()
+	steps := (t.train.N + t.cfg.Batch - 1) / t.cfg.Batch
 	for j := range t.tables {
 		td := &t.tables[j]
 		td.gather = a.alloc(backend.Int32, t.train.N)

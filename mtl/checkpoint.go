@@ -319,7 +319,15 @@ func (t *Trainer) Checkpoint() (*Checkpoint, error) {
 // sums to the device.
 func (t *Trainer) restore(ckpt *Checkpoint) error {
 	st, steps := ckpt.State, t.stepsPerEpoch()
-	if st.EpochStep < 0 || st.EpochStep >= steps || st.Epoch < 0 || st.Epoch > MaxEpochs || st.Step != st.Epoch*steps+st.EpochStep {
+	// A streamed epoch's steps depend on how its windows fall (see
+	// stream.go): check the bounds every plan keeps.
+	fits := st.Step == st.Epoch*steps+st.EpochStep
+	if t.stream != nil {
+		blocks := t.stream.stream.Blocks()
+		fits = st.EpochStep <= steps+blocks && st.Step >= st.Epoch*(steps-blocks)+st.EpochStep && st.Step <= st.Epoch*(steps+blocks)+st.EpochStep
+		steps += blocks
+	}
+	if st.EpochStep < 0 || st.EpochStep >= steps || st.Epoch < 0 || st.Epoch > MaxEpochs || !fits {
 		return fmt.Errorf("checkpoint is at step %d (epoch %d, step %d in it), which does not fit epochs of %d steps: the training data or batch size differ from the run's", st.Step, st.Epoch, st.EpochStep, steps)
 	}
 	if len(ckpt.Opt) > 0 {

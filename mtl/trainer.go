@@ -82,6 +82,7 @@ type Trainer struct {
 	gradLen    int         // length of one member's gradient
 	methods    []weighter  // each member's weighting method
 	progress   []memberRun // each member's best epoch and early stopping
+	stream     *streamSource
 
 	data   deviceData
 	tables []tableData
@@ -119,14 +120,22 @@ type epochAcc struct {
 // pass. Each member keeps its own best parameters by its own validation
 // loss, and the run stops when every member has.
 func NewTrainer(b backend.Backend, model *Model, cfg Config, train, val *Dataset, ckpt *Checkpoint) (*Trainer, error) {
+	return buildTrainer(b, model, cfg, train, val, ckpt, nil)
+}
+
+// buildTrainer is NewTrainer, or NewStreamTrainer with a stream (train is
+// then only the shape of the largest window).
+func buildTrainer(b backend.Backend, model *Model, cfg Config, train, val *Dataset, ckpt *Checkpoint, stream *streamSource) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if err := model.Validate(); err != nil {
 		return nil, err
 	}
-	if err := train.validate(model.Spec, true); err != nil {
-		return nil, fmt.Errorf("training data: %w", err)
+	if stream == nil {
+		if err := train.validate(model.Spec, true); err != nil {
+			return nil, fmt.Errorf("training data: %w", err)
+		}
 	}
 	if train.N == 0 {
 		return nil, errors.New("training data has no rows")
@@ -139,7 +148,7 @@ func NewTrainer(b backend.Backend, model *Model, cfg Config, train, val *Dataset
 			val = nil
 		}
 	}
-	t := &Trainer{b: b, cfg: cfg, model: model, lay: newLayout(model.Spec), train: train, val: val,
+	t := &Trainer{b: b, cfg: cfg, model: model, lay: newLayout(model.Spec), train: train, val: val, stream: stream,
 		nTasks: len(model.Spec.Tasks), members: model.Spec.members(), batchRows: min(cfg.Batch, train.N)}
 	if cfg.Weighting.usesGram() && t.lay.layers() == 0 && t.lay.moe == nil && len(t.lay.embed) == 0 {
 		return nil, &NoSharedLayersError{Method: cfg.Weighting.method()}
@@ -148,7 +157,7 @@ func NewTrainer(b backend.Backend, model *Model, cfg Config, train, val *Dataset
 	for m := range t.members {
 		var decay []float64
 		for _, s := range t.optim.segs {
-			decay = append(decay, segmentDecay(cfg, s, train, m))
+			decay = append(decay, segmentDecay(cfg, s, t.labelled, m))
 		}
 		t.optim.decay = append(t.optim.decay, decay)
 	}
@@ -161,6 +170,15 @@ func NewTrainer(b backend.Backend, model *Model, cfg Config, train, val *Dataset
 		return nil, err
 	}
 	return t, nil
+}
+
+// labelled counts the training rows with a label for task task that
+// member m uses.
+func (t *Trainer) labelled(task, m int) int {
+	if t.stream != nil {
+		return t.stream.stream.Labelled(task)
+	}
+	return t.train.labelled(task, m)
 }
 
 // restoreState sets the progress, row-order generator and weighting
@@ -194,8 +212,9 @@ func (t *Trainer) restoreState(ckpt *Checkpoint) error {
 	return nil
 }
 
-// segmentDecay is the weight decay of a parameter segment of member m.
-func segmentDecay(cfg Config, s segment, train *Dataset, m int) float64 {
+// segmentDecay is the weight decay of a parameter segment of member m,
+// given the count of each task's labelled training rows.
+func segmentDecay(cfg Config, s segment, labelled func(task, m int) int, m int) float64 {
 	switch s.kind {
 	case segWeights, segTable:
 		return cfg.WeightDecay
@@ -207,7 +226,7 @@ func segmentDecay(cfg Config, s segment, train *Dataset, m int) float64 {
 		if s.bias {
 			decay = cfg.GroupBiasDecay
 		}
-		return decay / float64(max(train.labelled(s.task, m), 1))
+		return decay / float64(max(labelled(s.task, m), 1))
 	}
 	return 0
 }
@@ -230,7 +249,15 @@ func (t *Trainer) Close() {
 
 // stepsPerEpoch is the number of batches in an epoch; the last may be
 // short.
-func (t *Trainer) stepsPerEpoch() int { return (t.train.N + t.cfg.Batch - 1) / t.cfg.Batch }
+func (t *Trainer) stepsPerEpoch() int {
+	if t.stream != nil {
+		if t.stream.steps > 0 {
+			return t.stream.steps
+		}
+		return (t.stream.stream.Rows() + t.cfg.Batch - 1) / t.cfg.Batch
+	}
+	return (t.train.N + t.cfg.Batch - 1) / t.cfg.Batch
+}
 
 // Fit trains until the configured number of epochs, early stopping, an
 // error or the cancellation of ctx. When ctx is cancelled Fit finishes the
@@ -238,6 +265,9 @@ func (t *Trainer) stepsPerEpoch() int { return (t.train.N + t.cfg.Batch - 1) / t
 // progress made, and returns ctx.Err(). On return the model holds the best
 // parameters so far (the latest without a validation set).
 func (t *Trainer) Fit(ctx context.Context, hooks Hooks) error {
+	if t.stream != nil {
+		return t.fitStream(ctx, hooks)
+	}
 	steps := t.stepsPerEpoch()
 	for !t.state.Done && t.state.Epoch < t.cfg.Epochs {
 		start := time.Now()

@@ -1,0 +1,275 @@
+package mtl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/mtl-gpu/mtl-gpu/backend"
+)
+
+// Stream is training data read block by block, for data larger than
+// memory: the trainer holds a window of a few blocks at a time.
+type Stream interface {
+	// Rows is the number of training rows and Blocks the number of
+	// blocks; BlockRows(i) is the number of rows of block i.
+	Rows() int
+	Blocks() int
+	BlockRows(i int) int
+	// Labelled is the number of rows with a label for task t (it sets the
+	// shrinkage of task families).
+	Labelled(t int) int
+	// Block reads and encodes block i. It may be called from another
+	// goroutine than the trainer's, one call at a time.
+	Block(ctx context.Context, i int) (*Dataset, error)
+}
+
+// Streaming training.
+//
+// Each epoch draws, from the row-order generator, an order of the blocks,
+// cuts it into windows of Window consecutive blocks, and gives each window
+// a seed of its own. A window's rows are shuffled with its seed and cut
+// into batches (a window's last batch may be short). While one window
+// trains, the next is read and encoded on another goroutine; it is then
+// copied to the device, where the current window's buffers are reused. The
+// same seed gives the same batches whatever the timing, and a run resumed
+// in the middle of an epoch re-draws the epoch's plan and reads only the
+// windows it has still to train.
+
+// streamWindow is one window of an epoch's plan.
+type streamWindow struct {
+	blocks     []int
+	rows       int
+	steps      int
+	firstStep  int
+	shuffleKey uint64
+}
+
+// NewStreamTrainer prepares to train model on b from a stream of training
+// blocks, window blocks at a time, with an optional validation set held
+// in memory (nil for none). A checkpoint restores a run as NewTrainer
+// does. Models of several members train from a stream too, all members on
+// every row.
+func NewStreamTrainer(b backend.Backend, model *Model, cfg Config, stream Stream, window int, val *Dataset, ckpt *Checkpoint) (*Trainer, error) {
+	if stream.Blocks() < 1 || stream.Rows() < 1 {
+		return nil, errors.New("training data has no rows")
+	}
+	window = min(max(window, 1), stream.Blocks())
+	widest := 0
+	for i := range stream.Blocks() {
+		widest = max(widest, stream.BlockRows(i))
+	}
+	// A shape of the largest window, to size the device buffers: the rows
+	// are filled in by each window.
+	shape := &Dataset{N: widest * window}
+	t, err := buildTrainer(b, model, cfg, shape, val, ckpt, &streamSource{stream: stream, window: window})
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// streamSource is a trainer's stream and its window size.
+type streamSource struct {
+	stream Stream
+	window int
+	// plan is the current epoch's windows and steps its number of steps.
+	plan  []streamWindow
+	steps int
+}
+
+// planEpoch draws the current epoch's windows from the generator state at
+// the start of the epoch.
+func (t *Trainer) planEpoch() error {
+	if err := t.data.rng.UnmarshalBinary(t.state.RNG); err != nil {
+		return fmt.Errorf("row-order generator state: %w", err)
+	}
+	r := rand.New(t.data.rng)
+	s := t.stream
+	order := r.Perm(s.stream.Blocks())
+	s.plan, s.steps = s.plan[:0], 0
+	for lo := 0; lo < len(order); lo += s.window {
+		w := streamWindow{blocks: order[lo:min(lo+s.window, len(order))], firstStep: s.steps, shuffleKey: r.Uint64()}
+		for _, b := range w.blocks {
+			w.rows += s.stream.BlockRows(b)
+		}
+		w.steps = (w.rows + t.cfg.Batch - 1) / t.cfg.Batch
+		s.steps += w.steps
+		s.plan = append(s.plan, w)
+	}
+	return nil
+}
+
+// readWindow reads and joins a window's blocks.
+func readWindow(ctx context.Context, s Stream, w streamWindow) (*Dataset, error) {
+	var parts []*Dataset
+	for _, b := range w.blocks {
+		d, err := s.Block(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		if d.N != s.BlockRows(b) {
+			return nil, fmt.Errorf("block %d has %d rows, the stream said %d", b, d.N, s.BlockRows(b))
+		}
+		parts = append(parts, d)
+	}
+	return joinRows(parts), nil
+}
+
+// joinRows stacks data sets of the same columns.
+func joinRows(parts []*Dataset) *Dataset {
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	out := &Dataset{}
+	for _, p := range parts {
+		out.N += p.N
+		out.X = append(out.X, p.X...)
+	}
+	join32 := func(get func(*Dataset) [][]float32) [][]float32 {
+		var res [][]float32
+		for i := range get(parts[0]) {
+			var col []float32
+			for _, p := range parts {
+				col = append(col, get(p)[i]...)
+			}
+			res = append(res, col)
+		}
+		return res
+	}
+	joinInt := func(get func(*Dataset) [][]int32) [][]int32 {
+		var res [][]int32
+		for i := range get(parts[0]) {
+			if get(parts[0])[i] == nil {
+				res = append(res, nil)
+				continue
+			}
+			var col []int32
+			for _, p := range parts {
+				col = append(col, get(p)[i]...)
+			}
+			res = append(res, col)
+		}
+		return res
+	}
+	out.Labels = join32(func(d *Dataset) [][]float32 { return d.Labels })
+	out.Index = joinInt(func(d *Dataset) [][]int32 { return d.Index })
+	out.Groups = joinInt(func(d *Dataset) [][]int32 { return d.Groups })
+	return out
+}
+
+// fitStream is Fit for a streaming trainer.
+func (t *Trainer) fitStream(ctx context.Context, hooks Hooks) error {
+	for !t.state.Done && t.state.Epoch < t.cfg.Epochs {
+		start := time.Now()
+		if t.state.EpochStep == 0 {
+			t.state.RNG, _ = t.data.rng.MarshalBinary()
+			t.b.Fill(t.loss.sumsVec(1), 0)
+		}
+		if err := t.planEpoch(); err != nil {
+			return err
+		}
+		if err := t.streamEpoch(ctx, hooks); err != nil {
+			return err
+		}
+		stats, err := t.endEpoch(start)
+		if err != nil {
+			return err
+		}
+		if hooks.Epoch != nil {
+			if err := hooks.Epoch(stats); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// loaded is a window read by the prefetching goroutine.
+type loaded struct {
+	data *Dataset
+	err  error
+}
+
+// streamEpoch trains the windows of the current epoch from the step the
+// state is at, reading each next window while the current one trains.
+func (t *Trainer) streamEpoch(ctx context.Context, hooks Hooks) error {
+	s := t.stream
+	first := 0
+	for first+1 < len(s.plan) && s.plan[first+1].firstStep <= t.state.EpochStep {
+		first++
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	windows := make(chan loaded, 1)
+	go func() {
+		defer close(windows)
+		for _, w := range s.plan[first:] {
+			d, err := readWindow(rctx, s.stream, w)
+			select {
+			case windows <- loaded{d, err}:
+			case <-rctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for wi := first; wi < len(s.plan); wi++ {
+		w := s.plan[wi]
+		ld, ok := <-windows
+		if !ok {
+			return ctx.Err()
+		}
+		if ld.err != nil {
+			return ld.err
+		}
+		if err := t.loadWindow(ld.data, w); err != nil {
+			return err
+		}
+		for t.state.EpochStep < w.firstStep+w.steps {
+			if err := ctx.Err(); err != nil {
+				return t.interrupt(err)
+			}
+			ls := t.state.EpochStep - w.firstStep
+			if err := t.step(ls, ls*t.cfg.Batch, min(t.cfg.Batch, w.rows-ls*t.cfg.Batch)); err != nil {
+				return err
+			}
+			t.state.EpochStep++
+			t.state.Step++
+			if hooks.Step != nil {
+				hooks.Step(t.state.Epoch, t.state.EpochStep-1, s.steps)
+			}
+		}
+	}
+	return nil
+}
+
+// loadWindow copies a window to the device: its inputs, labels and row
+// order, and its embedding segments.
+func (t *Trainer) loadWindow(d *Dataset, w streamWindow) error {
+	if err := d.validate(t.model.Spec, true); err != nil {
+		return fmt.Errorf("training data: %w", err)
+	}
+	t.train = d
+	spec := t.model.Spec
+	if len(d.X) > 0 {
+		t.b.WriteFloat32(t.data.x, 0, d.X)
+	}
+	t.b.WriteFloat32(t.data.y, 0, d.labelMatrix(spec, t.lay))
+	perm := t.data.perm[:d.N]
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	r := rand.New(rand.NewPCG(w.shuffleKey, streamShuffle))
+	r.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+	t.b.WriteInt32(t.data.idx, 0, perm)
+	for j := range t.tables {
+		t.tables[j].index = d.Index[j]
+		t.epochSegments(&t.tables[j], perm)
+	}
+	return nil
+}
