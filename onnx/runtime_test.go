@@ -326,10 +326,31 @@ func TestONNXRuntimeEveryKind(t *testing.T) {
 // refusedKinds are the kinds of model that export refuses: a model of
 // each must get an *onnx.UnsupportedError that names it (for a new
 // architecture, say, kind "architecture mmoe" refused with name "mmoe").
-// None so far: export writes every kind the project trains.
-var refusedKinds []struct {
+var refusedKinds = []struct {
 	kind, name string
 	model      func(*testing.T, backend.Backend, string) *pipeline.Model
+}{
+	{"feature embedded", "embedded", embeddedModel},
+}
+
+// embeddedModel is a model whose preprocessing learns a categorical
+// column as an embedding table: export refuses the feature kind before it
+// looks at the network.
+func embeddedModel(t *testing.T, b backend.Backend, dir string) *pipeline.Model {
+	trainFile, _ := writeGenerated(t, dir, generated{name: "embedded"})
+	o := pipeline.DefaultOptions()
+	o.Data, o.Out = trainFile, filepath.Join(dir, "embedded.mtl")
+	o.Tasks = []string{"y:regression", "flag:binary", "kind:multiclass"}
+	o.Ignore, o.Train.Epochs = []string{"x1", "site"}, 1
+	m := train(t, b, o)
+	for i, f := range m.Schema.Features {
+		if f.Kind == data.Categorical {
+			m.Schema.Features[i] = data.Feature{Name: f.Name, Kind: data.Embedded, Categories: append([]string{""}, f.Categories...), Dim: 2}
+			return m
+		}
+	}
+	t.Fatal("the generated data has no categorical column")
+	return nil
 }
 
 // cover records the kinds a trained model has.
