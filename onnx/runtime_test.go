@@ -332,6 +332,7 @@ var refusedKinds = []struct {
 }{
 	{"architecture mmoe", "mmoe", archModel(mtl.MMoE)},
 	{"architecture ple", "ple", archModel(mtl.PLE)},
+	{"feature embedded", "embedded", embeddedModel},
 }
 
 // archModel trains a small model of a mixture-of-experts body.
@@ -345,6 +346,26 @@ func archModel(arch mtl.Arch) func(*testing.T, backend.Backend, string) *pipelin
 		o.Arch, o.Experts, o.ExpertHidden, o.Train.Epochs = arch, 2, []int{4}, 1
 		return train(t, b, o)
 	}
+}
+
+// embeddedModel is a model whose preprocessing learns a categorical
+// column as an embedding table: export refuses the feature kind before it
+// looks at the network.
+func embeddedModel(t *testing.T, b backend.Backend, dir string) *pipeline.Model {
+	trainFile, _ := writeGenerated(t, dir, generated{name: "embedded"})
+	o := pipeline.DefaultOptions()
+	o.Data, o.Out = trainFile, filepath.Join(dir, "embedded.mtl")
+	o.Tasks = []string{"y:regression", "flag:binary", "kind:multiclass"}
+	o.Ignore, o.Train.Epochs = []string{"x1", "site"}, 1
+	m := train(t, b, o)
+	for i, f := range m.Schema.Features {
+		if f.Kind == data.Categorical {
+			m.Schema.Features[i] = data.Feature{Name: f.Name, Kind: data.Embedded, Categories: append([]string{""}, f.Categories...), Dim: 2}
+			return m
+		}
+	}
+	t.Fatal("the generated data has no categorical column")
+	return nil
 }
 
 // cover records the kinds a trained model has.
