@@ -133,6 +133,9 @@ func plans() map[string][]*launch {
 		{Kind: backend.Sigmoid, Col: 3, Classes: 1, LabelCol: 2, MaskCol: 3, PosWeight: 2}}
 	table := backend.LossTable{Tasks: tasks, Ints: f.make(backend.Int32, 16), Floats: f.make(backend.Float32, 2)}
 	clip := backend.Clip{NormSq: f.vec(1), MaxNorm: 1}
+	// Two groups of width 4 over three experts, reading 5 slots.
+	mix := backend.MixTable{Starts: []int{0, 3, 5}, Experts: []int{0, 1, 2, 1, 2}, NumExperts: 3, Width: 4, Ints: f.make(backend.Int32, 8)}
+	gates, experts := f.mat(9, 5), f.mat(9, 3*4)
 	return map[string][]*launch{
 		"Fill":       {fillLaunch(devBuffer(x.Buf, ""), x.Off, 1, x.Len, x.Len, 2, mb)},
 		"Scale":      {scaleLaunch(devBuffer(x.Buf, ""), x.Off, x.Len, 2, mb)},
@@ -148,6 +151,14 @@ func plans() map[string][]*launch {
 		"SGDStep":    {sgdLaunch(backend.SGD{LR: 0.1, Momentum: 0.9, Nesterov: true}, x, y, f.vec(1000), clip, mb)},
 		"SGDStep/no": {sgdLaunch(backend.SGD{LR: 0.1}, x, y, backend.Vec{}, backend.Clip{}, mb)},
 		"AdamStep":   {adamLaunch(backend.Adam{LR: 0.1, Beta1: 0.9, Beta2: 0.99, Eps: 1e-8, Step: 3, Decoupled: true}, x, y, f.vec(1000), f.vec(1000), clip, mb)},
+
+		"Mix":               {mixLaunch(f.mat(9, 2*4), gates, experts, mix, mb)},
+		"MixGrad":           mixGradLaunches(gates, experts, f.mat(9, 2*4), gates, experts, mix, mb),
+		"SoftmaxGroups":     {softmaxGroupsLaunch(gates, mix, mb)},
+		"SoftmaxGroupsGrad": {softmaxGroupsGradLaunch(gates, gates, mix, mb)},
+		"SegmentSum":        {segmentSumLaunch(f.mat(5, 17), m, idx, 3, idx, 9, status, mb)},
+		"AdamRows":          {adamRowsLaunch(backend.Adam{LR: 0.1, Beta1: 0.9, Beta2: 0.99, Eps: 1e-8, Step: 3}, m, f.mat(5, 17), out, m, idx, 2, clip, status, mb)},
+		"SGDRows":           {sgdRowsLaunch(backend.SGD{LR: 0.1, Momentum: 0.9}, m, f.mat(5, 17), out, idx, 2, clip, status, mb)},
 	}
 }
 
