@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"github.com/mtl-gpu/mtl-gpu/data"
+	"github.com/mtl-gpu/mtl-gpu/internal/trainset"
 	"github.com/mtl-gpu/mtl-gpu/mtl"
 )
 
@@ -33,13 +34,10 @@ func specTasks(s *data.Schema) []mtl.Task {
 	return tasks
 }
 
-// dataset turns encoded data into the trainer's form.
+// dataset turns encoded data into the trainer's form (see
+// trainset.Dataset, which a streamed run's blocks go through too).
 func dataset(enc *data.Encoded, tasks int) *mtl.Dataset {
-	d := &mtl.Dataset{N: enc.N, X: enc.X, Labels: enc.Labels}
-	for range tasks {
-		d.Groups = append(d.Groups, enc.Groups)
-	}
-	return d
+	return trainset.Dataset(enc, tasks)
 }
 
 // posWeights applies a positive-class weight to the binary tasks: none,
