@@ -203,6 +203,7 @@ type CacheSource struct {
 	want  []ColumnWant
 	index []cacheEntry
 	rows  int64
+	nrows []int // per block
 }
 
 var _ Source = (*CacheSource)(nil)
@@ -295,7 +296,9 @@ func (s *CacheSource) readIndex() error {
 		if _, err := s.f.ReadAt(b, s.index[i].offset); err != nil {
 			return bad("short block")
 		}
-		s.rows += int64(binary.LittleEndian.Uint32(b[8:]))
+		n := int(binary.LittleEndian.Uint32(b[8:]))
+		s.rows += int64(n)
+		s.nrows = append(s.nrows, n)
 	}
 	return nil
 }
@@ -315,6 +318,9 @@ func (s *CacheSource) Rows() int64 { return s.rows }
 
 // Blocks returns the number of cached blocks.
 func (s *CacheSource) Blocks() int { return len(s.index) }
+
+// BlockRows returns the number of rows of block i (from 0).
+func (s *CacheSource) BlockRows(i int) int { return s.nrows[i] }
 
 // Close closes the file.
 func (s *CacheSource) Close() error {

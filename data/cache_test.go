@@ -106,6 +106,9 @@ func TestCacheRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			sameBlocks(t, []Block{*b}, orig[i:i+1])
+			if c.BlockRows(i) != orig[i].N {
+				t.Fatalf("block %d: BlockRows %d, the block has %d", i, c.BlockRows(i), orig[i].N)
+			}
 		}
 		c.Close()
 	}

@@ -573,6 +573,35 @@ func (s *ParquetSource) Scan(ctx context.Context, want []ColumnWant, fn func(*Bl
 	return ctx.Err()
 }
 
+// RowGroupRows returns the number of rows of row group i (from 0).
+func (s *ParquetSource) RowGroupRows(i int) int64 { return s.pf.RowGroups()[i].NumRows() }
+
+// ReadRowGroup reads row group i (from 0) as one block, with want as in
+// Scan, decoding its columns in parallel: a streaming trainer reads the
+// row groups in a shuffled order.
+func (s *ParquetSource) ReadRowGroup(ctx context.Context, i int, want []ColumnWant) (*Block, error) {
+	checkWant(s.name, s.cols, want)
+	if s.file == nil {
+		return nil, fileErrorf(s.name, 0, "closed")
+	}
+	groups := s.pf.RowGroups()
+	if i < 0 || i >= len(groups) {
+		panic(fmt.Sprintf("data: row group %d of a file of %d", i, len(groups)))
+	}
+	var row int64
+	for _, rg := range groups[:i] {
+		row += rg.NumRows()
+	}
+	g := s.decodeGroup(ctx, groups[i], i, row, want)
+	if g.err != nil {
+		return nil, g.err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return &Block{Row: g.row, N: g.n, Cols: g.cols}, nil
+}
+
 // decodeGroup decodes the wanted columns of one row group, several leaves
 // at once.
 func (s *ParquetSource) decodeGroup(ctx context.Context, rg parquet.RowGroup, index int, row int64, want []ColumnWant) *pqGroup {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -370,5 +372,74 @@ func TestParquetAdultMatchesCSV(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestParquetReadRowGroup reads row groups in any order, each as the
+// blocks a scan delivers for it, with its first row and row count.
+func TestParquetReadRowGroup(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var text strings.Builder
+	text.WriteString("id,x,name\n")
+	for i := range 2500 {
+		fmt.Fprintf(&text, "%d,%g,n%d\n", i, float64(i)/7, i%13)
+	}
+	csvPath := filepath.Join(dir, "g.csv")
+	if err := os.WriteFile(csvPath, []byte(text.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := OpenCSV(csvPath, CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	pqPath := filepath.Join(dir, "g.parquet")
+	f, err := os.Create(pqPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteParquet(context.Background(), f, src, ParquetWriteOptions{RowGroupRows: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	// Blocks of 300 rows: a scan cuts each row group in several.
+	pq, err := OpenParquet(pqPath, ParquetOptions{BlockRows: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pq.Close()
+	want := []ColumnWant{Auto, Auto, Text}
+	scanned := collectBlocks(t, pq, want)
+	if pq.RowGroups() != 3 {
+		t.Fatalf("%d row groups, want 3", pq.RowGroups())
+	}
+	for _, i := range []int{2, 0, 1} {
+		b, err := pq.ReadRowGroup(context.Background(), i, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Row != int64(1000*i) || int64(b.N) != pq.RowGroupRows(i) || b.N != []int{1000, 1000, 500}[i] {
+			t.Fatalf("row group %d: rows %d.. (%d), RowGroupRows %d", i, b.Row, b.N, pq.RowGroupRows(i))
+		}
+		for r := range b.N {
+			row := b.Row + int64(r)
+			j := 0
+			for scanned[j].Row+int64(scanned[j].N) <= row {
+				j++
+			}
+			sb := scanned[j]
+			k := int(row - sb.Row)
+			for c := range want {
+				if got, w := b.Cols[c].Text(r), sb.Cols[c].Text(k); got != w {
+					t.Fatalf("row group %d, row %d, column %d: %q, the scan gives %q", i, row, c, got, w)
+				}
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := pq.ReadRowGroup(ctx, 0, want); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled read: %v", err)
 	}
 }
