@@ -33,6 +33,88 @@ const (
 // at the log-odds (or log class frequencies) of train's labels, so that
 // training begins from the best constant prediction.
 func NewModel(spec Spec, train *Dataset, seed uint64) (*Model, error) {
+	spec, err := spec.withOutputs()
+	if err != nil {
+		return nil, err
+	}
+	if err := train.validate(spec, true); err != nil {
+		return nil, err
+	}
+	return newModel(spec, train.LabelStats(spec), seed)
+}
+
+// LabelStats summarises one task's training labels: what a new model's
+// head starts from.
+type LabelStats struct {
+	// Counts holds the labelled rows of each class of a Binary (0, then
+	// 1) or Multiclass task; nil for a Regression task.
+	Counts []int64
+	// Mean and Std are the mean and population standard deviation of a
+	// Regression task's labels (0 and 1 without labels, Std 1 for
+	// constant labels).
+	Mean, Std float64
+}
+
+// LabelStats returns the statistics of each task's labels in d, which
+// must hold valid labels for spec's tasks.
+func (d *Dataset) LabelStats(spec Spec) []LabelStats {
+	stats := make([]LabelStats, len(spec.Tasks))
+	for t, task := range spec.Tasks {
+		st := &stats[t]
+		switch task.Type {
+		case Regression:
+			st.Mean, st.Std = meanStd(d.Labels[t])
+		default:
+			st.Counts = make([]int64, max(task.Classes, 2))
+			if task.Type == Binary {
+				st.Counts = st.Counts[:2]
+			}
+			for _, y := range d.Labels[t] {
+				if !math.IsNaN(float64(y)) {
+					st.Counts[int(y)]++
+				}
+			}
+		}
+	}
+	return stats
+}
+
+// NewModelFromStats creates a model as NewModel does from training data
+// that is summarised by the statistics of each task's labels rather than
+// held in memory (a stream): with the same statistics it gives the same
+// parameters.
+func NewModelFromStats(spec Spec, stats []LabelStats, seed uint64) (*Model, error) {
+	spec, err := spec.withOutputs()
+	if err != nil {
+		return nil, err
+	}
+	if len(stats) != len(spec.Tasks) {
+		return nil, fmt.Errorf("label statistics for %d tasks, the model has %d", len(stats), len(spec.Tasks))
+	}
+	for t, task := range spec.Tasks {
+		st := stats[t]
+		want := task.Classes
+		if task.Type == Binary {
+			want = 2
+		}
+		switch {
+		case task.Type == Regression && (!(st.Std > 0) || math.IsInf(st.Std, 0) || math.IsNaN(st.Mean) || math.IsInf(st.Mean, 0)):
+			return nil, fmt.Errorf("task %q: label mean %g and standard deviation %g", task.Name, st.Mean, st.Std)
+		case task.Type != Regression && len(st.Counts) != want:
+			return nil, fmt.Errorf("task %q: label counts of %d classes, the task has %d", task.Name, len(st.Counts), want)
+		}
+		for _, c := range st.Counts {
+			if c < 0 {
+				return nil, fmt.Errorf("task %q: label count %d", task.Name, c)
+			}
+		}
+	}
+	return newModel(spec, stats, seed)
+}
+
+// withOutputs returns a copy of spec with one output for every task that
+// is not Multiclass, validated.
+func (spec Spec) withOutputs() (Spec, error) {
 	spec.Tasks = append([]Task(nil), spec.Tasks...)
 	spec.Hidden = append([]int(nil), spec.Hidden...)
 	for i := range spec.Tasks {
@@ -40,24 +122,34 @@ func NewModel(spec Spec, train *Dataset, seed uint64) (*Model, error) {
 			spec.Tasks[i].Classes = 1
 		}
 	}
-	if err := spec.Validate(); err != nil {
-		return nil, err
-	}
-	if err := train.validate(spec, true); err != nil {
-		return nil, err
-	}
+	return spec, spec.Validate()
+}
+
+// newModel creates a model for a validated spec from the statistics of
+// its tasks' labels.
+func newModel(spec Spec, stats []LabelStats, seed uint64) (*Model, error) {
 	for t := range spec.Tasks {
 		task := &spec.Tasks[t]
 		if task.Type == Regression && task.Std == 0 {
-			task.Mean, task.Std = meanStd(train.Labels[t])
+			task.Mean, task.Std = stats[t].Mean, stats[t].Std
 		}
 	}
 	l := newLayout(spec)
 	m := &Model{Spec: spec, Params: make([]float32, spec.members()*l.total)}
 	for mi := range spec.members() {
-		m.initMember(l, m.Params[mi*l.total:(mi+1)*l.total], train, seed+uint64(mi))
+		m.initMember(l, m.Params[mi*l.total:(mi+1)*l.total], stats, seed+uint64(mi))
 	}
 	return m, nil
+}
+
+// NumParams is the number of parameters of a model of spec (0 for a spec
+// that does not validate).
+func (spec Spec) NumParams() int {
+	spec, err := spec.withOutputs()
+	if err != nil {
+		return 0
+	}
+	return spec.members() * newLayout(spec).total
 }
 
 // initMember draws one member's initial parameters from seed: the weights
@@ -65,7 +157,7 @@ func NewModel(spec Spec, train *Dataset, seed uint64) (*Model, error) {
 // gates and heads uniform in ±1/√(fan-in), the embedding tables with
 // variance 1/dim (from a stream of their own), and the heads' biases at the
 // best constant prediction.
-func (m *Model) initMember(l *layout, params []float32, train *Dataset, seed uint64) {
+func (m *Model) initMember(l *layout, params []float32, stats []LabelStats, seed uint64) {
 	spec := m.Spec
 	rng := rand.New(rand.NewPCG(seed, streamInit))
 	uniform := func(dst []float32, bound float64) {
@@ -96,7 +188,7 @@ func (m *Model) initMember(l *layout, params []float32, train *Dataset, seed uin
 	k := l.last()
 	uniform(params[l.heads:l.heads+l.mainCols*k], 1/math.Sqrt(float64(k)))
 	for t, task := range spec.Tasks {
-		priorBias(params[l.headBias+l.cols[t]:l.headBias+l.cols[t]+task.outputs()], task, train.Labels[t])
+		priorBias(params[l.headBias+l.cols[t]:l.headBias+l.cols[t]+task.outputs()], task, stats[t].Counts)
 	}
 	erng := rand.New(rand.NewPCG(seed, streamEmbed))
 	for _, e := range l.embed {
@@ -134,43 +226,32 @@ func meanStd(y []float32) (float64, float64) {
 	return mean, std
 }
 
-// priorBias sets a head's bias to the best constant logits for labels.
-func priorBias(bias []float32, t Task, labels []float32) {
+// priorBias sets a head's bias to the best constant logits for the label
+// counts of each class.
+func priorBias(bias []float32, t Task, counts []int64) {
 	switch t.Type {
 	case Binary:
-		var pos, n float64
-		for _, y := range labels {
-			if !math.IsNaN(float64(y)) {
-				n++
-				pos += float64(y)
-			}
-		}
+		n := float64(counts[0] + counts[1])
 		if n == 0 {
 			return
 		}
 		// Under a positive-class weight w the best constant probability
 		// is w·p/(w·p + 1 − p).
-		p := pos / n
+		p := float64(counts[1]) / n
 		w := t.posWeight()
 		q := min(max(w*p/(w*p+1-p), 1e-3), 1-1e-3)
 		bias[0] = float32(math.Log(q / (1 - q)))
 	case Multiclass:
-		counts := make([]float64, t.Classes)
-		for _, y := range labels {
-			if !math.IsNaN(float64(y)) {
-				counts[int(y)]++
-			}
-		}
 		var total, mean float64
 		for _, c := range counts {
-			total += c + 1
+			total += float64(c) + 1
 		}
-		for c := range counts {
-			mean += math.Log((counts[c] + 1) / total)
+		for _, c := range counts {
+			mean += math.Log((float64(c) + 1) / total)
 		}
 		mean /= float64(t.Classes)
-		for c := range counts {
-			bias[c] = float32(math.Log((counts[c]+1)/total) - mean)
+		for k, c := range counts {
+			bias[k] = float32(math.Log((float64(c)+1)/total) - mean)
 		}
 	}
 }
