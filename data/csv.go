@@ -243,8 +243,16 @@ func openCSVStream(raw io.Reader, name string, opts CSVOptions) (header []string
 	}
 	base = strings.TrimSuffix(base, ".gz")
 
-	buf := make([]byte, 0, max(headerPeek, opts.ChunkSize)+64<<10)
-	buf, eof, rerr := readAtLeast(text, buf, headerPeek)
+	// The text read with the header is the start of the first chunk:
+	// reading much more than a chunk would make every chunk carry the
+	// rest. The first line is read whole (up to headerPeek) to choose the
+	// delimiter.
+	peek := min(headerPeek, max(opts.ChunkSize, 64<<10))
+	buf := make([]byte, 0, peek+64<<10)
+	buf, eof, rerr := readAtLeast(text, buf, peek)
+	for rerr == nil && !eof && len(buf) < headerPeek && bytes.IndexAny(buf, "\r\n") < 0 {
+		buf, eof, rerr = readAtLeast(text, buf, min(2*len(buf), headerPeek))
+	}
 	if rerr != nil {
 		return fail(fileErrorf(name, 0, "reading: %v", rerr))
 	}

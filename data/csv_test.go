@@ -683,3 +683,55 @@ func BenchmarkCSVScan(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows*45), "ns/cell")
 }
+
+// TestCSVSmallChunksReadLittleAhead opens files with small chunks: the
+// text read with the header is about a chunk, not the megabyte that
+// chooses the delimiter, so that the chunks that follow do not carry it;
+// and a header line longer than a chunk is still read whole to choose the
+// delimiter.
+func TestCSVSmallChunksReadLittleAhead(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("a,b\n")
+	for i := range 200_000 {
+		fmt.Fprintf(&b, "%d,%d\n", i, i%7)
+	}
+	path := filepath.Join(dir, "long.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := OpenCSV(path, CSVOptions{ChunkSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if n := len(src.pending.pending); n > 128<<10 {
+		t.Errorf("%d bytes read ahead with the header, for chunks of 64 KiB", n)
+	}
+	var rows int64
+	if err := src.Scan(context.Background(), Wants(2, Auto), func(blk *Block) error {
+		rows += int64(blk.N)
+		return nil
+	}); err != nil || rows != 200_000 {
+		t.Fatalf("%d rows, %v", rows, err)
+	}
+	// A header of 150 KB whose one comma comes after 64 KiB of names
+	// with semicolons in them: read whole, it is comma-separated.
+	var h strings.Builder
+	for i := range 15_000 {
+		fmt.Fprintf(&h, "c%05d;", i)
+	}
+	wide := filepath.Join(dir, "wide.csv")
+	if err := os.WriteFile(wide, []byte(h.String()+",last\n1,2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := OpenCSV(wide, CSVOptions{ChunkSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if ws.Delimiter() != ',' || len(ws.Columns()) != 2 {
+		t.Errorf("delimiter %q, %d columns", ws.Delimiter(), len(ws.Columns()))
+	}
+}
