@@ -1,0 +1,269 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/mtl-gpu/mtl-gpu/data"
+)
+
+// FitOptions says how a run's first pass prepares for streaming.
+type FitOptions struct {
+	// Mode is what the run asks for.
+	Mode Mode
+	// Budget is the memory budget.
+	Budget Budget
+	// CachePath is where the block cache of a source that is not read by
+	// block directly (CSV, TSV, NumPy, joined sources) is written: beside
+	// the model file. "" puts it in the system's temporary directory.
+	CachePath string
+	// KeepCache leaves the cache file in place when the run is done.
+	KeepCache bool
+	// ChunkSize is the CSVOptions.ChunkSize a text source was opened with:
+	// ChunkSize(Budget.Bytes) for a new run, the recorded
+	// Layout.ChunkSize for a resumed one. Its chunks are the cache's
+	// units, which blocks are made of.
+	ChunkSize int
+}
+
+// ChunkSize is the number of bytes of text in a block of a CSV file read
+// under the budget: a 256th of it, between 16 KiB and 4 MiB. The first
+// pass parses a few such chunks at once; each is a unit of the cache,
+// and a stream's blocks are runs of them.
+func ChunkSize(budget int64) int {
+	return int(min(max(budget/256, 16<<10), 4<<20))
+}
+
+// Fitted is a run's first pass over its source: what data.FitSource
+// learnt and, when the run may stream a source that cannot be read by
+// block directly, the block cache written on the way. Close removes the
+// cache.
+type Fitted struct {
+	// FitResult is what the pass learnt. Stream drops its Groups and
+	// Strata once it has split the rows.
+	*data.FitResult
+
+	src       data.Source
+	opts      FitOptions
+	notStream error // why src cannot be streamed, or nil
+	cache     *cachedSource
+	keep      bool
+}
+
+// Fit makes a run's first pass over src: data.FitSource with opts and,
+// when the source is a text file (or any source that is not a Parquet
+// file) that the run may stream, the block cache written from the same
+// reading of the text. The cache is written when o.Mode is Always, or
+// Auto with a file of at least a quarter of the budget (a compressed file
+// counts four times its size); a run that decides to stream without one
+// writes it in another pass (Stream). Fit does not close src.
+func Fit(ctx context.Context, src data.Source, opts data.Options, o FitOptions) (*Fitted, error) {
+	f := &Fitted{src: src, opts: o, keep: o.KeepCache, notStream: streamable(src)}
+	if o.Mode == Always && f.notStream != nil {
+		return nil, f.notStream
+	}
+	scan := src
+	var tee *teeSource
+	if f.wantsCache() {
+		path, err := cachePath(o.CachePath)
+		if err != nil {
+			return nil, err
+		}
+		tee = &teeSource{Source: src, path: path}
+		scan = tee
+	}
+	res, err := data.FitSource(ctx, scan, opts)
+	if err != nil {
+		if tee != nil {
+			os.Remove(tee.path)
+		}
+		return nil, err
+	}
+	f.FitResult = res
+	if tee != nil {
+		if f.cache, err = openCached(tee.path, src); err != nil {
+			os.Remove(tee.path)
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// wantsCache reports whether the first pass writes the block cache.
+func (f *Fitted) wantsCache() bool {
+	if f.notStream != nil || f.opts.Mode == Never {
+		return false
+	}
+	if _, ok := f.src.(*data.ParquetSource); ok {
+		return false
+	}
+	if f.opts.Mode == Always {
+		return true
+	}
+	st, err := os.Stat(f.src.Name())
+	if err != nil {
+		return false
+	}
+	size := st.Size()
+	if strings.HasSuffix(strings.ToLower(f.src.Name()), ".gz") {
+		size *= 4
+	}
+	return size >= f.opts.Budget.Bytes/4
+}
+
+// streamable says why src cannot be streamed (nil when it can): a
+// stream reads its source by block, again and again, so it must be a file.
+func streamable(src data.Source) error {
+	name := src.Name()
+	st, err := os.Stat(name)
+	if err != nil || !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file (a pipe?): streaming reads the data again in every epoch", name)
+	}
+	return nil
+}
+
+// Source is the source later passes read: the block cache when the first
+// pass wrote one (its blocks name the lines of the original file), else
+// the source given to Fit. An in-memory run encodes it too.
+func (f *Fitted) Source() data.Source {
+	if f.cache != nil {
+		return f.cache
+	}
+	return f.src
+}
+
+// Streamable says why the source cannot be streamed, or nil.
+func (f *Fitted) Streamable() error { return f.notStream }
+
+// Decide decides, for the need estimated with Estimate, whether the run
+// streams (see the function Decide), with the options given to Fit.
+func (f *Fitted) Decide(need Need) (Decision, error) {
+	return Decide(need, f.opts.Budget, f.opts.Mode, f.notStream)
+}
+
+// CachePath is the path of the block cache, or "" when there is none.
+func (f *Fitted) CachePath() string {
+	if f.cache == nil {
+		return ""
+	}
+	return f.cache.cache.Name()
+}
+
+// Close closes the cache and removes it, unless the options keep it.
+func (f *Fitted) Close() error {
+	if f.cache == nil {
+		return nil
+	}
+	path := f.cache.cache.Name()
+	err := f.cache.cache.Close()
+	f.cache = nil
+	if !f.keep {
+		if rerr := os.Remove(path); err == nil && rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = rerr
+		}
+	}
+	return err
+}
+
+// cachePath returns the cache's path: the one given, or a new file in the
+// temporary directory.
+func cachePath(path string) (string, error) {
+	if path != "" {
+		return path, nil
+	}
+	f, err := os.CreateTemp("", "mtl-gpu-*.cache")
+	if err != nil {
+		return "", fmt.Errorf("block cache: %w", err)
+	}
+	f.Close()
+	return f.Name(), nil
+}
+
+// writeCache writes the cache of src with want in a pass of its own.
+func (f *Fitted) writeCache(ctx context.Context, want []data.ColumnWant) error {
+	path, err := cachePath(f.opts.CachePath)
+	if err != nil {
+		return err
+	}
+	if err := data.WriteCache(ctx, path, f.src, want, nil); err != nil {
+		return err
+	}
+	if f.cache, err = openCached(path, f.src); err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
+}
+
+// teeSource is a source whose first scan writes the block cache as it
+// delivers the blocks. A second scan (data.FitSource reads again, as
+// text, a column that holds both numbers and texts, to keep its numbers
+// as written) reads the source again and writes the cache anew with
+// those columns as text too, so that the cache encodes them as the text
+// does.
+type teeSource struct {
+	data.Source
+	path string
+	want []data.ColumnWant // of the cache written, nil before
+}
+
+func (t *teeSource) Scan(ctx context.Context, want []data.ColumnWant, fn func(*data.Block) error) error {
+	if t.want == nil {
+		t.want = append([]data.ColumnWant(nil), want...)
+		return data.WriteCache(ctx, t.path, t.Source, t.want, fn)
+	}
+	merged := append([]data.ColumnWant(nil), t.want...)
+	for c, w := range want {
+		if w == data.Text {
+			merged[c] = data.Text
+		}
+	}
+	again := t.path + ".new"
+	if err := data.WriteCache(ctx, again, t.Source, merged, fn); err != nil {
+		return err
+	}
+	t.want = merged
+	return os.Rename(again, t.path)
+}
+
+// cachedSource is a block cache read as the source it was written from:
+// it has that source's name, so that errors name the original file (and
+// its lines, which the cache keeps).
+type cachedSource struct {
+	cache *data.CacheSource
+	name  string
+}
+
+var _ data.Source = (*cachedSource)(nil)
+
+func openCached(path string, src data.Source) (*cachedSource, error) {
+	c, err := data.OpenCache(path)
+	if err != nil {
+		return nil, err
+	}
+	return &cachedSource{cache: c, name: src.Name()}, nil
+}
+
+// Name returns the original source's name.
+func (c *cachedSource) Name() string { return c.name }
+
+// Columns returns the original source's columns.
+func (c *cachedSource) Columns() []string { return c.cache.Columns() }
+
+// Rows returns the number of rows.
+func (c *cachedSource) Rows() int64 { return c.cache.Rows() }
+
+// Wants returns the wants the blocks were cached with (see
+// data.CacheSource.Wants); the encoders adapt to them.
+func (c *cachedSource) Wants() []data.ColumnWant { return c.cache.Wants() }
+
+// Scan reads the cache in order.
+func (c *cachedSource) Scan(ctx context.Context, want []data.ColumnWant, fn func(*data.Block) error) error {
+	return c.cache.Scan(ctx, want, fn)
+}
+
+// Close does nothing: the cache is closed by Fitted.Close.
+func (c *cachedSource) Close() error { return nil }

@@ -1,0 +1,127 @@
+package stream
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/mtl-gpu/mtl-gpu/data"
+	"github.com/mtl-gpu/mtl-gpu/mtl"
+)
+
+// procStatus reads a field of /proc/self/status in bytes (VmRSS, VmHWM).
+func procStatus(t testing.TB, field string) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skipf("no /proc/self/status: %v", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("no %s in /proc/self/status", field)
+	return 0
+}
+
+// memoryChild is the environment variable that makes TestPeakMemory the
+// run it measures, in a process of its own.
+const memoryChild = "MTLGPU_STREAM_MEMORY_CHILD"
+
+// TestPeakMemory streams a CSV file five times the memory budget through
+// the first pass, the encoding pass and a training epoch, in a process of
+// its own (as the command would run it, with the runtime's memory limit
+// at the budget), and checks that its peak resident memory grew by no
+// more than the budget and 12 MiB from where it started (the runtime's
+// and the backend's own memory: the command allows 100 MB). Holding the
+// encoded file, or the file, would take several times that. The
+// validation rows are held in memory (twice with the CPU backend): a
+// validation split of 2% keeps them to a fraction of the budget.
+func TestPeakMemory(t *testing.T) {
+	if path := os.Getenv(memoryChild); path != "" {
+		memoryRun(t, path)
+		return
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("measures /proc/self/status")
+	}
+	t.Parallel()
+	const budget = 8 << 20
+	path := tempPath(t, "big.csv")
+	size := genCSV(t, path, 280_000, 30, 6)
+	if size < 5*budget {
+		t.Fatalf("the file has %d bytes, less than five budgets", size)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPeakMemory$", "-test.v")
+	cmd.Env = append(os.Environ(), memoryChild+"="+path, fmt.Sprintf("MTLGPU_STREAM_BUDGET=%d", budget))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var start, peak, encoded int64
+	for _, line := range strings.Split(string(out), "\n") {
+		if i := strings.Index(line, "memory: "); i >= 0 {
+			fmt.Sscanf(line[i:], "memory: start %d peak %d encoded %d", &start, &peak, &encoded)
+		}
+	}
+	if peak == 0 {
+		t.Fatalf("no measure in the child's output:\n%s", out)
+	}
+	grew, allowed := peak-start, int64(budget+12<<20)
+	t.Logf("file %s, encoded %s, budget %s: resident memory %s at the start, %s at the peak (+%s)",
+		FormatSize(size), FormatSize(encoded), FormatSize(budget), FormatSize(start), FormatSize(peak), FormatSize(grew))
+	if encoded < 2*allowed {
+		t.Fatalf("the encoded file (%s) is too small for the test to tell streaming from holding it", FormatSize(encoded))
+	}
+	if grew > allowed {
+		t.Errorf("resident memory grew by %s, more than the budget of %s and 12 MiB", FormatSize(grew), FormatSize(budget))
+	}
+}
+
+// memoryRun is the measured run.
+func memoryRun(t *testing.T, path string) {
+	budget, err := strconv.ParseInt(os.Getenv("MTLGPU_STREAM_BUDGET"), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	start := procStatus(t, "VmRSS")
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	debug.SetMemoryLimit(int64(ms.Sys) + budget)
+	b := cpuBackend(t)
+	cfg := mtl.DefaultConfig()
+	cfg.Epochs, cfg.Batch = 1, 256
+	_, d := fitStream(t, openCSV(t, path, budget), FitOptions{Mode: Always, Budget: Budget{Bytes: budget}, CachePath: path + ".cache"},
+		Options{ValFraction: 0.02, SplitSeed: 1, ByGroup: true}, func(s *data.Schema) mtl.Spec { return specOf(s, 16) })
+	t.Log(d.Describe())
+	spec := specOf(d.schema, 16)
+	model, err := mtl.NewModelFromStats(spec, d.LabelStats(), cfg.Seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := mtl.NewStreamTrainer(b, model, cfg, d, d.Window(), d.Val, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if err := tr.Fit(context.Background(), mtl.Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	encoded := int64(d.Rows()+d.Val.N) * encodedRowBytes(d.schema)
+	t.Logf("memory: start %d peak %d encoded %d", start, procStatus(t, "VmHWM"), encoded)
+}
