@@ -51,7 +51,7 @@ test-pure:
 
 test-opencl:
 	$(REQUIRE) $(GO) test -json -tags opencl ./backend/opencl/ ./kernels/ | $(SUMMARY) -append $(SKIPS)
-	$(REQUIRE) $(GO) test -json -tags opencl -run OpenCL ./cmd/mtl-gpu/ | $(SUMMARY) -append $(SKIPS)
+	$(REQUIRE) $(GO) test -json -tags opencl -run OpenCL ./cmd/mtl-gpu/ ./stream/ | $(SUMMARY) -append $(SKIPS)
 
 test-summary:
 	@$(SUMMARY) -report $(SKIPS)
