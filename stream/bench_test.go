@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/mtl-gpu/mtl-gpu/data"
-	"github.com/mtl-gpu/mtl-gpu/internal/trainset"
 	"github.com/mtl-gpu/mtl-gpu/mtl"
 )
 
@@ -76,9 +75,10 @@ func BenchmarkEpoch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	res, train, _, _ := inMemory(b, src, fitOptions(b), 0, 0)
+	mem := inMemory(b, src, fitOptions(b), 0, 0)
 	src.Close()
-	encoded := int64(train.N) * encodedRowBytes(res.Schema)
+	res := mem.res
+	encoded := int64(mem.train.N) * encodedRowBytes(res.Schema)
 	for _, v := range []struct{ from, budget string }{{"cache", "a fifth"}, {"cache", "ample"}, {"parquet", "ample"}} {
 		budget := 40 * encoded
 		if v.budget == "a fifth" {
@@ -118,7 +118,7 @@ func BenchmarkEpoch(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer streamed.Close()
-			ds := trainset.Dataset(train, 3)
+			ds := mem.train
 			if model, err = mtl.NewModel(sp, ds, c.Seed); err != nil {
 				b.Fatal(err)
 			}

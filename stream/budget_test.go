@@ -6,8 +6,6 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/mtl-gpu/mtl-gpu/data"
-	"github.com/mtl-gpu/mtl-gpu/internal/trainset"
 	"github.com/mtl-gpu/mtl-gpu/mtl"
 )
 
@@ -113,24 +111,24 @@ func TestEstimate(t *testing.T) {
 	t.Parallel()
 	path := tempPath(t, "t.csv")
 	genCSV(t, path, 500, 4, 7)
-	res, train, val, _ := inMemory(t, openCSV(t, path, 1<<20), fitOptions(t), 0.1, 3)
+	mem := inMemory(t, openCSV(t, path, 1<<20), fitOptions(t), 0.1, 3)
+	res := mem.res
 	spec := specOf(res.Schema, 8)
 	cfg := mtl.DefaultConfig()
 	n := Estimate(res, spec, cfg, true)
 	held := int64(0)
-	for _, enc := range []*data.Encoded{train, val} {
-		held += 4 * int64(len(enc.X)+len(enc.Groups))
-		for _, ix := range enc.Index {
-			held += 4 * int64(len(ix))
-		}
-		for _, l := range enc.Labels {
-			held += 4 * int64(len(l))
-		}
+	enc := mem.all
+	held += 4 * int64(len(enc.X)+len(enc.Groups))
+	for _, ix := range enc.Index {
+		held += 4 * int64(len(ix))
+	}
+	for _, l := range enc.Labels {
+		held += 4 * int64(len(l))
 	}
 	if n.Rows != 500 || n.Rows*n.RowBytes != held {
 		t.Errorf("estimate %d rows of %d bytes, the run holds %d bytes", n.Rows, n.RowBytes, held)
 	}
-	model, err := mtl.NewModel(spec, trainset.Dataset(train, 3), cfg.Seed)
+	model, err := mtl.NewModel(spec, mem.train, cfg.Seed)
 	if err != nil {
 		t.Fatal(err)
 	}

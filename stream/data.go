@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/mtl-gpu/mtl-gpu/data"
@@ -51,8 +52,8 @@ type Layout struct {
 // and what a new model needs to know of the training labels. It reads
 // the source of the Fitted it was made from, which must stay open.
 type Data struct {
-	// Val holds the validation rows in the order of the source, nil
-	// without a validation split.
+	// Val holds the validation rows in the order an in-memory run holds
+	// them (the split's), nil without a validation split.
 	Val *mtl.Dataset
 	// Warnings are the encoding's lines about allowed but doubtful input
 	// (imputed values, unseen categories), over every row.
@@ -64,9 +65,12 @@ type Data struct {
 	reader unitReader
 	start  []int64 // first row of each unit, and the row count at the end
 	parts  []int8  // per row: 0 training, 1 validation
-	blocks []block
-	rows   int
-	stats  []labelAcc
+	// valOrder lists the validation rows in the split's order, until the
+	// encoding pass has placed them.
+	valOrder []int32
+	blocks   []block
+	rows     int
+	stats    []labelAcc
 
 	mu   sync.Mutex // one Block at a time: the encoder is reused
 	enc  *data.BlockEncoder
@@ -127,7 +131,7 @@ func (f *Fitted) Stream(ctx context.Context, o Options) (*Data, error) {
 		if o.ByGroup {
 			groups = f.Groups
 		}
-		d.parts = trainset.Parts(int(rows), o.ValFraction, o.SplitSeed, groups)
+		d.parts, d.valOrder = trainset.Parts(int(rows), o.ValFraction, o.SplitSeed, groups)
 	} else {
 		d.parts = make([]int8, rows)
 	}
@@ -194,9 +198,22 @@ func (d *Data) encodePass(ctx context.Context, src data.Source) error {
 	}
 	d.Warnings = be.Warnings()
 	if nval > 0 {
-		d.Val = trainset.Dataset(val, len(d.schema.Targets))
+		d.Val = d.splitOrder(trainset.Dataset(val, len(d.schema.Targets)))
 	}
+	d.valOrder = nil
 	return nil
+}
+
+// splitOrder puts the validation rows, read in file order, in the order
+// of the split, which is the order of an in-memory run's validation set.
+func (d *Data) splitOrder(val *mtl.Dataset) *mtl.Dataset {
+	byFile := slices.Clone(d.valOrder)
+	slices.Sort(byFile)
+	at := make([]int, len(d.valOrder))
+	for j, row := range d.valOrder {
+		at[j], _ = slices.BinarySearch(byFile, row)
+	}
+	return val.Rows(at, d.schema.Dim())
 }
 
 // plan sizes the blocks and lists those with training rows.

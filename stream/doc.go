@@ -34,10 +34,10 @@
 // there is a group column), then reads the cache or the Parquet file once
 // in order: it encodes every row (so that a bad cell is an error before
 // training starts, and the warnings cover every row), keeps the
-// validation rows in memory (Data.Val, in file order) and counts the
-// training labels (Data.LabelStats, for mtl.NewModelFromStats; the class
-// counts are exact, a regression target's mean and deviation are
-// Welford's).
+// validation rows in memory (Data.Val, in the split's order, as an
+// in-memory run holds them) and counts the training labels
+// (Data.LabelStats, for mtl.NewModelFromStats; the class counts are
+// exact, a regression target's mean and deviation are Welford's).
 //
 // # Blocks
 //

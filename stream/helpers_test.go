@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/mtl-gpu/mtl-gpu/backend"
@@ -129,24 +130,47 @@ func specOf(s *data.Schema, hidden ...int) mtl.Spec {
 	return spec
 }
 
-// inMemory prepares the rows as an in-memory run does: FitSource, the
-// split, EncodeSource into a training and a validation part.
-func inMemory(t testing.TB, src data.Source, opts data.Options, frac float64, seed uint64) (*data.FitResult, *data.Encoded, *data.Encoded, []string) {
+// memRun is the rows of an in-memory run.
+type memRun struct {
+	res *data.FitResult
+	// all is every row encoded; train and val the training and
+	// validation rows in the order of the split (an in-memory run's
+	// order), trainByFile the training rows in file order (a stream's).
+	all                     *data.Encoded
+	train, val, trainByFile *mtl.Dataset
+	warnings                []string
+}
+
+// inMemory prepares the rows as an in-memory run does: FitSource,
+// EncodeSource, the split (none when frac is 0).
+func inMemory(t testing.TB, src data.Source, opts data.Options, frac float64, seed uint64) memRun {
 	t.Helper()
 	ctx := context.Background()
 	res, err := data.FitSource(ctx, src, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var parts []int8
-	if frac > 0 {
-		parts = trainset.Parts(int(res.Rows), frac, seed, res.Groups)
-	}
-	outs, warnings, err := res.Schema.EncodeSource(ctx, src, data.EncodeOptions{Targets: true, Parts: parts, NumParts: 2})
+	encs, warnings, err := res.Schema.EncodeSource(ctx, src, data.EncodeOptions{Targets: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res, outs[0], outs[1], warnings
+	m := memRun{res: res, all: encs[0], warnings: warnings}
+	n := int(res.Rows)
+	var rest, part []int
+	if frac > 0 {
+		rest, part = trainset.Split(n, frac, seed, res.Groups)
+	} else {
+		for i := range n {
+			rest = append(rest, i)
+		}
+	}
+	all := trainset.Dataset(m.all, len(res.Schema.Targets))
+	m.train = all.Rows(rest, m.all.D)
+	if len(part) > 0 {
+		m.val = all.Rows(part, m.all.D)
+	}
+	m.trainByFile = all.Rows(slices.Sorted(slices.Values(rest)), m.all.D)
+	return m
 }
 
 func cpuBackend(t testing.TB) backend.Backend {

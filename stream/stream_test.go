@@ -109,7 +109,8 @@ func TestStreamHoldsTheRowsOfAnInMemoryRun(t *testing.T) {
 	}
 	for name, src := range open {
 		t.Run(name, func(t *testing.T) {
-			res, train, val, warnings := inMemory(t, src(), fitOptions(t), 0.2, 5)
+			mem := inMemory(t, src(), fitOptions(t), 0.2, 5)
+			res, warnings := mem.res, mem.warnings
 			f, d := fitStream(t, src(), FitOptions{Mode: Always, Budget: Budget{Bytes: budget}, CachePath: tempPath(t, "c.cache")},
 				Options{ValFraction: 0.2, SplitSeed: 5, ByGroup: true, Layout: Layout{BlockRows: 777, Window: 3}}, nil)
 			if (f.CachePath() != "") != (name == "csv") {
@@ -121,11 +122,10 @@ func TestStreamHoldsTheRowsOfAnInMemoryRun(t *testing.T) {
 			if len(f.Schema.Embeddings()) != 1 || len(warnings) == 0 {
 				t.Fatalf("the table has %d embedded features and warnings %q: it does not test them", len(f.Schema.Embeddings()), warnings)
 			}
-			tasks := len(res.Schema.Targets)
-			sameDataset(t, "validation rows", d.Val, trainset.Dataset(val, tasks))
-			want := trainset.Dataset(train, tasks)
+			sameDataset(t, "validation rows", d.Val, mem.val)
+			want := mem.trainByFile
 			sameDataset(t, "training rows", joinBlocks(t, d), want)
-			if d.Rows() != train.N || d.Blocks() < 4 || d.Window() != 3 || (name == "parquet" && d.Blocks() != 8) {
+			if d.Rows() != want.N || d.Blocks() < 4 || d.Window() != 3 || (name == "parquet" && d.Blocks() != 8) {
 				t.Errorf("%d rows in %d blocks, window %d", d.Rows(), d.Blocks(), d.Window())
 			}
 			for _, b := range d.blocks {
@@ -182,7 +182,8 @@ func TestMixedColumnCachedAsText(t *testing.T) {
 	}
 	ts, _ := data.ParseTaskSpec("y:binary")
 	opts := data.Options{Tasks: []data.TaskSpec{ts}}
-	res, train, _, _ := inMemory(t, openCSV(t, path, 1<<20), opts, 0, 0)
+	mem := inMemory(t, openCSV(t, path, 1<<20), opts, 0, 0)
+	res := mem.res
 	f, err := Fit(context.Background(), openCSV(t, path, 1<<20), opts, FitOptions{Mode: Always, Budget: Budget{Bytes: 1 << 20}})
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +196,7 @@ func TestMixedColumnCachedAsText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameDataset(t, "training rows", joinBlocks(t, d), trainset.Dataset(train, 1))
+	sameDataset(t, "training rows", joinBlocks(t, d), mem.trainByFile)
 	if len(d.Warnings) != 0 {
 		t.Errorf("warnings %q", d.Warnings)
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/mtl-gpu/mtl-gpu/backend"
 	"github.com/mtl-gpu/mtl-gpu/data"
-	"github.com/mtl-gpu/mtl-gpu/internal/trainset"
 	"github.com/mtl-gpu/mtl-gpu/mtl"
 )
 
@@ -156,8 +155,8 @@ func TestStreamedTraining(t *testing.T) {
 	}
 
 	// The same rows in memory.
-	_, train, val, _ := inMemory(t, openCSV(t, path, budget), fitOptions(t), opts.ValFraction, opts.SplitSeed)
-	trainSet, valSet := trainset.Dataset(train, 3), trainset.Dataset(val, 3)
+	mem := inMemory(t, openCSV(t, path, budget), fitOptions(t), opts.ValFraction, opts.SplitSeed)
+	trainSet, valSet := mem.train, mem.val
 	model, err := mtl.NewModel(sp, trainSet, cfg.Seed)
 	if err != nil {
 		t.Fatal(err)
@@ -170,11 +169,11 @@ func TestStreamedTraining(t *testing.T) {
 	if err := tr.Fit(context.Background(), mtl.Hooks{}); err != nil {
 		t.Fatal(err)
 	}
-	mem, err := tr.Checkpoint()
+	memCk, err := tr.Checkpoint()
 	if err != nil {
 		t.Fatal(err)
 	}
-	streamed, inMem := score(t, b, full.Model, d.Val), score(t, b, mem.Model, valSet)
+	streamed, inMem := score(t, b, full.Model, d.Val), score(t, b, memCk.Model, valSet)
 	t.Logf("validation accuracy (binary) streamed %.4f, in memory %.4f; R² (regression) streamed %.4f, in memory %.4f",
 		streamed.accuracy, inMem.accuracy, streamed.r2, inMem.r2)
 	for what, s := range map[string]scores{"streamed": streamed, "in memory": inMem} {

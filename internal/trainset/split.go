@@ -37,11 +37,13 @@ func Split(n int, frac float64, seed uint64, groups []int32) (rest, part []int) 
 	return rest, part
 }
 
-// Parts is Split as one byte a row: 1 for a row of the part, 0 for the
-// rest. It needs 5 bytes a row, where Split needs about 24.
-func Parts(n int, frac float64, seed uint64, groups []int32) []int8 {
+// Parts is Split as one byte a row, 1 for a row of the part and 0 for
+// the rest, with the part's rows in Split's order (for a set that must
+// list them as Split does). It needs about 5 bytes a row, where Split
+// needs about 24.
+func Parts(n int, frac float64, seed uint64, groups []int32) (parts []int8, part []int32) {
 	order, ends := groupOrder(n, groups)
-	parts := make([]int8, n)
+	parts = make([]int8, n)
 	rng := rand.New(rand.NewPCG(seed, splitStream))
 	lo := 0
 	for _, hi := range ends {
@@ -50,9 +52,10 @@ func Parts(n int, frac float64, seed uint64, groups []int32) []int8 {
 		for _, r := range rows[:k] {
 			parts[r] = 1
 		}
+		part = append(part, rows[:k]...)
 		lo = hi
 	}
-	return parts
+	return parts, part
 }
 
 // shuffleGroup shuffles a group's rows and returns how many go to the

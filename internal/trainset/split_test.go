@@ -81,7 +81,7 @@ func TestSplitIsTheReference(t *testing.T) {
 					if !slices.Equal(rest, wantRest) || !slices.Equal(part, wantPart) {
 						t.Fatalf("split\nrest %v part %v\nwant rest %v part %v", rest, part, wantRest, wantPart)
 					}
-					parts := Parts(n, frac, 42, g)
+					parts, order := Parts(n, frac, 42, g)
 					var got []int
 					for i, p := range parts {
 						if p == 1 {
@@ -92,6 +92,14 @@ func TestSplitIsTheReference(t *testing.T) {
 					slices.Sort(want)
 					if !slices.Equal(got, want) {
 						t.Fatalf("parts hold out %v, want %v", got, want)
+					}
+					if len(order) != len(wantPart) {
+						t.Fatalf("%d rows in the part's order, want %d", len(order), len(wantPart))
+					}
+					for j, r := range order {
+						if int(r) != wantPart[j] {
+							t.Fatalf("the part's order %v, want %v", order, wantPart)
+						}
 					}
 				})
 			}
