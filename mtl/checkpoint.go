@@ -34,6 +34,9 @@ type State struct {
 	BestVal   float64 `json:"-"`
 	BestEpoch int     `json:"best_epoch"`
 	Stale     int     `json:"stale"`
+	// BestScore is the judge's score of the best epoch (see Hooks.Judge),
+	// or BestVal for a run judged by its validation loss.
+	BestScore float64 `json:"-"`
 	// Done is set when early stopping ended the run.
 	Done bool `json:"done"`
 	// Weighting is the learnt state of the weighting method.
@@ -48,6 +51,7 @@ type State struct {
 // learnt state of its weighting method.
 type MemberState struct {
 	BestVal   float64        `json:"-"`
+	BestScore float64        `json:"-"`
 	BestEpoch int            `json:"best_epoch"`
 	Stale     int            `json:"stale"`
 	Done      bool           `json:"done"`
@@ -56,29 +60,51 @@ type MemberState struct {
 
 type memberStateJSON MemberState
 
-// MarshalJSON writes BestVal as null while there is none.
+// MarshalJSON writes BestVal as null while there is none, and BestScore
+// only where it differs from BestVal.
 func (s MemberState) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		memberStateJSON
-		BestVal *float64 `json:"best_val"`
-	}{memberStateJSON(s), finiteOrNil(s.BestVal)})
+		BestVal   *float64 `json:"best_val"`
+		BestScore *float64 `json:"best_score,omitempty"`
+	}{memberStateJSON(s), finiteOrNil(s.BestVal), scoreOrNil(s.BestScore, s.BestVal)})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
 func (s *MemberState) UnmarshalJSON(b []byte) error {
 	var v struct {
 		memberStateJSON
-		BestVal *float64 `json:"best_val"`
+		BestVal   *float64 `json:"best_val"`
+		BestScore *float64 `json:"best_score"`
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
 	*s = MemberState(v.memberStateJSON)
-	s.BestVal = math.Inf(1)
-	if v.BestVal != nil {
-		s.BestVal = *v.BestVal
-	}
+	s.BestVal, s.BestScore = bestOf(v.BestVal, v.BestScore)
 	return nil
+}
+
+// scoreOrNil returns &score, or nil when it is the validation loss or not
+// finite.
+func scoreOrNil(score, val float64) *float64 {
+	if score == val {
+		return nil
+	}
+	return finiteOrNil(score)
+}
+
+// bestOf reads a best validation loss and score as MarshalJSON writes
+// them: a missing loss is +Inf, a missing score the loss.
+func bestOf(val, score *float64) (float64, float64) {
+	v := math.Inf(1)
+	if val != nil {
+		v = *val
+	}
+	if score != nil {
+		return v, *score
+	}
+	return v, v
 }
 
 // finiteOrNil returns &v, or nil when v is not finite.
@@ -91,32 +117,28 @@ func finiteOrNil(v float64) *float64 {
 
 type stateJSON State
 
-// MarshalJSON writes BestVal as null while there is none.
+// MarshalJSON writes BestVal as null while there is none, and BestScore
+// only where it differs from BestVal.
 func (s State) MarshalJSON() ([]byte, error) {
-	var best *float64
-	if !math.IsInf(s.BestVal, 0) && !math.IsNaN(s.BestVal) {
-		best = &s.BestVal
-	}
 	return json.Marshal(struct {
 		stateJSON
-		BestVal *float64 `json:"best_val"`
-	}{stateJSON(s), best})
+		BestVal   *float64 `json:"best_val"`
+		BestScore *float64 `json:"best_score,omitempty"`
+	}{stateJSON(s), finiteOrNil(s.BestVal), scoreOrNil(s.BestScore, s.BestVal)})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
 func (s *State) UnmarshalJSON(b []byte) error {
 	var v struct {
 		stateJSON
-		BestVal *float64 `json:"best_val"`
+		BestVal   *float64 `json:"best_val"`
+		BestScore *float64 `json:"best_score"`
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
 	*s = State(v.stateJSON)
-	s.BestVal = math.Inf(1)
-	if v.BestVal != nil {
-		s.BestVal = *v.BestVal
-	}
+	s.BestVal, s.BestScore = bestOf(v.BestVal, v.BestScore)
 	return nil
 }
 
@@ -222,6 +244,8 @@ func (s State) validate(cfg Config, nt, members int) error {
 		return fmt.Errorf("%d epochs without improvement, of %d", s.Stale, s.Epoch)
 	case math.IsNaN(s.BestVal) || s.BestVal < 0 || math.IsInf(s.BestVal, -1):
 		return fmt.Errorf("best validation loss %g", s.BestVal)
+	case math.IsNaN(s.BestScore) || math.IsInf(s.BestScore, -1):
+		return fmt.Errorf("best validation score %g", s.BestScore)
 	case s.EpochStep == 0 && len(s.EpochSums) != 0, s.EpochStep > 0 && len(s.EpochSums) != 2*nt*members:
 		return fmt.Errorf("%d loss sums for %d tasks of %d members at epoch step %d", len(s.EpochSums), nt, members, s.EpochStep)
 	case members == 1 && len(s.Members) != 0, members > 1 && len(s.Members) != members:
@@ -235,6 +259,8 @@ func (s State) validate(cfg Config, nt, members int) error {
 			return fmt.Errorf("member %d: %d epochs without improvement, of %d", m, ms.Stale, s.Epoch)
 		case math.IsNaN(ms.BestVal) || ms.BestVal < 0 || math.IsInf(ms.BestVal, -1):
 			return fmt.Errorf("member %d: best validation loss %g", m, ms.BestVal)
+		case math.IsNaN(ms.BestScore) || math.IsInf(ms.BestScore, -1):
+			return fmt.Errorf("member %d: best validation score %g", m, ms.BestScore)
 		}
 		if err := ms.Weighting.validate(nt); err != nil {
 			return fmt.Errorf("member %d: weighting state: %w", m, err)
@@ -288,7 +314,7 @@ func (t *Trainer) Checkpoint() (*Checkpoint, error) {
 	} else {
 		c.State.Weighting = WeightingState{}
 		for m, pr := range t.progress {
-			c.State.Members = append(c.State.Members, MemberState{BestVal: pr.bestVal, BestEpoch: pr.bestEpoch, Stale: pr.stale, Done: pr.done, Weighting: t.methods[m].save()})
+			c.State.Members = append(c.State.Members, MemberState{BestVal: pr.bestVal, BestScore: pr.bestScore, BestEpoch: pr.bestEpoch, Stale: pr.stale, Done: pr.done, Weighting: t.methods[m].save()})
 		}
 	}
 	cur := make([]float32, t.members*t.lay.total)
@@ -352,7 +378,7 @@ func (t *Trainer) restore(ckpt *Checkpoint) error {
 // several.
 func (t *Trainer) restoreMembers(st State, weighting []WeightingState) error {
 	if t.members == 1 {
-		t.progress[0] = memberRun{bestVal: st.BestVal, bestEpoch: st.BestEpoch, stale: st.Stale, done: st.Done}
+		t.progress[0] = memberRun{bestScore: st.BestScore, bestVal: st.BestVal, bestEpoch: st.BestEpoch, stale: st.Stale, done: st.Done}
 		weighting[0] = st.Weighting
 		return nil
 	}
@@ -360,7 +386,7 @@ func (t *Trainer) restoreMembers(st State, weighting []WeightingState) error {
 		return fmt.Errorf("checkpoint has the progress of %d members, the model has %d", len(st.Members), t.members)
 	}
 	for m, ms := range st.Members {
-		t.progress[m] = memberRun{bestVal: ms.BestVal, bestEpoch: ms.BestEpoch, stale: ms.Stale, done: ms.Done}
+		t.progress[m] = memberRun{bestScore: ms.BestScore, bestVal: ms.BestVal, bestEpoch: ms.BestEpoch, stale: ms.Stale, done: ms.Done}
 		weighting[m] = ms.Weighting
 	}
 	return nil

@@ -174,7 +174,7 @@ func (t *Trainer) fitStream(ctx context.Context, hooks Hooks) error {
 		if err := t.streamEpoch(ctx, hooks); err != nil {
 			return err
 		}
-		stats, err := t.endEpoch(start)
+		stats, err := t.endEpoch(start, hooks.Judge)
 		if err != nil {
 			return err
 		}

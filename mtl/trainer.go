@@ -40,6 +40,9 @@ type EpochStats struct {
 	// Best is set when this epoch's validation loss is the best so far
 	// (of any member).
 	Best bool
+	// Score is the mean over members of the judge's scores (see
+	// Hooks.Judge), NaN without a judge.
+	Score float64
 	// MemberVal holds each member's validation loss (Σ_t λ_t·L_t), for a
 	// model of several members; ValLoss is their mean.
 	MemberVal []float64
@@ -56,6 +59,13 @@ type Hooks struct {
 	// Epoch is called after every epoch, when the checkpoint is current.
 	// An error stops training and is returned by Fit.
 	Epoch func(EpochStats) error
+	// Judge, when set, scores the parameters at the end of every epoch
+	// on the validation rows, in place of the validation loss, to choose
+	// each member's best epoch and to stop early: it gets a model holding
+	// the current parameters of every member and returns one score per
+	// member, lower is better (NaN never improves). Divergence is still
+	// judged by the loss. It is not called without validation rows.
+	Judge func(current *Model) ([]float64, error)
 }
 
 // Trainer trains a model on a backend. The training data, the parameters,
@@ -96,6 +106,10 @@ type Trainer struct {
 
 // memberRun is one member's progress towards its best epoch.
 type memberRun struct {
+	// bestScore is the best score so far (see Hooks.Judge; the
+	// validation loss without a judge) and bestVal the validation loss
+	// of that epoch.
+	bestScore float64
 	bestVal   float64
 	bestEpoch int
 	stale     int
@@ -185,12 +199,12 @@ func (t *Trainer) labelled(task, m int) int {
 // methods of a fresh run or of a checkpoint's.
 func (t *Trainer) restoreState(ckpt *Checkpoint) error {
 	cfg := t.cfg
-	t.state = State{BestVal: math.Inf(1), BestEpoch: -1}
+	t.state = State{BestVal: math.Inf(1), BestScore: math.Inf(1), BestEpoch: -1}
 	t.data.rng = rand.NewPCG(cfg.Seed, streamShuffle)
 	states := make([]WeightingState, t.members)
 	t.progress = make([]memberRun, t.members)
 	for m := range t.progress {
-		t.progress[m] = memberRun{bestVal: math.Inf(1), bestEpoch: -1}
+		t.progress[m] = memberRun{bestScore: math.Inf(1), bestVal: math.Inf(1), bestEpoch: -1}
 	}
 	if ckpt != nil {
 		t.state = ckpt.State
@@ -292,7 +306,7 @@ func (t *Trainer) Fit(ctx context.Context, hooks Hooks) error {
 				hooks.Step(t.state.Epoch, s, steps)
 			}
 		}
-		stats, err := t.endEpoch(start)
+		stats, err := t.endEpoch(start, hooks.Judge)
 		if err != nil {
 			return err
 		}
@@ -357,13 +371,13 @@ func (t *Trainer) staticWeights() []float64 {
 
 // endEpoch reads the epoch's loss sums, evaluates the validation set,
 // tracks the best parameters and advances the state.
-func (t *Trainer) endEpoch(start time.Time) (EpochStats, error) {
+func (t *Trainer) endEpoch(start time.Time, judge func(*Model) ([]float64, error)) (EpochStats, error) {
 	n := t.members * t.nTasks
 	sums := make([]float32, 2*n)
 	if err := t.b.ReadFloat32(sums, t.loss.sums, 2*n); err != nil {
 		return EpochStats{}, err
 	}
-	st := EpochStats{Epoch: t.state.Epoch + 1, ValLoss: math.NaN(), Samples: t.train.N, LR: t.cfg.lr(t.state.Step-1, t.stepsPerEpoch()),
+	st := EpochStats{Epoch: t.state.Epoch + 1, ValLoss: math.NaN(), Score: math.NaN(), Samples: t.train.N, LR: t.cfg.lr(t.state.Step-1, t.stepsPerEpoch()),
 		GradCosine: math.NaN(), Conflict: math.NaN()}
 	t.epoch.report(&st, float64(t.stepsPerEpoch()*t.members))
 	static := t.staticWeights()
@@ -373,7 +387,7 @@ func (t *Trainer) endEpoch(start time.Time) (EpochStats, error) {
 	if m := diverged(train); m >= 0 {
 		return st, &DivergedError{Epoch: st.Epoch, Loss: train[m], LR: t.cfg.LR}
 	}
-	var val []float64
+	var val, score []float64
 	if t.val != nil {
 		vs, err := t.evalVal()
 		if err != nil {
@@ -387,6 +401,13 @@ func (t *Trainer) endEpoch(start time.Time) (EpochStats, error) {
 		if t.members > 1 {
 			st.MemberVal = val
 		}
+		if judge != nil {
+			var err error
+			if score, err = t.judge(judge); err != nil {
+				return st, err
+			}
+			st.Score = mean(score)
+		}
 	}
 	t.state.Epoch++
 	t.state.EpochStep = 0
@@ -394,7 +415,7 @@ func (t *Trainer) endEpoch(start time.Time) (EpochStats, error) {
 	for m := range t.members {
 		t.methods[m].endEpoch(per[m*t.nTasks : (m+1)*t.nTasks])
 	}
-	if err := t.keepBest(&st, val); err != nil {
+	if err := t.keepBest(&st, val, score); err != nil {
 		return st, err
 	}
 	// Advance the row-order generator past this epoch's shuffle for the
@@ -461,20 +482,47 @@ func (a *epochAcc) report(st *EpochStats, steps float64) {
 	a.cos, a.conflict, a.gramSteps = 0, 0, 0
 }
 
-// keepBest keeps each member's parameters at its best epoch by its
-// validation loss (the latest without a validation set) and decides early
-// stopping: a member stops improving after Patience epochs, the run when
-// every member has.
-func (t *Trainer) keepBest(st *EpochStats, val []float64) error {
+// judge scores the current parameters of every member.
+func (t *Trainer) judge(judge func(*Model) ([]float64, error)) ([]float64, error) {
+	cur := &Model{Spec: t.model.Spec, Params: make([]float32, len(t.model.Params))}
+	if err := t.b.ReadFloat32(cur.Params, t.net.params, 0); err != nil {
+		return nil, err
+	}
+	score, err := judge(cur)
+	if err != nil {
+		return nil, err
+	}
+	if len(score) != t.members {
+		return nil, fmt.Errorf("validation judge gave %d scores for %d members", len(score), t.members)
+	}
+	return score, nil
+}
+
+func mean(v []float64) float64 {
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
+}
+
+// keepBest keeps each member's parameters at its best epoch by its score
+// (its validation loss without a judge; the latest parameters without a
+// validation set) and decides early stopping: a member stops improving
+// after Patience epochs, the run when every member has.
+func (t *Trainer) keepBest(st *EpochStats, val, score []float64) error {
 	if t.val == nil {
 		st.Best = true
 		return t.pull()
 	}
+	if score == nil {
+		score = val
+	}
 	p := t.lay.total
 	for m := range t.members {
 		pr := &t.progress[m]
-		if val[m] < pr.bestVal {
-			pr.bestVal, pr.bestEpoch, pr.stale = val[m], t.state.Epoch, 0
+		if score[m] < pr.bestScore {
+			pr.bestScore, pr.bestVal, pr.bestEpoch, pr.stale = score[m], val[m], t.state.Epoch, 0
 			if err := t.b.ReadFloat32(t.model.Params[m*p:(m+1)*p], t.net.params, m*p); err != nil {
 				return err
 			}
@@ -495,9 +543,10 @@ func (t *Trainer) keepBest(st *EpochStats, val []float64) error {
 // epoch, the fewest stale epochs, and done when every member is.
 func (t *Trainer) summarise() {
 	s := &t.state
-	s.BestVal, s.BestEpoch, s.Stale, s.Done = 0, -1, math.MaxInt, true
+	s.BestVal, s.BestScore, s.BestEpoch, s.Stale, s.Done = 0, 0, -1, math.MaxInt, true
 	for _, pr := range t.progress {
 		s.BestVal += pr.bestVal / float64(t.members)
+		s.BestScore += pr.bestScore / float64(t.members)
 		s.BestEpoch = max(s.BestEpoch, pr.bestEpoch)
 		s.Stale = min(s.Stale, pr.stale)
 		s.Done = s.Done && pr.done
