@@ -50,7 +50,7 @@ func (o *Options) validateArch() error {
 		return optionErrorf("experts", fmt.Sprint(o.Experts), "expert and level counts must be ≥ 0")
 	case o.Ensemble < 0 || o.Ensemble > maxMembers:
 		return optionErrorf("ensemble", fmt.Sprint(o.Ensemble), "must be in [1, %d]", maxMembers)
-	case o.CV == 1 || o.CV < 0 || o.CV > maxMembers:
+	case o.CV == 1 || o.CV < 0 && o.CV != AutoCV || o.CV > maxMembers:
 		return optionErrorf("cv", fmt.Sprint(o.CV), "must be at least 2 folds, at most %d", maxMembers)
 	case o.CV > 1 && o.Ensemble > 1:
 		return optionErrorf("ensemble", fmt.Sprint(o.Ensemble), "and --cv %d both make members: a cross-validation is already an ensemble of its folds", o.CV)

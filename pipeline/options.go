@@ -49,14 +49,18 @@ type Options struct {
 	// and averages their predictions; CV trains one member per fold of
 	// K-fold cross-fitting instead (each member learns from the other
 	// folds and stops early on its own), reports out-of-fold metrics and
-	// averages the members too. 0 or 1 means a single model.
+	// averages the members too. 0 or 1 means a single model; CV may be
+	// AutoCV (see budget.go).
 	Ensemble, CV int
 	// PosWeight is the binary tasks' positive-class weight: "" or "none",
 	// "auto" (negatives/positives in the training rows) or a number.
 	PosWeight string
 	// ValSplit is the fraction of training rows held out for validation
-	// and early stopping, in [0, 1).
+	// and early stopping, in [0, 1), or AutoValSplit (see budget.go).
 	ValSplit float64
+	// Steps is the run's budget in optimiser steps; 0 follows the rule of
+	// budget.go, as do the batch size, epochs and patience unless Given.
+	Steps int
 	// Train is the training configuration (optimiser, schedule, weighting,
 	// seed and so on).
 	Train mtl.Config
@@ -93,9 +97,10 @@ var DataOptions = []string{"task", "group-column", "ignore", "categorical", "imp
 func (o *Options) given(name string) bool { return slices.Contains(o.Given, name) }
 
 // DefaultOptions returns the options of a run with every default: one
-// shared ReLU layer of 64 and 10% of the rows for validation.
+// shared ReLU layer of 64, and the batch size, budget, validation rows and
+// folds that suit the number of rows (see budget.go).
 func DefaultOptions() Options {
-	o := Options{Hidden: []int{64}, Activation: backend.ReLU, ValSplit: 0.1, Train: mtl.DefaultConfig()}
+	o := Options{Hidden: []int{64}, Activation: backend.ReLU, ValSplit: AutoValSplit, CV: AutoCV, Train: mtl.DefaultConfig()}
 	o.Train.Weighting.Alpha, o.Train.Weighting.Temperature = 1.5, 2
 	return o
 }
@@ -145,7 +150,8 @@ func (o *Options) validate() error {
 		{"patience", float64(c.Patience), c.Patience >= 0, "at least 0 (0: never stop early)"},
 		{"gradnorm-alpha", c.Weighting.Alpha, finite(c.Weighting.Alpha) && c.Weighting.Alpha >= 0, "a number ≥ 0"},
 		{"dwa-temperature", c.Weighting.Temperature, finite(c.Weighting.Temperature) && c.Weighting.Temperature > 0, "a number above 0"},
-		{"val-split", o.ValSplit, finite(o.ValSplit) && o.ValSplit >= 0 && o.ValSplit < 1, "in [0, 1)"},
+		{"val-split", o.ValSplit, o.ValSplit == AutoValSplit || finite(o.ValSplit) && o.ValSplit >= 0 && o.ValSplit < 1, "in [0, 1) or auto"},
+		{"steps", float64(o.Steps), o.Steps >= 0 && o.Steps <= 1<<40, "at least 1 (0: by the number of rows)"},
 	} {
 		if !check.ok {
 			return optionErrorf(check.option, fmt.Sprint(check.value), "must be %s", check.want)

@@ -98,6 +98,7 @@ func Prepare(o Options) (*Run, error) {
 		return nil, err
 	}
 	if r.Checkpoint == nil {
+		r.Options.resolveAuto(len(table.Rows))
 		if err := r.fitSchema(table); err != nil {
 			return nil, err
 		}
@@ -126,9 +127,14 @@ func Prepare(o Options) (*Run, error) {
 	if r.Options.CV > 1 || r.Record.CV != nil {
 		r.table = table
 		r.crossFit(all, enc)
-		return r, nil
+	} else {
+		r.splitRows(all, enc)
 	}
-	r.splitRows(all, enc)
+	if r.Checkpoint == nil {
+		if r.Record.Budget, err = r.Options.budget(r.Train.N, &r.Config); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
 }
 
@@ -225,8 +231,12 @@ func (r *Run) resumeUnrecorded() error {
 	if err != nil {
 		return err
 	}
-	r.Record = Record{Sources: []Source{src}, ValSplit: o.ValSplit, SplitSeed: r.Config.Seed + 1}
-	r.Warnings = append(r.Warnings, fmt.Sprintf("%s does not record its validation split (an older mtl-gpu wrote it): using %g", o.Resume, o.ValSplit))
+	split := o.ValSplit
+	if split == AutoValSplit {
+		split = legacyValSplit
+	}
+	r.Record = Record{Sources: []Source{src}, ValSplit: split, SplitSeed: r.Config.Seed + 1}
+	r.Warnings = append(r.Warnings, fmt.Sprintf("%s does not record its validation split (an older mtl-gpu wrote it): using %g", o.Resume, split))
 	return nil
 }
 

@@ -29,6 +29,9 @@ type Record struct {
 	// CV describes the folds of a cross-validated run (which has no
 	// validation split: each member stops early on its own fold), or nil.
 	CV *CrossFit `json:"cross_validation,omitempty"`
+	// Budget says how the batch size and epochs were set, or nil for a
+	// run that predates the rule.
+	Budget *Budget `json:"budget,omitempty"`
 	// ConstantLoss is the loss of the constant predictor (class
 	// frequencies, target means of the training rows) on the rows that
 	// judge the run: the validation rows, or the training rows without

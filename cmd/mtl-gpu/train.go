@@ -18,6 +18,7 @@ type trainFlags struct {
 	opts                                    pipeline.Options
 	hidden, activation, optimizer, schedule string
 	weighting, arch, expertHidden           string
+	valSplit, cv                            string
 }
 
 func (a *app) trainCommand() *cobra.Command {
@@ -77,8 +78,8 @@ func (f *trainFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&o.Impute, "impute", "", `"mean" to replace missing numeric features by the training mean (default: error)`)
 	fl.StringVar(&f.hidden, "hidden", "64", "widths of the shared layers, e.g. 64 or 256,128; none for linear heads on the inputs; auto to choose width and weight decay by validation")
 	fl.StringVar(&f.activation, "activation", "relu", "activation of the shared layers: relu, tanh or identity")
-	fl.IntVar(&c.Epochs, "epochs", c.Epochs, "number of passes over the training data")
-	fl.IntVar(&c.Batch, "batch", c.Batch, "rows per optimiser step")
+	fl.IntVar(&c.Epochs, "epochs", c.Epochs, "number of passes over the training data (auto: enough for --steps)")
+	fl.IntVar(&c.Batch, "batch", c.Batch, "rows per optimiser step (auto: 2^round(log2 √rows) within [16, 512])")
 	fl.Float64Var(&c.LR, "lr", c.LR, "learning rate")
 	fl.StringVar(&f.optimizer, "optimizer", string(c.Optimizer), "sgd, adam or adamw")
 	fl.Float64Var(&c.Momentum, "momentum", c.Momentum, "SGD momentum")
@@ -91,13 +92,17 @@ func (f *trainFlags) register(fl *pflag.FlagSet) {
 	fl.Float64Var(&c.Schedule.Gamma, "gamma", c.Schedule.Gamma, "step schedule: decay factor")
 	fl.Float64Var(&c.ClipNorm, "clip", 0, "clip the gradient norm to this value (0: off)")
 	fl.Uint64Var(&c.Seed, "seed", 0, "random seed (initial weights, row order, splits)")
-	fl.Float64Var(&o.ValSplit, "val-split", o.ValSplit, "fraction of training rows held out for validation and early stopping (0: none)")
-	fl.IntVar(&c.Patience, "patience", c.Patience, "stop after this many epochs without a better validation loss (0: never)")
+	fl.StringVar(&f.valSplit, "val-split", "auto", "fraction of training rows held out for validation and early stopping (0: none); auto: 20%, at most 1,000 rows but at least 10%")
+	fl.IntVar(&o.Steps, "steps", 0, "optimiser steps (0: 40 epochs, within [2000, 40000]); --epochs overrides it")
+	fl.IntVar(&c.Patience, "patience", c.Patience, "stop after this many epochs without a better validation loss (0: never; auto: max(8, epochs/5))")
 	fl.Float64Var(&c.Weighting.Alpha, "gradnorm-alpha", 1.5, "GradNorm's asymmetry α")
 	fl.Float64Var(&c.Weighting.Temperature, "dwa-temperature", 2, "DWA's softmax temperature")
 	fl.StringVar(&o.PosWeight, "pos-weight", "none", "binary tasks: weight of positive rows, auto (negatives/positives) or a number")
 	fl.Float64Var(&c.GroupBiasDecay, "group-bias-decay", c.GroupBiasDecay, "shrinkage of each group's intercept towards its family's")
 	f.registerModel(fl)
+	for _, name := range []string{"epochs", "batch", "patience"} {
+		fl.Lookup(name).DefValue = "auto"
+	}
 }
 
 // registerModel adds the flags that choose the model's body and its
@@ -110,7 +115,7 @@ func (f *trainFlags) registerModel(fl *pflag.FlagSet) {
 	fl.IntVar(&o.Levels, "levels", 0, fmt.Sprintf("ple: levels of experts (default %d)", pipeline.DefaultLevels))
 	fl.StringVar(&f.expertHidden, "expert-hidden", "", fmt.Sprintf("mmoe, ple: widths of each expert's layers (default %v)", pipeline.DefaultExpertHidden))
 	fl.IntVar(&o.Ensemble, "ensemble", 0, "train this many members from consecutive seeds together and average them")
-	fl.IntVar(&o.CV, "cv", 0, "K-fold cross-fitting: one member per fold, out-of-fold metrics, the members averaged")
+	fl.StringVar(&f.cv, "cv", "auto", "K-fold cross-fitting: one member per fold, out-of-fold metrics, the members averaged; auto: 5 folds under 5,000 rows unless --val-split, --ensemble or --hidden auto is given; 0: none")
 }
 
 // parse completes the options from the flags given as strings, and notes
@@ -131,6 +136,12 @@ func (f *trainFlags) parse(cmd *cobra.Command) error {
 		return err
 	}
 	if o.Activation, err = pipeline.ParseActivation(f.activation); err != nil {
+		return err
+	}
+	if o.ValSplit, err = pipeline.ParseValSplit(f.valSplit); err != nil {
+		return err
+	}
+	if o.CV, err = pipeline.ParseCV(f.cv); err != nil {
 		return err
 	}
 	if o.Arch, err = pipeline.ParseArch(f.arch); err != nil {
