@@ -12,7 +12,8 @@ import (
 // which one splits the rows into groups, and how to treat the others.
 type Options struct {
 	// Tasks names the target columns. Each matched column becomes one
-	// target, in file column order.
+	// target, in the order of the specs that match them (file column
+	// order among the columns of one spec).
 	Tasks []TaskSpec
 	// GroupColumn, when set, names a column whose values split every
 	// target into a family of tasks, one per group. It is not a feature.
@@ -118,10 +119,7 @@ func Fit(t *Table, opts Options) (*Schema, []string, error) {
 		return nil, nil, fileErrorf(file, 1, "no feature column left after targets, group column and ignored columns")
 	}
 
-	for c := range t.Header {
-		if specOf[c] == 0 {
-			continue
-		}
+	for _, c := range roles.targetOrder() {
 		tg, warn, err := fitTarget(t, c, opts.Tasks[specOf[c]-1])
 		if err != nil {
 			return nil, nil, err

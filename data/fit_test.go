@@ -119,10 +119,10 @@ type roleCase struct {
 func roleCases(t testing.TB) []roleCase {
 	return []roleCase{
 		{
-			name:     "glob targets in file order",
+			name:     "targets in spec order, a glob's in file order",
 			opts:     Options{Tasks: specs(t, "c:regression", "b*:multiclass")},
 			features: []string{"id", "x*", "xy", "a"},
-			targets:  []string{"b1", "b2", "c"},
+			targets:  []string{"c", "b1", "b2"},
 		},
 		{
 			name:     "exact name wins over glob",

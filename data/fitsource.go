@@ -132,7 +132,6 @@ type targetFit struct {
 func newFitter(src Source, header []string, roles *columnRoles, emb *embedRoles, opts Options) *fitter {
 	f := &fitter{src: src, file: src.Name(), header: header, roles: roles, emb: emb, opts: opts,
 		want: make([]ColumnWant, len(header)), feats: make([]*featureFit, len(header)), targets: make([]*targetFit, len(header))}
-	firstClass := -1
 	for c := range header {
 		switch {
 		case roles.specOf[c] != 0:
@@ -142,10 +141,6 @@ func newFitter(src Source, header []string, roles *columnRoles, emb *embedRoles,
 			if spec.Type != Regression {
 				f.want[c] = Text
 				t.labels = newValueSet()
-				if firstClass < 0 {
-					firstClass = c
-					f.strata = t
-				}
 			}
 			f.targets[c] = t
 		case c == roles.group:
@@ -162,6 +157,14 @@ func newFitter(src Source, header []string, roles *columnRoles, emb *embedRoles,
 				f.want[c] = Text
 			}
 			f.feats[c] = ff
+		}
+	}
+	// The strata are the classes of the first classification target in
+	// the order of the targets.
+	for _, c := range roles.targetOrder() {
+		if t := f.targets[c]; t.labels != nil {
+			f.strata = t
+			break
 		}
 	}
 	fixWants(src, f.want)
@@ -415,10 +418,8 @@ func (f *fitter) finish() (*FitResult, error) {
 	if len(s.Features) == 0 {
 		return nil, fileErrorf(file, 1, "no feature column left after targets, group column and ignored columns")
 	}
-	for c, t := range f.targets {
-		if t == nil {
-			continue
-		}
+	for _, c := range f.roles.targetOrder() {
+		t := f.targets[c]
 		if t.labels != nil {
 			t.stats.labels = t.labels.seen()
 		}

@@ -24,6 +24,11 @@ type Prediction struct {
 	Probs []float64
 	// Values holds the N predicted values of a regression target.
 	Values []float64
+	// Float64 writes Values with the digits of a float64 rather than
+	// those of a float32 (the model's precision): for values that hold
+	// more, such as a regression prediction with its target's offset
+	// (Target.Offset) added back.
+	Float64 bool
 }
 
 // predictedClass returns the class with the highest probability (the first
@@ -91,9 +96,9 @@ type PredictionWriter struct {
 
 // NewPredictionWriter writes the header: the keep column names, then for
 // every head its column and, for classification (Classes set), one
-// probability column per class named NAME:p(CLASS). Only the Name and
-// Classes of the heads are used; the output column names must all
-// differ.
+// probability column per class named NAME:p(CLASS). Only the Name,
+// Classes and Float64 of the heads are used; the output column names must
+// all differ.
 func NewPredictionWriter(w io.Writer, keep []string, heads []Prediction) (*PredictionWriter, error) {
 	header := append([]string(nil), keep...)
 	for _, p := range heads {
@@ -165,7 +170,11 @@ func (pw *PredictionWriter) write(n int, keep func(j, i int) string, preds []Pre
 		for pi, p := range preds {
 			classes := pw.heads[pi].Classes
 			if classes == nil {
-				record[j] = formatFloat(p.Values[i])
+				if pw.heads[pi].Float64 {
+					record[j] = strconv.FormatFloat(p.Values[i], 'g', -1, 64)
+				} else {
+					record[j] = formatFloat(p.Values[i])
+				}
 				j++
 				continue
 			}

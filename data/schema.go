@@ -134,7 +134,8 @@ type Schema struct {
 	Version int `json:"version"`
 	// Features lists the input columns in training file order.
 	Features []Feature `json:"features"`
-	// Targets lists the target columns in training file order.
+	// Targets lists the target columns in the order of the task specs
+	// that name them (training file order among the columns of one).
 	Targets []Target `json:"targets"`
 	// GroupColumn names the column that splits every target into a family
 	// of tasks, one per group, or is empty.
