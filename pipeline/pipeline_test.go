@@ -62,6 +62,16 @@ func writeCSV(t testing.TB, dir string, rows int, seed uint64) string {
 	return p
 }
 
+// evaluate scores a model on a labelled file.
+func evaluate(t testing.TB, b backend.Backend, m *Model, path string) *Evaluation {
+	t.Helper()
+	ev, err := m.Evaluate(context.Background(), On(b), DataInput{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
 func options(data, out string) Options {
 	o := DefaultOptions()
 	o.Data, o.Out = data, out
@@ -235,14 +245,7 @@ func TestApplyReportAndPredictions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ap, err := m.Read(data, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ap.Predict(b); err != nil {
-		t.Fatal(err)
-	}
-	rep := ap.Report()
+	rep := evaluate(t, b, m, data).Report
 	// A family is one task over all its rows, with its groups under it.
 	if !slices.Equal(rep.Order, []string{"y", "kind"}) || rep.Tasks["y"].N != 370 || len(rep.Tasks["y"].Groups) != 4 {
 		t.Fatalf("report has tasks %v (y: %d rows, %d groups), want y and kind with 4 groups each", rep.Order, rep.Tasks["y"].N, len(rep.Tasks["y"].Groups))
@@ -253,7 +256,7 @@ func TestApplyReportAndPredictions(t *testing.T) {
 		t.Errorf("AUC of y in s1 is %v", v)
 	}
 	var out bytes.Buffer
-	if err := ap.WritePredictions(&out, []string{"site"}); err != nil {
+	if _, _, err := m.PredictTo(context.Background(), On(b), DataInput{Path: data}, &out, []string{"site"}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -324,14 +327,19 @@ func TestPosWeights(t *testing.T) {
 	nan := float32(math.NaN())
 	tasks := []mtl.Task{{Name: "a", Type: mtl.Binary}, {Name: "b", Type: mtl.Regression}}
 	labels := [][]float32{{1, 0, 0, 0, nan}, {1, 2, 3, 4, 5}}
-	if err := posWeights(tasks, labels, "auto"); err != nil || tasks[0].PosWeight != 3 || tasks[1].PosWeight != 0 {
+	more := [][]float32{{1, 1, 0, 0}, {1, 2, 3, 4}}
+	if err := posWeights(tasks, "auto", labels); err != nil || tasks[0].PosWeight != 3 || tasks[1].PosWeight != 0 {
 		t.Errorf("auto: %v, %+v", err, tasks)
 	}
-	if err := posWeights(tasks, labels, "2.5"); err != nil || tasks[0].PosWeight != 2.5 {
+	// Counted over every set given (training and validation rows).
+	if err := posWeights(tasks, "auto", labels, more); err != nil || tasks[0].PosWeight != 5.0/3 {
+		t.Errorf("auto over two sets: %v, %+v", err, tasks)
+	}
+	if err := posWeights(tasks, "2.5", labels); err != nil || tasks[0].PosWeight != 2.5 {
 		t.Errorf("2.5: %v, %+v", err, tasks)
 	}
 	var oe *OptionError
-	if err := posWeights(tasks, labels, "x"); !errors.As(err, &oe) || oe.Option != "pos-weight" {
+	if err := posWeights(tasks, "x", labels); !errors.As(err, &oe) || oe.Option != "pos-weight" {
 		t.Errorf("x: %v", err)
 	}
 }

@@ -33,9 +33,19 @@ func specTasks(s *data.Schema) []mtl.Task {
 	return tasks
 }
 
+// specEmbeddings makes one embedding table of the model per embedded
+// feature of the schema, in order.
+func specEmbeddings(s *data.Schema) []mtl.Embedding {
+	var out []mtl.Embedding
+	for _, e := range s.Embeddings() {
+		out = append(out, mtl.Embedding{Name: e.Name, Rows: e.Rows, Dim: e.Dim})
+	}
+	return out
+}
+
 // dataset turns encoded data into the trainer's form.
 func dataset(enc *data.Encoded, tasks int) *mtl.Dataset {
-	d := &mtl.Dataset{N: enc.N, X: enc.X, Labels: enc.Labels}
+	d := &mtl.Dataset{N: enc.N, X: enc.X, Index: enc.Index, Labels: enc.Labels}
 	for range tasks {
 		d.Groups = append(d.Groups, enc.Groups)
 	}
@@ -43,8 +53,9 @@ func dataset(enc *data.Encoded, tasks int) *mtl.Dataset {
 }
 
 // posWeights applies a positive-class weight to the binary tasks: none,
-// auto (the ratio of negative to positive training labels) or a number.
-func posWeights(tasks []mtl.Task, labels [][]float32, flag string) error {
+// auto (the ratio of negative to positive labels, counted over the sets of
+// labels given, each per task) or a number.
+func posWeights(tasks []mtl.Task, flag string, labels ...[][]float32) error {
 	fixed, err := parsePosWeight(flag)
 	if err != nil || fixed == 0 {
 		return err
@@ -58,12 +69,14 @@ func posWeights(tasks []mtl.Task, labels [][]float32, flag string) error {
 			continue
 		}
 		var pos, neg float64
-		for _, y := range labels[i] {
-			switch y {
-			case 1:
-				pos++
-			case 0:
-				neg++
+		for _, set := range labels {
+			for _, y := range set[i] {
+				switch y {
+				case 1:
+					pos++
+				case 0:
+					neg++
+				}
 			}
 		}
 		if pos > 0 && neg > 0 {
