@@ -352,7 +352,11 @@ func rowTooLong(name string, line int64, limit int) error {
 	return fileErrorf(name, int(line), "a row longer than %d bytes (not a text table, or a quote never closed?)", limit)
 }
 
-// readAtLeast reads from r onto buf until it holds n bytes or r ends.
+// readAtLeast reads from r onto buf until it holds n bytes or r ends. It
+// reads no more than n: a buffer recycled with a larger capacity would
+// otherwise fill up, and what a chunk leaves over is carried into the
+// next, so that chunks, and the buffers in flight, would grow well past
+// the chunk size.
 func readAtLeast(r io.Reader, buf []byte, n int) ([]byte, bool, error) {
 	if r == nil {
 		return buf, true, nil
@@ -366,7 +370,7 @@ func readAtLeast(r io.Reader, buf []byte, n int) ([]byte, bool, error) {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		k, err := r.Read(buf[len(buf):cap(buf)])
+		k, err := r.Read(buf[len(buf):max(min(cap(buf), n), len(buf)+1)])
 		buf = buf[:len(buf)+k]
 		if err == io.EOF {
 			return buf, true, nil
