@@ -79,12 +79,22 @@ func isParquet(path string) bool {
 	return n == 4 && bytes.Equal(magic[:], parquetMagic)
 }
 
+// textChunk is the bytes of text in a block of a text file, and
+// parquetBlock the rows of a block of a Parquet file. A few blocks are in
+// flight at once, per thread, whatever the file's size: smaller than the
+// readers' defaults, they keep that memory small beside the encoded data
+// (a variable, so that tests can make it smaller still).
+var (
+	textChunk    = 1 << 20
+	parquetBlock = 1 << 14
+)
+
 // openFile opens a data file as a source, by its format.
 func openFile(path string, maxRowBytes int) (data.Source, error) {
 	if isParquet(path) {
-		return data.OpenParquet(path, data.ParquetOptions{})
+		return data.OpenParquet(path, data.ParquetOptions{BlockRows: parquetBlock})
 	}
-	return data.OpenCSV(path, data.CSVOptions{MaxRowBytes: maxRowBytes})
+	return data.OpenCSV(path, data.CSVOptions{MaxRowBytes: maxRowBytes, ChunkSize: textChunk})
 }
 
 // open opens the data file and its feature files, joined. A feature file
