@@ -233,6 +233,13 @@ func TestAdult(t *testing.T) {
 	if income < 0.825 || marital < 0.67 || rel < 0.60 {
 		t.Errorf("accuracies %.4f, %.4f, %.4f", income, marital, rel)
 	}
+	// The same rows written as Parquet by DuckDB (a null for "?") score the
+	// same, number for number.
+	csvEval := mtlgpu(t, dir, "eval", "--model", "adult.mtl", "--data", sharedFile(t, "adult/adult_test.csv.gz"), "--json")
+	pqEval := mtlgpu(t, dir, "eval", "--model", "adult.mtl", "--data", sharedFile(t, "parquet-interop/adult_test.duckdb.parquet"), "--json")
+	if ok(t, pqEval); pqEval.stdout != csvEval.stdout {
+		t.Errorf("eval of the Parquet test file:\n%s\nof the CSV file:\n%s", pqEval.stdout, csvEval.stdout)
+	}
 
 	// Predictions give labels back as written and one probability per class.
 	r := mtlgpu(t, dir, "predict", "--model", "adult.mtl", "--data", sharedFile(t, "adult/adult_test.csv.gz"), "--keep", "age,sex", "--out", "pred.csv")
