@@ -709,3 +709,25 @@ func (c *chunker) advance(chunk []byte, end int) int64 {
 	c.line += int64(bytes.Count(chunk[:end], []byte{'\n'}))
 	return first
 }
+
+// gzipMagic starts every gzip stream.
+var gzipMagic = []byte{0x1f, 0x8b}
+
+// utf8BOM is the byte order mark some spreadsheet programs write first.
+var utf8BOM = []byte{0xef, 0xbb, 0xbf}
+
+// headerPeek is how much of the file is inspected to choose the delimiter.
+const headerPeek = 1 << 20
+
+// isTabSeparated decides the delimiter from the file name and the first
+// line.
+func isTabSeparated(base string, head []byte) bool {
+	if strings.HasSuffix(base, ".tsv") || strings.HasSuffix(base, ".tab") {
+		return true
+	}
+	first := head
+	if i := bytes.IndexByte(head, '\n'); i >= 0 {
+		first = head[:i]
+	}
+	return bytes.IndexByte(first, '\t') >= 0 && bytes.IndexByte(first, ',') < 0
+}

@@ -56,9 +56,8 @@ type EncodedBlock struct {
 // straight into its part (see EncodeOptions.Parts), and returns one
 // Encoded per part and the warnings of the pass (imputed values, unseen
 // categories and groups, counted over every encoded row); the Encoded
-// themselves carry no warnings. Each value is the one Schema.Encode gives
-// for the same cell, bit for bit, and each error is the one it returns:
-// the first bad cell (in row order) of the first column in schema order
+// themselves carry no warnings. An error is the first bad cell (in row
+// order) of the first column in schema order
 // (features, then the group column, then the targets) that has one, named
 // by file, line (or row) and column. Columns are found by name, so their
 // order may differ from the training file and extra columns are ignored.

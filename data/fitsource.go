@@ -30,10 +30,19 @@ type FitResult struct {
 
 // FitSource learns a Schema from a source in one pass, reading each cell
 // as a number or a block-local code and never building a string per
-// cell. On the same rows and Options it gives the same schema as Fit,
-// number for number (Welford's mean and variance in row order), with the
-// same warnings and errors, which name the file and the line and column
-// (or, in a binary file, the row), and besides:
+// cell: a numeric column's mean and population standard deviation
+// (Welford's, in row order), a categorical column's sorted values, each
+// target's classes, in the order of the task specs. It returns warnings
+// about what is allowed but probably unintended (a multiclass target with
+// one class, a constant numeric column, a column that is categorical
+// because of a few texts, a very wide categorical column), as single lines
+// for a log. Columns are matched by the patterns of Options: a pattern
+// that is the name of a column matches that column only; otherwise it is
+// a path.Match glob. A pattern that matches no column is an error, as is a
+// column matched by two task specs, a target or group column listed in
+// Categorical, a group column that is also a target, and a table with no
+// target or no feature left. Errors name the file and the line and column
+// (or, in a binary file, the row). Besides:
 //
 //   - Options.Include leaves rows out of the statistics;
 //   - a regression target gets its training mean as Target.Offset;

@@ -120,7 +120,8 @@ type Target struct {
 	// Offset is subtracted from a regression target's values before they
 	// are rounded to float32 labels (see Encoded.Labels), so that a
 	// target far from zero keeps its variance: FitSource sets it to the
-	// training mean, Fit leaves it 0. Add it back to a prediction.
+	// training mean (a schema of version 1 has none). Add it back to a
+	// prediction.
 	Offset float64 `json:"offset,omitempty"`
 }
 
