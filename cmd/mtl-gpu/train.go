@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -173,6 +174,9 @@ func (a *app) train(cmd *cobra.Command, o pipeline.Options) error {
 		return err
 	}
 	defer r.Close()
+	// What reading and encoding needed besides the encoded rows goes back
+	// to the system before training adds its own.
+	debug.FreeOSMemory()
 	if len(r.IgnoredOptions) > 0 {
 		a.log.Warn(fmt.Sprintf("with --resume the model's own settings are used: --%s ignored (--epochs and --patience may change)", strings.Join(r.IgnoredOptions, ", --")))
 	}
