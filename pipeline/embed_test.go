@@ -195,6 +195,15 @@ func TestEmbeddingRoundTrip(t *testing.T) {
 	if w := strings.Join(warnings, "\n"); !strings.Contains(w, `column "user": 4 rows have values unseen in training or rarer than the minimum count`) {
 		t.Errorf("warnings: %s", w)
 	}
+	// Rows given as strings (serve) predict as the file does.
+	var cells [][]string
+	for _, row := range rows {
+		cells = append(cells, []string{"0.5", row[1], row[0]})
+	}
+	pt := predictionTable(t, bk, func() (*Applied, error) { return m.ReadRows([]string{"x", "item", "user"}, cells) })
+	if !slices.EqualFunc(pt.Rows, preds, slices.Equal) {
+		t.Errorf("rows given as strings: %v, the file: %v", pt.Rows, preds)
+	}
 	d := m.Describe()
 	if e := d.Inputs.Embedded; len(e) != 2 || e[0].Hashed || e[0].Values != len(user.Categories) || !e[1].Hashed || e[1].Rows != 50 ||
 		!strings.Contains(d.Text(), "embedded: user (") || d.Architecture.EmbeddingWidth != user.Dim+item.Dim {

@@ -208,8 +208,8 @@ func (o *Options) validateData() error {
 			return optionErrorf(check.option, fmt.Sprint(check.value), "must be %s", check.want)
 		}
 	}
-	_, err := o.dataOptions()
-	return err
+	var opts data.Options
+	return o.embedOptions(&opts)
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
@@ -246,6 +246,12 @@ func (o *Options) dataOptions() (data.Options, error) {
 		}
 		opts.Tasks = append(opts.Tasks, ts)
 	}
+	return opts, o.embedOptions(&opts)
+}
+
+// embedOptions parses the options that make categorical columns
+// embeddings into opts.
+func (o *Options) embedOptions(opts *data.Options) error {
 	opts.OneHotMax, opts.MinCount, opts.EmbedDimMax = o.OneHotMax, o.MinCount, o.EmbedDimMax
 	for _, list := range []struct {
 		option string
@@ -258,12 +264,12 @@ func (o *Options) dataOptions() (data.Options, error) {
 				err = fmt.Errorf("no column (want COLUMN:WIDTH)")
 			}
 			if err != nil {
-				return opts, &OptionError{Option: list.option, Value: s, Err: err}
+				return &OptionError{Option: list.option, Value: s, Err: err}
 			}
 			*list.into = append(*list.into, cs)
 		}
 	}
-	return opts, nil
+	return nil
 }
 
 // ParseHidden reads the widths of the shared layers: comma-separated
