@@ -155,6 +155,10 @@ func TestDemoNeedsNoDataOptions(t *testing.T) {
 		func(o *Options) { o.Ignore = []string{"x"} },
 		func(o *Options) { o.Categorical = []string{"x"} },
 		func(o *Options) { o.Impute = "mean" },
+		func(o *Options) { o.Features = []FeatureFile{{Path: "f.npy", Prefix: "f"}} },
+		func(o *Options) { o.ValData = "val.csv" },
+		func(o *Options) { o.Embed = []string{"x:4"} },
+		func(o *Options) { o.Given = []string{"onehot-max"} },
 	} {
 		o := DefaultOptions()
 		o.Out = filepath.Join(t.TempDir(), "m.mtl")

@@ -71,7 +71,6 @@ func (r *Run) load(ctx context.Context, src data.Source) error {
 	if nparts > 1 {
 		val = dataset(encs[partVal], tasks)
 	}
-	encs = nil
 	if r.valPath != "" {
 		if val, err = r.encodeFile(ctx, DataInput{Path: r.valPath, MaxRowBytes: r.input.MaxRowBytes}); err != nil {
 			return err

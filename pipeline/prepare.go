@@ -164,7 +164,9 @@ func (r *Run) demo() error {
 	var given []string
 	for name, set := range map[string]bool{
 		"task": len(o.Tasks) > 0, "group-column": o.GroupColumn != "" || o.given("group-column"), "ignore": len(o.Ignore) > 0,
-		"categorical": len(o.Categorical) > 0, "impute": o.Impute != "", "features": o.given("features"),
+		"categorical": len(o.Categorical) > 0, "impute": o.Impute != "", "features": o.given("features") || len(o.Features) > 0,
+		"val-data": o.ValData != "", "embed": len(o.Embed) > 0, "hash-buckets": len(o.HashBuckets) > 0,
+		"onehot-max": o.given("onehot-max"), "min-count": o.given("min-count"), "embed-dim-max": o.given("embed-dim-max"),
 	} {
 		if set {
 			given = append(given, "--"+name)

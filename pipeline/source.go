@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -232,6 +231,3 @@ func scanTexts(ctx context.Context, src data.Source, names, roles []string, fn f
 		return nil
 	})
 }
-
-// errNoRows is the error for a source without data rows.
-var errNoRows = errors.New("no data rows")

@@ -87,7 +87,7 @@ func ok(t *testing.T, r result) {
 
 func TestHelp(t *testing.T) {
 	t.Parallel()
-	for _, cmd := range []string{"", "train", "eval", "predict", "devices", "bench", "compare", "plot", "export", "serve"} {
+	for _, cmd := range []string{"", "train", "eval", "predict", "devices", "bench", "compare", "plot", "export", "serve", "convert", "inspect"} {
 		args := strings.Fields(cmd + " --help")
 		r := mtlgpu(t, t.TempDir(), args...)
 		ok(t, r)
