@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -341,5 +342,58 @@ func TestPosWeights(t *testing.T) {
 	var oe *OptionError
 	if err := posWeights(tasks, "x", labels); !errors.As(err, &oe) || oe.Option != "pos-weight" {
 		t.Errorf("x: %v", err)
+	}
+}
+
+// TestRegressionOffset: a target of 1e9 plus noise of about 1 is centred
+// on its training mean before it is rounded to float32, and every
+// prediction gets the mean back in float64: eval's RMSE is the noise's
+// and predict writes values to the unit. Rounded to float32 without the
+// offset, every label would be 1e9 (a spacing of 64) and nothing would be
+// learnt.
+func TestRegressionOffset(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, rows int, seed uint64) string {
+		rng := rand.New(rand.NewPCG(seed, 9))
+		var b bytes.Buffer
+		b.WriteString("x,y\n")
+		for range rows {
+			x := rng.NormFloat64()
+			fmt.Fprintf(&b, "%.4f,%.4f\n", x, 1e9+3*x+0.3*rng.NormFloat64())
+		}
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, b.Bytes(), 0o644)
+		return p
+	}
+	train, test := write("train.csv", 2000, 1), write("test.csv", 300, 2)
+	o := options(train, filepath.Join(dir, "m.mtl"))
+	o.Tasks, o.Train.Epochs = []string{"y:regression"}, 20
+	r, err := Prepare(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off := r.Schema.Targets[0].Offset; math.Abs(off-1e9) > 1 {
+		t.Fatalf("offset %v", off)
+	}
+	b := cpuBackend(t)
+	if _, err := r.Fit(context.Background(), b, Progress{}); err != nil {
+		t.Fatal(err)
+	}
+	m := must(LoadModel(o.Out))
+	rep := evaluate(t, b, m, test).Report
+	if rmse, _ := rep.Tasks["y"].Get("rmse"); !(rmse < 0.6) {
+		t.Errorf("RMSE %v, want near the noise's 0.3", rmse)
+	}
+	var out bytes.Buffer
+	if _, _, err := m.PredictTo(context.Background(), On(b), DataInput{Path: test}, &out, []string{"y"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(strings.TrimSpace(out.String()), "\n")[1:] {
+		f := strings.Split(line, ",")
+		y, _ := strconv.ParseFloat(f[0], 64)
+		p, _ := strconv.ParseFloat(f[1], 64)
+		if math.Abs(p-y) > 3 {
+			t.Fatalf("row %d: predicted %s for %s", i, f[1], f[0])
+		}
 	}
 }
