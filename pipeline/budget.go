@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -65,19 +66,24 @@ func defaultSteps(n, batch int) int {
 
 func stepsPerEpoch(n, batch int) int { return max((n+batch-1)/batch, 1) }
 
+// AutoPatience, as Options.Train.Patience, follows the rule of budget.go;
+// 0 there means no early stopping, as in mtl.Config.
+const AutoPatience = -1
+
 // budget sets the batch size, epochs and patience of c for a new run of
-// n training rows, from the options given and the rule, and says how.
+// n training rows where they are 0 (AutoPatience for the patience), by the
+// rule, and says how.
 func (o *Options) budget(n int, c *mtl.Config) (*Budget, error) {
-	if o.Steps > 0 && o.given("epochs") {
+	if o.Steps > 0 && c.Epochs > 0 {
 		return nil, optionErrorf("steps", fmt.Sprint(o.Steps), "and --epochs %d both set the length of the run: give one", c.Epochs)
 	}
 	b := &Budget{Rows: n}
-	if !o.given("batch") {
+	if c.Batch == 0 {
 		c.Batch = defaultBatch(n)
 		b.Rule = append(b.Rule, "batch")
 	}
 	per := stepsPerEpoch(n, c.Batch)
-	if !o.given("epochs") {
+	if c.Epochs == 0 {
 		b.Steps = o.Steps
 		if b.Steps == 0 {
 			b.Steps = defaultSteps(n, c.Batch)
@@ -86,7 +92,7 @@ func (o *Options) budget(n int, c *mtl.Config) (*Budget, error) {
 		c.Epochs = min(max((b.Steps+per-1)/per, 1), mtl.MaxEpochs)
 		b.Rule = append(b.Rule, "epochs")
 	}
-	if !o.given("patience") {
+	if c.Patience == AutoPatience {
 		c.Patience = max(DefaultPatience, (c.Epochs+4)/5)
 		b.Rule = append(b.Rule, "patience")
 	}
@@ -100,8 +106,8 @@ func (o *Options) budget(n int, c *mtl.Config) (*Budget, error) {
 // tenth: 20% up to 5,000 rows, then 1,000 rows, then 10% from 10,000
 // rows. With AutoCV (the default) a run of fewer than AutoCVRows rows is
 // cross-fitted instead (CVFolds folds, each member validated on its own
-// fold), unless a validation split, an ensemble or --hidden auto was
-// asked for: on small tables a single split wastes rows and decides on
+// fold), unless a validation split or file, an ensemble or --hidden auto
+// was asked for: on small tables a single split wastes rows and decides on
 // a few, and averaging the folds' members is worth their small cost.
 const (
 	AutoValSplit = -1
@@ -153,11 +159,70 @@ func autoValSplit(n int) float64 {
 func (o *Options) resolveAuto(n int) {
 	if o.CV == AutoCV {
 		o.CV = 0
-		if n < AutoCVRows && o.ValSplit == AutoValSplit && o.Ensemble <= 1 && !o.AutoWidth {
+		if n < AutoCVRows && o.ValSplit == AutoValSplit && o.ValData == "" && o.Ensemble <= 1 && !o.AutoWidth {
 			o.CV = CVFolds
 		}
 	}
-	if o.ValSplit == AutoValSplit {
+	switch {
+	case o.ValSplit == AutoValSplit && o.ValData != "":
+		o.ValSplit = 0
+	case o.ValSplit == AutoValSplit:
 		o.ValSplit = autoValSplit(n)
 	}
+}
+
+// MinValidationRows is the number of labelled validation rows below which
+// early stopping and the choice of the best epoch are called into doubt.
+const MinValidationRows = 50
+
+// fewValidationRows warns when fewer than MinValidationRows labelled
+// validation rows decide the best epoch for a task (of the member with
+// the fewest, for a cross-fitted run): one line for the tasks with the
+// same count.
+func fewValidationRows(spec mtl.Spec, val *mtl.Dataset) []string {
+	if val == nil {
+		return nil
+	}
+	members := max(spec.Members, 1)
+	byCount := map[int][]string{}
+	var order []int
+	for t, task := range spec.Tasks {
+		counts := make([]int, members)
+		for i, y := range val.Labels[t] {
+			if y != y { // a missing label
+				continue
+			}
+			for m := range members {
+				if val.Members == nil || val.Members[i]&(1<<m) != 0 {
+					counts[m]++
+				}
+			}
+		}
+		n := slices.Min(counts)
+		if n >= MinValidationRows {
+			continue
+		}
+		if byCount[n] == nil {
+			order = append(order, n)
+		}
+		byCount[n] = append(byCount[n], strconv.Quote(task.Name))
+	}
+	where := "validation rows"
+	if val.Members != nil {
+		where = "rows of a fold"
+	}
+	var out []string
+	for _, n := range order {
+		out = append(out, fmt.Sprintf("only %d labelled %s choose the best epoch for %s (fewer than %d): early stopping is noisy",
+			n, where, andList(byCount[n]), MinValidationRows))
+	}
+	return out
+}
+
+// andList writes "a, b and c".
+func andList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }

@@ -97,9 +97,15 @@ func (e *InterruptedError) Error() string {
 
 func (e *InterruptedError) Unwrap() error { return e.Err }
 
+// SaveEvery is the least time between two saves of the model file during
+// a run: a run of many short epochs saves at the end of the first epoch,
+// then at the end of an epoch at most this often, and at its end.
+const SaveEvery = 5 * time.Second
+
 // Fit trains the run on b (or continues its checkpoint), saving the model
-// file at the end of every epoch and, when ctx is cancelled, at the step
-// where it stopped (then returning an *InterruptedError). It holds the
+// file at the end of epochs (see SaveEvery), at the end and, when ctx is
+// cancelled, at the step where it stopped (then returning an
+// *InterruptedError). It holds the
 // model file's lock (see package internal/atomicfile) until it returns: a
 // second run writing the same file fails at once. A run whose best loss
 // does not beat the constant predictor returns a *NoBetterError, and an
@@ -132,8 +138,10 @@ func (r *Run) Fit(ctx context.Context, b backend.Backend, p Progress) (*Result, 
 	if r.Val != nil && r.Checkpoint != nil {
 		best = r.Checkpoint.State.BestVal
 	}
+	var saved time.Time
 	err = tr.Fit(ctx, mtl.Hooks{
-		Step: p.Step,
+		Step:  p.Step,
+		Judge: r.judge(b),
 		Epoch: func(s mtl.EpochStats) error {
 			ck, err := tr.Checkpoint()
 			if err != nil {
@@ -151,10 +159,11 @@ func (r *Run) Fit(ctx context.Context, b backend.Backend, p Progress) (*Result, 
 				return err
 			}
 			best = min(best, judged(s, r.Val != nil))
-			if r.mayWrite(best, res.ConstantLoss) {
+			if r.mayWrite(best, res.ConstantLoss) && time.Since(saved) >= SaveEvery {
 				if err := r.saveCheckpoint(ck); err != nil {
 					return err
 				}
+				saved = time.Now()
 			}
 			if p.Epoch != nil {
 				p.Epoch(es)
@@ -191,7 +200,7 @@ func (r *Run) Fit(ctx context.Context, b backend.Backend, p Progress) (*Result, 
 		}
 	}
 	if r.Demo && r.Test != nil {
-		if res.HeldOut, err = heldOut(b, model, r.Test); err != nil {
+		if res.HeldOut, err = heldOut(b, model, r.Test, r.Schema.Targets[0].Offset); err != nil {
 			return nil, err
 		}
 		res.TestRows, res.Groups = r.Test.N, len(r.Schema.Groups)
@@ -297,17 +306,14 @@ func (r *Run) saveCheckpoint(ck *mtl.Checkpoint) error {
 	return mtl.SaveFile(r.Out, ck, r.meta)
 }
 
-// heldOut is the pooled R² of the single regression target on d.
-func heldOut(b backend.Backend, m *mtl.Model, d *mtl.Dataset) (float64, error) {
+// heldOut is the pooled R² of the single regression target (whose
+// offset is given) on d.
+func heldOut(b backend.Backend, m *mtl.Model, d *mtl.Dataset, offset float64) (float64, error) {
 	p, err := m.Predict(b, d)
 	if err != nil {
 		return 0, err
 	}
-	y, pred := make([]float64, d.N), make([]float64, d.N)
-	for i := range y {
-		y[i], pred[i] = float64(d.Labels[0][i]), float64(p[0][i])
-	}
-	v, ok := metrics.PooledR2(y, pred)
+	v, ok := metrics.PooledR2(withOffset(d.Labels[0], offset), withOffset(p[0], offset))
 	if !ok {
 		return math.NaN(), nil
 	}
@@ -332,7 +338,7 @@ func (r *Run) valMetrics(b backend.Backend, ck *mtl.Checkpoint) ([]TaskMetric, e
 	}
 	out := make([]TaskMetric, len(r.Spec.Tasks))
 	for i, t := range r.Spec.Tasks {
-		name, v := primaryMetric(t, r.Val.Labels[i], preds[i])
+		name, v := primaryMetric(t, r.Schema.Targets[i].Offset, r.Val.Labels[i], preds[i])
 		out[i] = TaskMetric{Task: t.Name, Metric: name, Value: v}
 	}
 	return out, nil
@@ -382,9 +388,12 @@ func at(v []float64, i int) float64 {
 
 // primaryMetric is the headline metric of a task on labelled rows:
 // accuracy (multiclass), AUC (binary) or RMSE in the target's units
-// (regression).
-func primaryMetric(t mtl.Task, labels, preds []float32) (string, float64) {
+// (regression, offset added back to labels and predictions).
+func primaryMetric(t mtl.Task, offset float64, labels, preds []float32) (string, float64) {
 	y, p := float64s(labels), float64s(preds)
+	if t.Type == mtl.Regression {
+		y, p = withOffset(labels, offset), withOffset(preds, offset)
+	}
 	var m metrics.TaskMetrics
 	name := "rmse"
 	switch t.Type {
@@ -413,6 +422,17 @@ func float64s(v []float32) []float64 {
 	out := make([]float64, len(v))
 	for i, x := range v {
 		out[i] = float64(x)
+	}
+	return out
+}
+
+// withOffset returns regression labels or predictions in the target's
+// units: each value in float64 plus the target's offset (see
+// data.Target.Offset).
+func withOffset(v []float32, offset float64) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x) + offset
 	}
 	return out
 }

@@ -58,6 +58,9 @@ type Options struct {
 	// ValSplit is the fraction of training rows held out for validation
 	// and early stopping, in [0, 1), or AutoValSplit (see budget.go).
 	ValSplit float64
+	// Metric chooses the best epoch on the validation rows, averaged over
+	// the tasks: one of Metrics ("" is MetricLoss; see judge.go).
+	Metric string
 	// Steps is the run's budget in optimiser steps; 0 follows the rule of
 	// budget.go, as do the batch size, epochs and patience unless Given.
 	Steps int
@@ -82,16 +85,33 @@ type Options struct {
 	Force bool
 	// Log, when set, receives one JSON line per epoch (package runlog).
 	Log string
+
+	// Features are NumPy matrices joined to Data row by row (see
+	// FeatureFile); their columns are inputs like any other.
+	Features []FeatureFile
+	// ValData, when set, is a file of validation rows with the columns of
+	// Data, instead of a split of Data (ValSplit is then not used).
+	ValData string
+	// MaxRowBytes bounds a row of a text file (0: the reader's default,
+	// 16 MiB).
+	MaxRowBytes int
+	// OneHotMax, MinCount, EmbedDimMax, Embed (COLUMN:WIDTH) and
+	// HashBuckets (COLUMN:N, or N for every embedded column) make
+	// categorical columns embeddings (see data.Options). OneHotMax 0
+	// means the default, −1 never by cardinality.
+	OneHotMax, MinCount, EmbedDimMax int
+	Embed, HashBuckets               []string
 }
 
 // ResumeApplies lists the options a resumed run takes from the command
 // line: those that cannot change the meaning of the run so far.
-var ResumeApplies = []string{"epochs", "patience", "data", "out", "log", "force", "resume"}
+var ResumeApplies = []string{"epochs", "patience", "data", "out", "log", "force", "resume", "features", "val-data", "max-row-bytes"}
 
 // DataOptions lists the options that describe a data file's columns;
 // without a data file they are an error rather than a reason to run the
 // built-in demonstration.
-var DataOptions = []string{"task", "group-column", "ignore", "categorical", "impute", "features"}
+var DataOptions = []string{"task", "group-column", "ignore", "categorical", "impute", "features",
+	"val-data", "onehot-max", "min-count", "embed-dim-max", "embed", "hash-buckets"}
 
 // given reports whether the option was set explicitly.
 func (o *Options) given(name string) bool { return slices.Contains(o.Given, name) }
@@ -101,6 +121,7 @@ func (o *Options) given(name string) bool { return slices.Contains(o.Given, name
 // folds that suit the number of rows (see budget.go).
 func DefaultOptions() Options {
 	o := Options{Hidden: []int{64}, Activation: backend.ReLU, ValSplit: AutoValSplit, CV: AutoCV, Train: mtl.DefaultConfig()}
+	o.Train.Epochs, o.Train.Batch, o.Train.Patience = 0, 0, AutoPatience
 	o.Train.Weighting.Alpha, o.Train.Weighting.Temperature = 1.5, 2
 	return o
 }
@@ -136,8 +157,8 @@ func (o *Options) validate() error {
 		ok     bool
 		want   string
 	}{
-		{"epochs", float64(c.Epochs), c.Epochs >= 1 && c.Epochs <= mtl.MaxEpochs, fmt.Sprintf("at least 1 and at most %d", mtl.MaxEpochs)},
-		{"batch", float64(c.Batch), c.Batch >= 1 && c.Batch <= 1<<24, "at least 1"},
+		{"epochs", float64(c.Epochs), c.Epochs >= 0 && c.Epochs <= mtl.MaxEpochs, fmt.Sprintf("at least 1 and at most %d (0: by --steps)", mtl.MaxEpochs)},
+		{"batch", float64(c.Batch), c.Batch >= 0 && c.Batch <= 1<<24, "at least 1 (0: by the number of rows)"},
 		{"lr", c.LR, finite(c.LR) && c.LR > 0, "a number above 0"},
 		{"momentum", c.Momentum, finite(c.Momentum) && c.Momentum >= 0 && c.Momentum < 1, "in [0, 1)"},
 		{"weight-decay", c.WeightDecay, finite(c.WeightDecay) && c.WeightDecay >= 0, "a number ≥ 0"},
@@ -147,7 +168,7 @@ func (o *Options) validate() error {
 		{"step-every", float64(c.Schedule.StepEvery), c.Schedule.StepEvery >= 1, "at least 1"},
 		{"gamma", c.Schedule.Gamma, finite(c.Schedule.Gamma) && c.Schedule.Gamma > 0, "a number above 0"},
 		{"clip", c.ClipNorm, finite(c.ClipNorm) && c.ClipNorm >= 0, "a number ≥ 0 (0: off)"},
-		{"patience", float64(c.Patience), c.Patience >= 0, "at least 0 (0: never stop early)"},
+		{"patience", float64(c.Patience), c.Patience >= AutoPatience, "at least 0 (0: never stop early; -1: by the epochs)"},
 		{"gradnorm-alpha", c.Weighting.Alpha, finite(c.Weighting.Alpha) && c.Weighting.Alpha >= 0, "a number ≥ 0"},
 		{"dwa-temperature", c.Weighting.Temperature, finite(c.Weighting.Temperature) && c.Weighting.Temperature > 0, "a number above 0"},
 		{"val-split", o.ValSplit, o.ValSplit == AutoValSplit || finite(o.ValSplit) && o.ValSplit >= 0 && o.ValSplit < 1, "in [0, 1) or auto"},
@@ -157,6 +178,13 @@ func (o *Options) validate() error {
 			return optionErrorf(check.option, fmt.Sprint(check.value), "must be %s", check.want)
 		}
 	}
+	if o.Metric != "" {
+		m, err := parseEnum("metric", o.Metric, Metrics)
+		if err != nil {
+			return err
+		}
+		o.Metric = m
+	}
 	if o.Impute != "" {
 		impute, err := parseEnum("impute", o.Impute, []string{"mean"})
 		if err != nil {
@@ -164,7 +192,7 @@ func (o *Options) validate() error {
 		}
 		o.Impute = impute
 	}
-	if err := o.Train.Validate(); err != nil {
+	if err := withBudget(o.Train).Validate(); err != nil {
 		return &OptionError{Option: "config", Err: err}
 	}
 	if o.AutoWidth && o.ValSplit == 0 {
@@ -176,7 +204,29 @@ func (o *Options) validate() error {
 	if _, err := parsePosWeight(o.PosWeight); err != nil {
 		return err
 	}
-	return nil
+	return o.validateData()
+}
+
+// validateData checks the options about reading the data and embedding
+// its categorical columns.
+func (o *Options) validateData() error {
+	for _, check := range []struct {
+		option string
+		value  int
+		ok     bool
+		want   string
+	}{
+		{"onehot-max", o.OneHotMax, o.OneHotMax >= -1, "a number of values ≥ 1 (-1: never by cardinality)"},
+		{"min-count", o.MinCount, o.MinCount >= 0, "a number of rows ≥ 1"},
+		{"embed-dim-max", o.EmbedDimMax, o.EmbedDimMax >= 0, "a width ≥ 1"},
+		{"max-row-bytes", o.MaxRowBytes, o.MaxRowBytes >= 0, "a number of bytes ≥ 1"},
+	} {
+		if !check.ok {
+			return optionErrorf(check.option, fmt.Sprint(check.value), "must be %s", check.want)
+		}
+	}
+	var opts data.Options
+	return o.embedOptions(&opts)
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
@@ -213,7 +263,30 @@ func (o *Options) dataOptions() (data.Options, error) {
 		}
 		opts.Tasks = append(opts.Tasks, ts)
 	}
-	return opts, nil
+	return opts, o.embedOptions(&opts)
+}
+
+// embedOptions parses the options that make categorical columns
+// embeddings into opts.
+func (o *Options) embedOptions(opts *data.Options) error {
+	opts.OneHotMax, opts.MinCount, opts.EmbedDimMax = o.OneHotMax, o.MinCount, o.EmbedDimMax
+	for _, list := range []struct {
+		option string
+		specs  []string
+		into   *[]data.ColumnSize
+	}{{"embed", o.Embed, &opts.Embed}, {"hash-buckets", o.HashBuckets, &opts.HashBuckets}} {
+		for _, s := range list.specs {
+			cs, err := data.ParseColumnSize(s)
+			if err == nil && list.option == "embed" && cs.Pattern == "" {
+				err = fmt.Errorf("no column (want COLUMN:WIDTH)")
+			}
+			if err != nil {
+				return &OptionError{Option: list.option, Value: s, Err: err}
+			}
+			*list.into = append(*list.into, cs)
+		}
+	}
+	return nil
 }
 
 // ParseHidden reads the widths of the shared layers: comma-separated
@@ -303,4 +376,16 @@ func parsePosWeight(s string) (float64, error) {
 		return 0, optionErrorf("pos-weight", s, "not auto, none or a positive number%s", suggest.Hint(strings.ToLower(s), []string{"auto", "none"}, "%s"))
 	}
 	return v, nil
+}
+
+// withBudget returns c with the values the budget rule fills in (0
+// epochs and batch, AutoPatience) set to valid placeholders, to check the
+// rest.
+func withBudget(c mtl.Config) mtl.Config {
+	v := c
+	v.Epochs, v.Batch = max(v.Epochs, 1), max(v.Batch, 1)
+	if v.Patience == AutoPatience {
+		v.Patience = 0
+	}
+	return v
 }

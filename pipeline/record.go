@@ -29,6 +29,9 @@ type Record struct {
 	// CV describes the folds of a cross-validated run (which has no
 	// validation split: each member stops early on its own fold), or nil.
 	CV *CrossFit `json:"cross_validation,omitempty"`
+	// Metric chose the best epoch (see judge.go); "" for the validation
+	// loss.
+	Metric string `json:"metric,omitempty"`
 	// Budget says how the batch size and epochs were set, or nil for a
 	// run that predates the rule.
 	Budget *Budget `json:"budget,omitempty"`
@@ -43,8 +46,12 @@ type Record struct {
 
 // Source is one data file of a run.
 type Source struct {
-	// Role says what the file is for: "data" (training rows).
+	// Role says what the file is for: "data" (training rows), "features"
+	// (a NumPy matrix joined to the data row by row) or "validation"
+	// (validation rows).
 	Role string `json:"role"`
+	// Prefix names the columns of a features file: PREFIX[0], ….
+	Prefix string `json:"prefix,omitempty"`
 	// Path is the file's absolute path, or empty for the built-in data,
 	// which Builtin names.
 	Path    string `json:"path,omitempty"`

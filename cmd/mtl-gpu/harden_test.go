@@ -262,7 +262,11 @@ func TestNumericFlagsValidated(t *testing.T) {
 		{[]string{"--threads", "-4"}, "--threads"},
 		{[]string{"--hidden", "0"}, "--hidden"},
 		{[]string{"--ignore", "y"}, "--ignore"},
-		{[]string{"--epochs", "0"}, "--epochs"},
+		{[]string{"--epochs", "-1"}, "--epochs"},
+		{[]string{"--steps", "-5"}, "--steps"},
+		{[]string{"--steps", "100", "--epochs", "3"}, "--steps"},
+		{[]string{"--val-split", "half"}, "--val-split"},
+		{[]string{"--cv", "some"}, "--cv"},
 	} {
 		r := mtlgpu(t, dir, seedArgs(t, "m.mtl", c.args...)...)
 		failsWith(t, strings.Join(c.args, " "), r, 2, c.want)

@@ -25,8 +25,9 @@ const (
 
 // progress shows training progress. On a terminal, epoch lines (at most
 // one a second, fast epochs summarised) scroll above a live bar, as Keras
-// and PyTorch Lightning users expect; otherwise each epoch is a log line;
-// with --quiet nothing shows.
+// and PyTorch Lightning users expect; otherwise an epoch is a log line, at
+// most one a second (the latest epoch, and the last at the end); with
+// --quiet nothing shows.
 type progress struct {
 	a       *app
 	epochs  int
@@ -74,7 +75,11 @@ func (p *progress) epoch(s pipeline.EpochStats) {
 	}
 	p.epochStart, p.atEpoch, p.atStep = time.Now(), s.Epoch, 0
 	if p.tty == nil {
-		p.logEpoch(s)
+		p.pending = append(p.pending[:0], s)
+		if now := time.Now(); now.Sub(p.lastLine) >= lineEvery {
+			p.logEpoch(s)
+			p.pending, p.lastLine = p.pending[:0], now
+		}
 		return
 	}
 	p.pending = append(p.pending, s)
@@ -183,7 +188,14 @@ func (p *progress) clearBar() {
 
 // done writes the epochs not yet shown and removes the bar.
 func (p *progress) done() {
-	if p == nil || p.tty == nil {
+	if p == nil {
+		return
+	}
+	if p.tty == nil {
+		for _, s := range p.pending {
+			p.logEpoch(s)
+		}
+		p.pending = nil
 		return
 	}
 	p.flush(time.Now())

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -16,6 +17,7 @@ import (
 // trainFlags are the flags of a training run as typed.
 type trainFlags struct {
 	opts                                    pipeline.Options
+	in                                      inputFlags
 	hidden, activation, optimizer, schedule string
 	weighting, arch, expertHidden           string
 	valSplit, cv                            string
@@ -37,8 +39,9 @@ regression) with loss weight WEIGHT (default 1). Every other column is an
 input feature, except those given to --ignore and the --group-column.
 Empty, ?, NA and NaN target cells are missing labels.
 
-The model is saved to --out at the end of every epoch (the best by validation
-loss when --val-split is set) and when interrupted; --resume continues a
+The model is saved to --out at the end of an epoch (at most every 5 seconds;
+the best by validation when there are validation rows), at the end, and
+when interrupted; --resume continues a
 saved run exactly where it stopped, on the data and split it records (give
 --data only if the file moved). With --resume, --epochs and --patience may
 change; other training options are ignored, and said to be.
@@ -57,9 +60,10 @@ an existing --out as it was unless --force.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.opts.Data, "data", "", "training data, CSV or TSV with a header, optionally .gz (default: the built-in School data)")
+	f.in.register(fl, "training data (default: the built-in School data)")
 	fl.StringArrayVar(&f.opts.Tasks, "task", nil, "target as PATTERN:TYPE[:WEIGHT], TYPE multiclass, binary or regression (repeatable)")
 	fl.StringVar(&f.opts.Out, "out", "", "model file to write (default "+pipeline.DemoOut+" for the built-in data)")
+	fl.StringVar(&f.opts.ValData, "val-data", "", "validation rows from this file (the columns of --data) instead of --val-split")
 	f.register(fl)
 	fl.StringVar(&f.weighting, "weighting", "equal", "how task losses and gradients combine: equal, uncertainty, dwa, gradnorm, pcgrad or mgda")
 	fl.StringVar(&f.opts.Resume, "resume", "", "continue training the run saved in this model file")
@@ -94,6 +98,7 @@ func (f *trainFlags) register(fl *pflag.FlagSet) {
 	fl.Uint64Var(&c.Seed, "seed", 0, "random seed (initial weights, row order, splits)")
 	fl.StringVar(&f.valSplit, "val-split", "auto", "fraction of training rows held out for validation and early stopping (0: none); auto: 20%, at most 1,000 rows but at least 10%")
 	fl.IntVar(&o.Steps, "steps", 0, "optimiser steps (0: 40 epochs, within [2000, 40000]); --epochs overrides it")
+	fl.StringVar(&o.Metric, "metric", "loss", "what chooses the best epoch on the validation rows, averaged over tasks: loss, auc, accuracy, logloss, rmse or r2 (tasks where it is undefined use their loss)")
 	fl.IntVar(&c.Patience, "patience", c.Patience, "stop after this many epochs without a better validation loss (0: never; auto: max(8, epochs/5))")
 	fl.Float64Var(&c.Weighting.Alpha, "gradnorm-alpha", 1.5, "GradNorm's asymmetry α")
 	fl.Float64Var(&c.Weighting.Temperature, "dwa-temperature", 2, "DWA's softmax temperature")
@@ -101,8 +106,19 @@ func (f *trainFlags) register(fl *pflag.FlagSet) {
 	fl.Float64Var(&c.GroupBiasDecay, "group-bias-decay", c.GroupBiasDecay, "shrinkage of each group's intercept towards its family's")
 	f.registerModel(fl)
 	for _, name := range []string{"epochs", "batch", "patience"} {
-		fl.Lookup(name).DefValue = "auto"
+		fl.Lookup(name).DefValue = "auto" // 0 (AutoPatience): by the budget rule
 	}
+	f.registerEmbed(fl)
+}
+
+// registerEmbed adds the flags that make categorical columns embeddings.
+func (f *trainFlags) registerEmbed(fl *pflag.FlagSet) {
+	o := &f.opts
+	fl.IntVar(&o.OneHotMax, "onehot-max", 64, "categorical columns with more distinct training values become embeddings (-1: only those named by --embed or --hash-buckets)")
+	fl.IntVar(&o.MinCount, "min-count", 1, "training rows a value of an embedded column needs for a row of its own; rarer and unseen values share row 0")
+	fl.IntVar(&o.EmbedDimMax, "embed-dim-max", 64, "largest default embedding width, round(1.6·rows^0.56)")
+	fl.StringArrayVar(&o.Embed, "embed", nil, "COLUMN:WIDTH: embed the column (or glob) with vectors of WIDTH (repeatable)")
+	fl.StringArrayVar(&o.HashBuckets, "hash-buckets", nil, "COLUMN:N: embed the column hashed into N rows (MurmurHash3), no vocabulary; N alone: every embedded column (repeatable)")
 }
 
 // registerModel adds the flags that choose the model's body and its
@@ -152,6 +168,10 @@ func (f *trainFlags) parse(cmd *cobra.Command) error {
 			return err
 		}
 	}
+	o.Data, o.MaxRowBytes = f.in.data, f.in.maxRowBytes
+	if o.Features, err = f.in.featureFiles(); err != nil {
+		return err
+	}
 	o.Given = nil
 	cmd.Flags().Visit(func(fl *pflag.Flag) {
 		if cmd.LocalFlags().Lookup(fl.Name) != nil {
@@ -167,6 +187,9 @@ func (a *app) train(cmd *cobra.Command, o pipeline.Options) error {
 		return err
 	}
 	defer r.Close()
+	// What reading and encoding needed besides the encoded rows goes back
+	// to the system before training adds its own.
+	debug.FreeOSMemory()
 	if len(r.IgnoredOptions) > 0 {
 		a.log.Warn(fmt.Sprintf("with --resume the model's own settings are used: --%s ignored (--epochs and --patience may change)", strings.Join(r.IgnoredOptions, ", --")))
 	}
