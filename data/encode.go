@@ -40,7 +40,8 @@ type Encoded struct {
 // columns are not read.
 //
 // A numeric cell that is not a number or not finite is an error, and so is
-// a missing one unless the schema imputes the mean, which encodes as 0.
+// a missing one unless the schema imputes the mean, which encodes as the
+// mean does (0 when standardised).
 // A category not seen in training encodes as all zeros. Each of these
 // errors names the file, line and column.
 func (s *Schema) Encode(t *Table, withTargets bool) (*Encoded, error) {
@@ -125,24 +126,23 @@ func (s *Schema) Encode(t *Table, withTargets bool) (*Encoded, error) {
 	return e, nil
 }
 
-// encodeNumeric writes column c standardised into x (row stride d).
+// encodeNumeric writes column c encoded into x (row stride d).
 func encodeNumeric(t *Table, c int, f Feature, impute bool, x []float32, d int) (string, error) {
 	imputed := 0
+	coder := newNumericCoder(f)
 	for i, row := range t.Rows {
 		kind, v := parseCell(row[c])
 		switch kind {
 		case cellNumber:
-			z := float32((v - f.Mean) / f.Scale)
-			if math.IsInf(float64(z), 0) {
+			if !coder.encode(v, x[i*d:]) {
 				return "", errorf(t.Path, t.Lines[i], f.Name, c, "%q is too large after standardising (mean %.6g, scale %.6g)", strings.TrimSpace(row[c]), f.Mean, f.Scale)
 			}
-			x[i*d] = z
 		case cellMissing:
 			if !impute {
 				return "", errorf(t.Path, t.Lines[i], f.Name, c, "missing value in a numeric column (impute \"mean\" replaces it with the training mean)")
 			}
 			imputed++
-			x[i*d] = 0
+			coder.imputed(x[i*d:])
 		case cellNonFinite:
 			return "", errorf(t.Path, t.Lines[i], f.Name, c, "%q is not a finite number", strings.TrimSpace(row[c]))
 		default:

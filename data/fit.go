@@ -27,6 +27,9 @@ type Options struct {
 	// Impute is "" (a missing numeric value is an error) or "mean" (it
 	// becomes the training mean).
 	Impute string
+	// Numeric is how numeric features are encoded; the zero value means
+	// DefaultNumeric.
+	Numeric NumericEncoding
 
 	// Include, when set, says which rows (from 0) FitSource learns from;
 	// the others (a held-out part, say) are read for the per-row groups
@@ -91,6 +94,9 @@ func Fit(t *Table, opts Options) (*Schema, []string, error) {
 	if len(opts.Tasks) == 0 {
 		return nil, nil, fileErrorf(file, 0, "no task given (want at least one PATTERN:TYPE)")
 	}
+	if err := opts.Numeric.check(); err != nil {
+		return nil, nil, fileErrorf(file, 0, "%v", err)
+	}
 	if len(t.Header) == 0 || len(t.Rows) == 0 {
 		return nil, nil, fileErrorf(file, 0, "table has no columns or no rows")
 	}
@@ -107,7 +113,7 @@ func Fit(t *Table, opts Options) (*Schema, []string, error) {
 		if specOf[c] != 0 || c == group || ignored[c] {
 			continue
 		}
-		f, warn, err := fitFeature(t, c, forced[c], opts.Impute)
+		f, warn, err := fitFeature(t, c, forced[c], opts)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -172,15 +178,22 @@ func matchColumns(header []string, pattern string) ([]int, error) {
 }
 
 // fitFeature decides the kind of column c and learns its encoding.
-func fitFeature(t *Table, c int, forced bool, impute string) (Feature, []string, error) {
+func fitFeature(t *Table, c int, forced bool, opts Options) (Feature, []string, error) {
 	var st featureStats
 	st.rows = len(t.Rows)
+	if opts.Numeric.sampled() {
+		st.sample = newNumericSample()
+	}
 	for i, row := range t.Rows {
 		kind, v := parseCell(row[c])
 		st.add(kind, v, row[c], place{line: int64(t.Lines[i])})
 	}
 	if !st.categorical(forced) {
-		return st.numeric(t.Path, t.Header[c], c, impute)
+		f, warnings, err := st.numeric(t.Path, t.Header[c], c, opts.Impute)
+		if err == nil {
+			f, err = st.fitEncoding(f, opts.Numeric, t.Path, c)
+		}
+		return f, warnings, err
 	}
 	seen := map[string]bool{}
 	var cats []string
@@ -244,6 +257,7 @@ type featureStats struct {
 	firstNonFiniteAt       place
 	hasMissing, hasNonFin  bool
 	moments                welford
+	sample                 *numericSample // nil unless the encoding needs quantiles
 }
 
 // add counts one cell of the given kind (its value v for a number, its
@@ -257,7 +271,7 @@ func (st *featureStats) add(kind cellKind, v float64, text string, at place) {
 		}
 	case cellNumber:
 		st.numbers++
-		st.moments.add(v)
+		st.addNumber(v)
 	case cellNonFinite:
 		// A number all the same when deciding the kind.
 		st.numbers++

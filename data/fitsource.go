@@ -36,6 +36,8 @@ type FitResult struct {
 // (or, in a binary file, the row), and besides:
 //
 //   - Options.Include leaves rows out of the statistics;
+//   - numeric columns get the encoding of Options.Numeric, its quantiles
+//     taken from a sample of each column (see the package documentation);
 //   - a regression target gets its training mean as Target.Offset;
 //   - a categorical column with more than Options.OneHotMax distinct
 //     training values, or named by Options.Embed or Options.HashBuckets,
@@ -58,6 +60,9 @@ func FitSource(ctx context.Context, src Source, opts Options) (*FitResult, error
 	}
 	if len(opts.Tasks) == 0 {
 		return nil, fileErrorf(file, 0, "no task given (want at least one PATTERN:TYPE)")
+	}
+	if err := opts.Numeric.check(); err != nil {
+		return nil, fileErrorf(file, 0, "%v", err)
 	}
 	header := src.Columns()
 	if len(header) == 0 || src.Rows() == 0 {
@@ -160,6 +165,8 @@ func newFitter(src Source, header []string, roles *columnRoles, emb *embedRoles,
 			f.want[c] = Auto
 			if ff.forced {
 				f.want[c] = Text
+			} else if opts.Numeric.sampled() {
+				ff.stats.sample = newNumericSample()
 			}
 			f.feats[c] = ff
 		}
@@ -216,7 +223,7 @@ func (f *fitter) feature(b *Block, col *Column, ff *featureFit) {
 			if f.inc[i] {
 				st.rows++
 				st.numbers++
-				st.moments.add(v)
+				st.addNumber(v)
 				ff.uncoded = true
 			}
 		}
@@ -232,7 +239,7 @@ func (f *fitter) feature(b *Block, col *Column, ff *featureFit) {
 		st.rows++
 		if k < 0 {
 			st.numbers++
-			st.moments.add(col.Num[i])
+			st.addNumber(col.Num[i])
 			ff.uncoded = true
 			continue
 		}
@@ -394,6 +401,9 @@ func (f *fitter) finish() (*FitResult, error) {
 		st := &ff.stats
 		if !st.categorical(ff.forced) {
 			feat, warn, err := st.numeric(file, f.header[c], c, opts.Impute)
+			if err == nil {
+				feat, err = st.fitEncoding(feat, opts.Numeric, file, c)
+			}
 			if err != nil {
 				return nil, err
 			}
