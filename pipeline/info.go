@@ -78,6 +78,11 @@ type InputDescription struct {
 	// Mean and Scale standardise a numeric column: (x − mean)/scale.
 	Mean  *float64 `json:"mean,omitempty"`
 	Scale *float64 `json:"scale,omitempty"`
+	// Encoding is a numeric column's encoding (standard, robust,
+	// quantile or ple; see data.NumericMethod) and Width the number of
+	// encoded inputs it makes.
+	Encoding string `json:"encoding,omitempty"`
+	Width    int    `json:"width,omitempty"`
 }
 
 // CategoricalInput is a one-hot encoded input column.
@@ -183,6 +188,7 @@ func describeInputs(s *data.Schema) InputsDescription {
 		} else {
 			in.Numeric = append(in.Numeric, f.Name)
 			col.Mean, col.Scale = &f.Mean, &f.Scale
+			col.Encoding, col.Width = string(f.Method()), f.Width()
 		}
 		in.List = append(in.List, col)
 	}
@@ -233,7 +239,7 @@ func (d *Description) Text() string {
 	}
 	b.WriteString("\n")
 	if len(in.Numeric) > 0 {
-		fmt.Fprintf(&b, "  numeric: %s\n", abbreviate(in.Numeric, 12))
+		fmt.Fprintf(&b, "  numeric%s: %s\n", encodingText(in.List), abbreviate(in.Numeric, 12))
 	}
 	if len(in.Categorical) > 0 {
 		var cats []string
@@ -347,4 +353,15 @@ func abbreviate(items []string, n int) string {
 		return strings.Join(items, ", ")
 	}
 	return strings.Join(items[:n], ", ") + fmt.Sprintf(" and %d more", len(items)-n)
+}
+
+// encodingText names the encoding of the numeric inputs, " (robust)" say,
+// unless it is standardising.
+func encodingText(list []InputDescription) string {
+	for _, in := range list {
+		if in.Encoding != "" && in.Encoding != string(data.Standard) {
+			return " (" + in.Encoding + ")"
+		}
+	}
+	return ""
 }

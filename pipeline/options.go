@@ -30,6 +30,9 @@ type Options struct {
 	Ignore, Categorical []string
 	// Impute is "" or "mean".
 	Impute string
+	// Numeric is the encoding of numeric inputs (see
+	// data.ParseNumericEncoding); empty for data.DefaultNumeric.
+	Numeric string
 	// Hidden lists the widths of the shared layers; AutoWidth chooses one
 	// width and the weight decay by validation instead (Run.ChooseWidth).
 	Hidden    []int
@@ -158,6 +161,9 @@ func (o *Options) validate() error {
 		}
 		o.Impute = impute
 	}
+	if _, err := o.numeric(); err != nil {
+		return err
+	}
 	if err := o.Train.Validate(); err != nil {
 		return &OptionError{Option: "config", Err: err}
 	}
@@ -198,6 +204,10 @@ func listWords(names []string) string {
 // dataOptions parses the task specs and says which columns are what.
 func (o *Options) dataOptions() (data.Options, error) {
 	opts := data.Options{GroupColumn: o.GroupColumn, Ignore: o.Ignore, Categorical: o.Categorical, Impute: o.Impute}
+	var err error
+	if opts.Numeric, err = o.numeric(); err != nil {
+		return opts, err
+	}
 	for _, s := range o.Tasks {
 		ts, err := data.ParseTaskSpec(s)
 		if err != nil {
@@ -208,6 +218,23 @@ func (o *Options) dataOptions() (data.Options, error) {
 		opts.Tasks = append(opts.Tasks, ts)
 	}
 	return opts, nil
+}
+
+// DefaultNumeric names the encoding of numeric inputs when Options.Numeric
+// is empty.
+var DefaultNumeric = data.DefaultNumeric.String()
+
+// numeric parses the encoding of numeric inputs.
+func (o *Options) numeric() (data.NumericEncoding, error) {
+	if strings.TrimSpace(o.Numeric) == "" {
+		return data.NumericEncoding{}, nil
+	}
+	enc, err := data.ParseNumericEncoding(o.Numeric)
+	if err != nil {
+		name, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(o.Numeric)), ":")
+		return enc, &OptionError{Option: "numeric", Value: o.Numeric, Err: fmt.Errorf("%v%s", err, suggest.Hint(name, []string{"standard", "robust", "quantile", "ple"}, "%s"))}
+	}
+	return enc, nil
 }
 
 // ParseHidden reads the widths of the shared layers: comma-separated

@@ -1,0 +1,86 @@
+package pipeline
+
+import (
+	"context"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mtl-gpu/mtl-gpu/data"
+)
+
+// TestNumericEncodings: Options.Numeric reaches the schema, the model file
+// keeps it as trained, rows given as strings predict as the file does,
+// the description names it, and a bad value is an option error that
+// suggests the name meant.
+func TestNumericEncodings(t *testing.T) {
+	dir := t.TempDir()
+	file := writeCSV(t, dir, 200, 3)
+	b := cpuBackend(t)
+	for _, tc := range []struct {
+		numeric string
+		method  data.NumericMethod
+		width   int // encoded inputs of x1 and x2
+	}{
+		{"", data.DefaultNumeric.Method, 2},
+		{"Robust", data.Robust, 2},
+		{"quantile", data.Quantile, 2},
+		{"ple:4", data.PLE, 8},
+	} {
+		o := options(file, filepath.Join(dir, "m.mtl"))
+		o.Numeric, o.Force = tc.numeric, true
+		r, err := Prepare(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		width := 0
+		for _, f := range r.Schema.Features {
+			if f.Kind == data.Numeric {
+				width += f.Width()
+			}
+		}
+		if width != tc.width {
+			t.Errorf("%q: %d numeric inputs, want %d", tc.numeric, width, tc.width)
+		}
+		if _, err := r.Fit(context.Background(), b, Progress{}); err != nil {
+			t.Fatal(err)
+		}
+		m, err := LoadModel(o.Out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(m.Schema, r.Schema) {
+			t.Errorf("%q: the model file's schema differs from the run's", tc.numeric)
+		}
+		for _, f := range m.Schema.Features {
+			if f.Kind == data.Numeric && f.Method() != tc.method {
+				t.Errorf("%q: feature %q encoded by %s, want %s", tc.numeric, f.Name, f.Method(), tc.method)
+			}
+		}
+		want := predictionTable(t, b, func() (*Applied, error) { return m.Read(file, false) })
+		table, err := data.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := predictionTable(t, b, func() (*Applied, error) { return m.ReadRows(table.Header, table.Rows) })
+		if !slices.EqualFunc(got.Rows, want.Rows, slices.Equal) {
+			t.Errorf("%q: rows given as strings predict differently from the file", tc.numeric)
+		}
+		d := m.Describe()
+		if in := d.Inputs.List[0]; in.Encoding != string(tc.method) || in.Width != tc.width/2 {
+			t.Errorf("%q: input described as %+v", tc.numeric, in)
+		}
+		if text := d.Text(); (tc.method != data.Standard) != strings.Contains(text, "numeric ("+string(tc.method)+"): x1, x2") {
+			t.Errorf("%q: description\n%s", tc.numeric, text)
+		}
+	}
+	o := options(file, filepath.Join(dir, "bad.mtl"))
+	o.Numeric = "pel"
+	_, err := Prepare(o)
+	optionErr(t, err, "numeric")
+	if err == nil || !strings.Contains(err.Error(), `"ple"`) && !strings.Contains(err.Error(), "ple?") {
+		t.Errorf("no suggestion in %v", err)
+	}
+}
