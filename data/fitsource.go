@@ -52,7 +52,8 @@ type FitResult struct {
 // cannot, which is an error that asks for the column to be listed as
 // categorical. The memory FitSource needs grows with the distinct values
 // of the categorical columns and 4 bytes a row for Groups and Strata,
-// not with the size of the file.
+// not with the size of the file; a numeric encoding other than Standard
+// adds a sample of at most QuantileSample numbers per numeric column.
 func FitSource(ctx context.Context, src Source, opts Options) (*FitResult, error) {
 	file := src.Name()
 	if opts.Impute != "" && opts.Impute != "mean" {
