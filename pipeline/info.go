@@ -75,7 +75,8 @@ type InputDescription struct {
 	// column, or the groups of the group column; any other value is
 	// allowed (all zeros, or the shared head).
 	Categories []string `json:"categories,omitempty"`
-	// Mean and Scale standardise a numeric column: (x − mean)/scale.
+	// Mean and Scale standardise a numeric column: (x − mean)/scale (see
+	// data.Feature: under robust, Scale divides x − median instead).
 	Mean  *float64 `json:"mean,omitempty"`
 	Scale *float64 `json:"scale,omitempty"`
 	// Encoding is a numeric column's encoding (standard, robust,
