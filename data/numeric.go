@@ -340,7 +340,7 @@ func pleEdges(sorted []float64, bins int) []float64 {
 
 // numericCoder encodes the values of one numeric feature.
 type numericCoder struct {
-	method              NumericMethod
+	method              coderMethod
 	mean, center, scale float64
 	// edges are the bin edges (PLE) or knots (quantile), widths the
 	// differences of neighbours; scores and rises are the quantile
@@ -348,8 +348,27 @@ type numericCoder struct {
 	edges, widths, scores, rises []float64
 }
 
+// coderMethod is a NumericMethod as a number, cheap to switch on per
+// cell.
+type coderMethod uint8
+
+const (
+	coderStandard coderMethod = iota
+	coderRobust
+	coderQuantile
+	coderPLE
+)
+
 func newNumericCoder(f Feature) *numericCoder {
-	c := &numericCoder{method: f.Method(), mean: f.Mean, center: f.Center, scale: f.Scale, edges: f.Edges, scores: f.Scores}
+	c := &numericCoder{mean: f.Mean, center: f.Center, scale: f.Scale, edges: f.Edges, scores: f.Scores}
+	switch f.Method() {
+	case Robust:
+		c.method = coderRobust
+	case Quantile:
+		c.method = coderQuantile
+	case PLE:
+		c.method = coderPLE
+	}
 	for i := 1; i < len(f.Edges); i++ {
 		c.widths = append(c.widths, f.Edges[i]-f.Edges[i-1])
 	}
@@ -364,11 +383,11 @@ func newNumericCoder(f Feature) *numericCoder {
 // other encodings are bounded.
 func (c *numericCoder) encode(v float64, x []float32) bool {
 	switch c.method {
-	case Robust:
+	case coderRobust:
 		x[0] = float32(smoothClip((v - c.center) / c.scale))
-	case Quantile:
+	case coderQuantile:
 		x[0] = float32(c.interpolate(v))
-	case PLE:
+	case coderPLE:
 		for i, w := range c.widths {
 			x[i] = float32(min(max((v-c.edges[i])/w, 0), 1))
 		}
@@ -385,7 +404,7 @@ func (c *numericCoder) encode(v float64, x []float32) bool {
 // imputed writes the encoding of a missing value imputed by the training
 // mean: 0 when standardised, as ever, else the mean encoded.
 func (c *numericCoder) imputed(x []float32) {
-	if c.method == Standard {
+	if c.method == coderStandard {
 		clear(x[:1])
 		return
 	}
