@@ -38,7 +38,10 @@ var NumericMethods = []NumericMethod{Standard, Robust, Quantile, PLE}
 // Sizes of the numeric encodings.
 const (
 	// DefaultPLEBins is the most bins of a PLE column when the encoding
-	// does not say.
+	// does not say. On the shared data sets (benchmark/cmd/defaults, 5
+	// seeds) more bins help the largest, adult (income AUC 0.880, 0.882,
+	// 0.884, 0.887 for 8, 16, 32, 64 bins), and fewer the smallest
+	// (diabetes, breast_cancer, wine); 32 is the middle ground.
 	DefaultPLEBins = 32
 	// MaxPLEBins is the most bins a PLE column may ask for.
 	MaxPLEBins = 1024
@@ -54,7 +57,11 @@ const (
 )
 
 // DefaultNumeric is the encoding of numeric features when Options.Numeric
-// is the zero value.
+// is the zero value. Standard stays the default: on the shared data sets
+// PLE beats it on most tasks (adult's income AUC 0.884 against 0.871) but
+// is behind on digits' binary AUCs by one to three standard deviations
+// over seeds (0.9961 against 0.9974), and no other encoding wins or ties
+// everywhere either.
 var DefaultNumeric = NumericEncoding{Method: Standard}
 
 // NumericEncoding is how FitSource encodes numeric features: a method and,
