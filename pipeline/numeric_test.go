@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -9,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/mtl-gpu/mtl-gpu/data"
+	"github.com/mtl-gpu/mtl-gpu/mtl"
 )
 
 // TestNumericEncodings: Options.Numeric reaches the schema, the model file
@@ -82,5 +85,65 @@ func TestNumericEncodings(t *testing.T) {
 	optionErr(t, err, "numeric")
 	if err == nil || !strings.Contains(err.Error(), `"ple"`) && !strings.Contains(err.Error(), "ple?") {
 		t.Errorf("no suggestion in %v", err)
+	}
+}
+
+// TestSchemaVersion2ModelLoads: a model file whose preprocessing is a
+// version 2 schema (written before the numeric encodings) loads and
+// predicts as the same model written now; a PLE feature in a version 2
+// schema is refused.
+func TestSchemaVersion2ModelLoads(t *testing.T) {
+	dir := t.TempDir()
+	file := writeCSV(t, dir, 200, 4)
+	b := cpuBackend(t)
+	for _, numeric := range []string{"standard", "ple"} {
+		o := options(file, filepath.Join(dir, numeric+".mtl"))
+		o.Numeric = numeric
+		r, err := Prepare(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Fit(context.Background(), b, Progress{}); err != nil {
+			t.Fatal(err)
+		}
+		ck, meta, err := mtl.LoadFile(o.Out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var schema map[string]any
+		if err := json.Unmarshal(meta, &schema); err != nil {
+			t.Fatal(err)
+		}
+		if schema["version"] != float64(data.SchemaVersion) {
+			t.Fatalf("%s: schema version %v, want %d", numeric, schema["version"], data.SchemaVersion)
+		}
+		schema["version"] = 2
+		old, err := json.Marshal(schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		oldFile := filepath.Join(dir, numeric+"-v2.mtl")
+		if err := mtl.SaveFile(oldFile, ck, old); err != nil {
+			t.Fatal(err)
+		}
+		m, err := LoadModel(oldFile)
+		if numeric == "ple" {
+			if !errors.Is(err, mtl.ErrNotModel) || !strings.Contains(err.Error(), "version 2") {
+				t.Errorf("a PLE feature in a version 2 schema: %v", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		now, err := LoadModel(o.Out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := predictionTable(t, b, func() (*Applied, error) { return m.Read(file, false) })
+		want := predictionTable(t, b, func() (*Applied, error) { return now.Read(file, false) })
+		if !slices.EqualFunc(got.Rows, want.Rows, slices.Equal) {
+			t.Errorf("the version 2 model predicts differently")
+		}
 	}
 }
