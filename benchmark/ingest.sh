@@ -2,10 +2,13 @@
 # Times reading the ingest benchmark table (1,000,000 rows, 40 normal
 # inputs, two integer IDs, three targets; see benchmark/cmd/gendata) with
 # mtl-gpu's block readers, pandas.read_csv and DuckDB, fitting and encoding
-# it as training does (from the CSV and from Parquet), and writing it as
-# Parquet with mtl-gpu and with DuckDB's COPY, on the same file and number
-# of threads, one after the other, and prints times, ratios and peak
-# memory.
+# it as training does (from the CSV and from Parquet), training one epoch
+# on it with the mtl-gpu binary (from the CSV and from Parquet, on the
+# CPU), and writing it as Parquet with mtl-gpu and with DuckDB's COPY, on
+# the same file and number of threads, one after the other, and prints
+# times, ratios and peak memory; for training also its peak memory over
+# what it must hold: the encoded rows (inputs and labels, 4 bytes each),
+# the parameters and AdamW's two moments.
 #   benchmark/ingest.sh [THREADS]
 # The table is generated once into $INGEST_DIR (default out/ingest), which
 # git ignores. DuckDB's Node.js package is installed into a scratch folder
@@ -33,6 +36,7 @@ if ! "$python" -c 'import pandas' 2>/dev/null; then
 fi
 go build -o "$dir/ingestscan" ./benchmark/cmd/ingestscan
 go build -o "$dir/convert" ./benchmark/cmd/ingestconvert
+go build -o "$dir/mtl-gpu" ./cmd/mtl-gpu
 
 cat > "$duckdir/read.mjs" <<'JS'
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -83,6 +87,27 @@ read -r duck_pq duck_pq_rss duck_pq_cpu < <(measure node "$duckdir/read.mjs" par
 tasks=click:binary,buy:binary,spend:regression
 read -r fit_csv fit_csv_rss fit_csv_cpu < <(measure "$dir/ingestscan" -threads "$threads" -tasks "$tasks" "$csv")
 read -r fit_pq fit_pq_rss fit_pq_cpu < <(measure "$dir/ingestscan" -threads "$threads" -tasks "$tasks" "$pq")
+# train prints no seconds=: its wall time is GNU time's
+measure_wall() {
+  local out
+  out=$( { /usr/bin/time -f 'wall=%e peak_rss_kb=%M cpu=%U %S' "$@"; } 2>&1 )
+  local secs rss cpu
+  secs=$(echo "$out" | sed -n 's/.*wall=\([0-9.]*\).*/\1/p' | tail -1)
+  rss=$(echo "$out" | sed -n 's/.*peak_rss_kb=\([0-9]*\).*/\1/p' | tail -1)
+  cpu=$(echo "$out" | sed -n 's/.*cpu=\([0-9.]*\) \([0-9.]*\).*/\1 \2/p' | tail -1 | awk '{ print $1 + $2 }')
+  echo "$secs $rss $cpu"
+}
+train_args=(train --quiet --device cpu --epochs 1 --task click:binary --task buy:binary --task spend:regression --force)
+read -r train_csv train_csv_rss_kb train_csv_cpu < <(measure_wall env GOMAXPROCS="$threads" "$dir/mtl-gpu" "${train_args[@]}" --data "$csv" --out "$dir/train-csv.mtl")
+read -r train_pq train_pq_rss_kb train_pq_cpu < <(measure_wall env GOMAXPROCS="$threads" "$dir/mtl-gpu" "${train_args[@]}" --data "$pq" --out "$dir/train-pq.mtl")
+train_csv_rss=$((train_csv_rss_kb / 1024)) train_pq_rss=$((train_pq_rss_kb / 1024))
+# What training must hold: every row encoded (inputs and labels in float32)
+# and the parameters with AdamW's two moments (float32 each).
+rows=$(( $(wc -l < "$csv") - 1 ))
+held=$("$dir/mtl-gpu" info --json "$dir/train-csv.mtl" | "$python" -c "
+import json, sys
+d = json.load(sys.stdin); a = d['architecture']
+print(int($rows) * (a['inputs'] + len(d['tasks'])) * 4 + 3 * a['parameters'] * 4)")
 read -r ours_copy ours_copy_rss ours_copy_cpu < <(measure env GOMAXPROCS="$threads" "$dir/convert" "$csv" "$dir/convert.parquet")
 read -r duck_copy duck_copy_rss duck_copy_cpu < <(measure node "$duckdir/copy.mjs" "$PWD/$csv" "$PWD/$dir/duckdb.parquet" "$threads")
 read -r pandas_csv pandas_rss pandas_csv_cpu < <(measure env OMP_NUM_THREADS="$threads" "$python" -c "
@@ -99,7 +124,11 @@ row "mtl-gpu Parquet scan"    "$ours_pq" "$ours_pq_cpu" "$ours_pq_rss" "$ours_pq
 row "DuckDB read_parquet"     "$duck_pq" "$duck_pq_cpu" "$duck_pq_rss" "$ours_pq"
 row "mtl-gpu fit+encode CSV"   "$fit_csv" "$fit_csv_cpu" "$fit_csv_rss" "$fit_csv"
 row "mtl-gpu fit+encode Parquet" "$fit_pq" "$fit_pq_cpu" "$fit_pq_rss" "$fit_pq"
+row "mtl-gpu train 1 epoch CSV" "$train_csv" "$train_csv_cpu" "$train_csv_rss" "$train_csv"
+row "mtl-gpu train 1 epoch Parquet" "$train_pq" "$train_pq_cpu" "$train_pq_rss" "$train_pq"
 row "mtl-gpu CSV to Parquet"  "$ours_copy" "$ours_copy_cpu" "$ours_copy_rss" "$ours_copy"
 row "DuckDB COPY to Parquet"  "$duck_copy" "$duck_copy_cpu" "$duck_copy_rss" "$ours_copy"
 awk -v f="$fit_csv" -v p="$fit_pq" -v d="$duck_csv" 'BEGIN { printf "fit+encode (two passes) against DuckDB read_csv: CSV %.2fx, Parquet %.2fx faster\n", d / f, d / p }'
+awk -v f="$train_csv" -v p="$train_pq" -v d="$duck_csv" -v fm="$train_csv_rss" -v pm="$train_pq_rss" -v dm="$duck_csv_rss" 'BEGIN { printf "train 1 epoch against DuckDB read_csv alone: time CSV %.2fx, Parquet %.2fx of it; peak memory CSV %.2fx, Parquet %.2fx of it\n", f / d, p / d, fm / dm, pm / dm }'
+awk -v c="$train_csv_rss_kb" -v p="$train_pq_rss_kb" -v h="$held" 'BEGIN { printf "train peak RSS over encoded rows + parameters + AdamW moments (%.1f MB): CSV %.2fx, Parquet %.2fx\n", h / 1e6, c * 1024 / h, p * 1024 / h }'
 echo "threads=$threads file=$csv ($(du -hL "$csv" | cut -f1)), parquet $(du -h "$pq" | cut -f1) (mtl-gpu $(du -h "$dir/convert.parquet" | cut -f1), DuckDB $(du -h "$dir/duckdb.parquet" | cut -f1))"

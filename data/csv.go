@@ -360,7 +360,11 @@ func rowTooLong(name string, line int64, limit int) error {
 	return fileErrorf(name, int(line), "a row longer than %d bytes (not a text table, or a quote never closed?)", limit)
 }
 
-// readAtLeast reads from r onto buf until it holds n bytes or r ends.
+// readAtLeast reads from r onto buf until it holds n bytes or r ends. It
+// reads no more than n: a buffer recycled with a larger capacity would
+// otherwise fill up, and what a chunk leaves over is carried into the
+// next, so that chunks, and the buffers in flight, would grow well past
+// the chunk size.
 func readAtLeast(r io.Reader, buf []byte, n int) ([]byte, bool, error) {
 	if r == nil {
 		return buf, true, nil
@@ -374,7 +378,7 @@ func readAtLeast(r io.Reader, buf []byte, n int) ([]byte, bool, error) {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		k, err := r.Read(buf[len(buf):cap(buf)])
+		k, err := r.Read(buf[len(buf):max(min(cap(buf), n), len(buf)+1)])
 		buf = buf[:len(buf)+k]
 		if err == io.EOF {
 			return buf, true, nil
@@ -712,4 +716,26 @@ func (c *chunker) advance(chunk []byte, end int) int64 {
 	first := c.line
 	c.line += int64(bytes.Count(chunk[:end], []byte{'\n'}))
 	return first
+}
+
+// gzipMagic starts every gzip stream.
+var gzipMagic = []byte{0x1f, 0x8b}
+
+// utf8BOM is the byte order mark some spreadsheet programs write first.
+var utf8BOM = []byte{0xef, 0xbb, 0xbf}
+
+// headerPeek is how much of the file is inspected to choose the delimiter.
+const headerPeek = 1 << 20
+
+// isTabSeparated decides the delimiter from the file name and the first
+// line.
+func isTabSeparated(base string, head []byte) bool {
+	if strings.HasSuffix(base, ".tsv") || strings.HasSuffix(base, ".tab") {
+		return true
+	}
+	first := head
+	if i := bytes.IndexByte(head, '\n'); i >= 0 {
+		first = head[:i]
+	}
+	return bytes.IndexByte(first, '\t') >= 0 && bytes.IndexByte(first, ',') < 0
 }

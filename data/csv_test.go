@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -733,5 +734,54 @@ func TestCSVSmallChunksReadLittleAhead(t *testing.T) {
 	defer ws.Close()
 	if ws.Delimiter() != ',' || len(ws.Columns()) != 2 {
 		t.Errorf("delimiter %q, %d columns", ws.Delimiter(), len(ws.Columns()))
+	}
+}
+
+// TestCSVMemoryFlat: the reader's memory does not grow with the file. A
+// file of 450 chunks of 64 KiB is scanned and the live heap, after a
+// collection, is the same (within 1 MB) at the 50th block and at the
+// 400th: the buffers in flight stay near the chunk size. Not parallel:
+// the heap is the test's.
+func TestCSVMemoryFlat(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flat.csv")
+	var b bytes.Buffer
+	b.WriteString("a,b,c,d,e,f\n")
+	rng := rand.New(rand.NewPCG(3, 4))
+	for b.Len() < 450*64<<10 {
+		fmt.Fprintf(&b, "%.5f,%.5f,%.5f,%.5f,%.5f,x%d\n", rng.Float64(), rng.Float64(), rng.Float64(), rng.Float64(), rng.Float64(), rng.IntN(9))
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Buffer{}
+	src, err := OpenCSV(path, CSVOptions{ChunkSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	var early, late uint64
+	blocks := 0
+	err = src.Scan(context.Background(), Wants(6, Auto), func(blk *Block) error {
+		blocks++
+		switch blocks {
+		case 50:
+			early = heap()
+		case 400:
+			late = heap()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d blocks: live heap %.1f MB at the 50th, %.1f MB at the 400th", blocks, float64(early)/1e6, float64(late)/1e6)
+	if blocks < 400 || late > early+1<<20 {
+		t.Errorf("%d blocks: live heap %d bytes at the 50th block, %d at the 400th", blocks, early, late)
 	}
 }

@@ -21,27 +21,27 @@
 // stratum (the class of the first classification target), which is what a
 // split needs; Options.Include leaves held-out rows out of the statistics.
 // EncodeSource writes every row straight into its part (training,
-// validation, −1 for none). Both give, on the same rows, exactly the
-// schema, values, warnings and errors of the table path below. For data
-// larger than memory, EncodeBlocks hands out one encoded block at a time,
-// and BlockEncoder encodes blocks read in any order (CacheSource.ReadBlock);
-// PredictionWriter writes predictions block by block, next to columns
-// passed through (EncodeOptions.Keep). Inspect summarises a source in one
-// pass.
+// validation, −1 for none), at any position in it (EncodeOptions.
+// Positions). For data larger than memory, EncodeBlocks hands out one
+// encoded block at a time, and BlockEncoder encodes blocks read in any
+// order (CacheSource.ReadBlock); PredictionWriter writes predictions block
+// by block, next to columns passed through (EncodeOptions.Keep). Inspect
+// summarises a source in one pass.
 //
-// # The table path
-//
-// ReadFile reads a CSV or TSV file with a header line (gzip-compressed or
-// not) into a Table of strings. Fit learns a Schema from that table and the
-// Options the user gave: which columns are targets (task specs such as
+// The Options say which columns are targets (task specs such as
 // "income:binary" or "Class*:multiclass:0.5", see ParseTaskSpec), which
 // column splits the rows into groups, which columns to ignore and which to
-// treat as categorical. Every remaining column is a feature. Schema.Encode
-// turns a table into a dense float32 matrix, per-target labels and per-row
-// group indices. The Schema is stored in the model file as JSON, so that
-// prediction and evaluation encode their files exactly as training did;
-// Validate checks a schema read back. The table path holds the whole file
-// as strings; it stays while its callers move to the block path.
+// treat as categorical. Every remaining column is a feature. Encoding
+// turns rows into a dense float32 matrix, per-target labels, per-row group
+// indices and, for embedded features, per-row table rows. The Schema is
+// stored in the model file as JSON, so that prediction and evaluation
+// encode their files exactly as training did; Validate checks a schema
+// read back.
+//
+// The package's tests keep, as the reference the block path is checked
+// against, a short implementation that reads a whole file into strings
+// with encoding/csv and fits and encodes it: on the same rows the block
+// path gives exactly its schema, values, warnings and errors.
 //
 // # Features
 //
@@ -168,7 +168,4 @@
 // Nothing in this package prints or exits. Conditions that are allowed but
 // worth knowing (imputed values, unseen categories, a one-class target) are
 // returned as warning lines for the caller to log.
-//
-// WritePredictions writes the predictions of a model as CSV, next to
-// columns passed through from the input.
 package data

@@ -262,7 +262,7 @@ func checkEmbeddedEncoding(t *testing.T, s *Schema, src Source, content string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSameEncoded(t, "Encode", enc, old)
+	checkSameEncoded(t, "Encode", enc, old.Encoded)
 
 	// Unseen values share row 0, with a warning; hashed values have no
 	// unseen ones.

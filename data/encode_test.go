@@ -1,6 +1,7 @@
 package data
 
 import (
+	"context"
 	"math"
 	"reflect"
 	"strings"
@@ -25,8 +26,7 @@ func TestEncode(t *testing.T) {
 	s := fitted(t)
 	// Columns in another order, an extra column, an unseen category and
 	// group, a missing label.
-	tab := table(t, "test.csv", "extra,reg,g,y,cat,num\nq,7,s10,no,a,3\nq,,s3,yes,zz,6\nq,-1,s1,,b,1.5\n")
-	enc, err := s.Encode(tab, true)
+	enc, warnings, err := encodeText(t, s, "test.csv", "extra,reg,g,y,cat,num\nq,7,s10,no,a,3\nq,,s3,yes,zz,6\nq,-1,s1,,b,1.5\n", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,8 +56,8 @@ func TestEncode(t *testing.T) {
 		`test.csv: column "cat": 1 rows have categories unseen in training (encoded as all zeros)`,
 		`test.csv: group column "g": 1 rows have groups unseen in training (predicted by the shared head of each family)`,
 	}
-	if !reflect.DeepEqual(enc.Warnings, wantWarn) {
-		t.Errorf("warnings\n%q\nwant\n%q", enc.Warnings, wantWarn)
+	if !reflect.DeepEqual(warnings, wantWarn) {
+		t.Errorf("warnings\n%q\nwant\n%q", warnings, wantWarn)
 	}
 
 	if got := enc.ClassIndices(0); !reflect.DeepEqual(got, []int{0, 1, -1}) {
@@ -68,8 +68,7 @@ func TestEncode(t *testing.T) {
 	}
 
 	// Prediction does not read targets, which may be absent.
-	noTargets := table(t, "p.csv", "g,cat,num\ns2,?,6\n")
-	enc, err = s.Encode(noTargets, false)
+	enc, _, err = encodeText(t, s, "p.csv", "g,cat,num\ns2,?,6\n", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +76,7 @@ func TestEncode(t *testing.T) {
 		t.Errorf("without targets: %+v", enc)
 	}
 	// ... and if present they are ignored, even when their labels are new.
-	enc, err = s.Encode(table(t, "p.csv", "g,cat,num,y,reg\ns2,?,6,maybe,abc\n"), false)
+	enc, _, err = encodeText(t, s, "p.csv", "g,cat,num,y,reg\ns2,?,6,maybe,abc\n", false)
 	if err != nil || enc.Labels != nil {
 		t.Errorf("targets present at prediction: %v, %v", enc, err)
 	}
@@ -85,11 +84,11 @@ func TestEncode(t *testing.T) {
 
 func TestEncodeNoGroup(t *testing.T) {
 	t.Parallel()
-	s, _, err := Fit(table(t, "t.csv", "a,y\n1,x\n2,y\n3,z\n"), Options{Tasks: specs(t, "y:multiclass")})
+	s, _, err := fitText(t, "t.csv", "a,y\n1,x\n2,y\n3,z\n", Options{Tasks: specs(t, "y:multiclass")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc, err := s.Encode(table(t, "t.csv", "a,y\n1,z\n2,x\n"), true)
+	enc, _, err := encodeText(t, s, "t.csv", "a,y\n1,z\n2,x\n", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +132,8 @@ func TestEncodeErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := tc.schema.Encode(table(t, "p.csv", tc.content), tc.withTargets)
+			src := newMemSource(t, "p.csv", tc.content, CSVOptions{})
+			_, _, err := tc.schema.EncodeSource(context.Background(), src, EncodeOptions{Targets: tc.withTargets})
 			wantError(t, err, tc.want)
 		})
 	}
@@ -141,11 +141,11 @@ func TestEncodeErrors(t *testing.T) {
 
 func TestEncodeUnseenLabelMulticlass(t *testing.T) {
 	t.Parallel()
-	s, _, err := Fit(table(t, "t.csv", "a,y\n1,x\n2,y\n"), Options{Tasks: specs(t, "y:multiclass")})
+	res, err := FitSource(context.Background(), newMemSource(t, "t.csv", "a,y\n1,x\n2,y\n", CSVOptions{}), Options{Tasks: specs(t, "y:multiclass")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Encode(table(t, "e.csv", "y,a\nx,1\n\"w\nv\",2\n"), true)
+	_, _, err = res.Schema.EncodeSource(context.Background(), newMemSource(t, "e.csv", "y,a\nx,1\n\"w\nv\",2\n", CSVOptions{}), EncodeOptions{Targets: true})
 	wantError(t, err, `e.csv:3: column "y" (1): label "w\nv" was not seen in training (classes: "x", "y")`)
 	if !strings.Contains(err.Error(), `\n`) {
 		t.Errorf("label not escaped: %v", err)

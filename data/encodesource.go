@@ -23,6 +23,17 @@ type EncodeOptions struct {
 	// NumParts is the number of parts; 0 means one more than the largest
 	// of Parts (1 when Parts is nil).
 	NumParts int
+	// Positions, for EncodeSource with Parts, holds the position of every
+	// row within its part, so that a part's rows are written in any order
+	// (a shuffled split, say) without a copy; the positions of each part
+	// must be 0, 1, … up to its row count, each once. nil writes each
+	// part's rows in file order.
+	Positions []int32
+	// MaskUnseen encodes a class label not seen in training as a missing
+	// label (NaN) instead of returning an error, so that evaluation can
+	// count such rows (their texts are those of Keep, say) and score the
+	// others.
+	MaskUnseen bool
 	// Keep names columns that EncodeBlocks delivers as text in every
 	// EncodedBlock, to pass through to an output (see PredictionWriter).
 	Keep []string
@@ -45,9 +56,8 @@ type EncodedBlock struct {
 // straight into its part (see EncodeOptions.Parts), and returns one
 // Encoded per part and the warnings of the pass (imputed values, unseen
 // categories and groups, counted over every encoded row); the Encoded
-// themselves carry no warnings. Each value is the one Schema.Encode gives
-// for the same cell, bit for bit, and each error is the one it returns:
-// the first bad cell (in row order) of the first column in schema order
+// themselves carry no warnings. An error is the first bad cell (in row
+// order) of the first column in schema order
 // (features, then the group column, then the targets) that has one, named
 // by file, line (or row) and column. Columns are found by name, so their
 // order may differ from the training file and extra columns are ignored.
@@ -68,6 +78,9 @@ func (s *Schema) EncodeSource(ctx context.Context, src Source, opts EncodeOption
 	}
 	rows := src.Rows()
 	counts := make([]int, nparts)
+	if opts.Positions != nil && len(opts.Positions) != len(opts.Parts) {
+		panic(fmt.Sprintf("data: EncodeSource: %d positions for %d parts", len(opts.Positions), len(opts.Parts)))
+	}
 	if opts.Parts != nil {
 		if rows >= 0 && int64(len(opts.Parts)) != rows {
 			return nil, nil, fileErrorf(e.file, 0, "%d parts given for %d rows", len(opts.Parts), rows)
@@ -108,7 +121,14 @@ func (s *Schema) EncodeSource(ctx context.Context, src Source, opts EncodeOption
 				continue
 			}
 			enc := outs[p]
-			dst = append(dst, rowDst{enc: enc, r: enc.N})
+			r := enc.N
+			if opts.Positions != nil {
+				r = int(opts.Positions[row])
+				if r < 0 || r >= counts[p] {
+					panic(fmt.Sprintf("data: EncodeSource: row %d at position %d of a part of %d rows", row, r, counts[p]))
+				}
+			}
+			dst = append(dst, rowDst{enc: enc, r: r})
 			enc.N++
 		}
 		seen += int64(b.N)
@@ -289,10 +309,12 @@ type encoder struct {
 	nLabel int
 	cells  cellCache
 	ids    []int32
+	// maskUnseen encodes an unseen class label as missing.
+	maskUnseen bool
 }
 
 func (s *Schema) newEncoder(src Source, opts EncodeOptions) (*encoder, error) {
-	e := &encoder{s: s, src: src, file: src.Name(), header: src.Columns(), d: s.Dim()}
+	e := &encoder{s: s, src: src, file: src.Name(), header: src.Columns(), d: s.Dim(), maskUnseen: opts.MaskUnseen}
 	colOf := make(map[string]int, len(e.header))
 	for i, h := range e.header {
 		if _, dup := colOf[h]; !dup {
@@ -647,6 +669,10 @@ func (e *encoder) text(sl *slot, b *Block, col *Column, dst []rowDst) {
 				to.enc.Labels[sl.out][to.r] = nan
 				continue
 			}
+			if id < 0 && e.maskUnseen {
+				to.enc.Labels[sl.out][to.r] = nan
+				continue
+			}
 			if id < 0 {
 				classes := sl.tg.Classes
 				sl.fail(at(b, i), col.Dict[k], func(t string) string {
@@ -763,6 +789,10 @@ func (e *encoder) textOfNumber(sl *slot, b *Block, col *Column, i int, to rowDst
 		}
 		to.enc.Groups[to.r] = id
 	case slotClass:
+		if id < 0 && e.maskUnseen {
+			to.enc.Labels[sl.out][to.r] = float32(math.NaN())
+			return
+		}
 		if id < 0 {
 			classes := sl.tg.Classes
 			sl.fail(at(b, i), v, func(t string) string {

@@ -59,7 +59,7 @@ func checkSameEncoded(t *testing.T, what string, got, want *Encoded) {
 // Encode encodes its table: the same values, warnings and error.
 func sameEncode(t *testing.T, s *Schema, name, content string, targets bool) {
 	t.Helper()
-	var want *Encoded
+	var want *refEncoded
 	tab, err := Read(strings.NewReader(content), name)
 	if err == nil {
 		want, err = s.Encode(tab, targets)
@@ -76,12 +76,12 @@ func sameEncode(t *testing.T, s *Schema, name, content string, targets bool) {
 		if len(parts) != 1 {
 			t.Fatalf("%d parts", len(parts))
 		}
-		checkSameEncoded(t, "EncodeSource", parts[0], want)
-		if !slices.Equal(warnings, want.Warnings) || parts[0].Warnings != nil {
-			t.Fatalf("%+v: warnings %q (and %q), want %q", v, warnings, parts[0].Warnings, want.Warnings)
+		checkSameEncoded(t, "EncodeSource", parts[0], want.Encoded)
+		if !slices.Equal(warnings, want.Warnings) {
+			t.Fatalf("%+v: warnings %q, want %q", v, warnings, want.Warnings)
 		}
 		blocks := concatBlocks(t, s, src, EncodeOptions{Targets: targets}, want.Warnings)
-		checkSameEncoded(t, "EncodeBlocks", blocks, want)
+		checkSameEncoded(t, "EncodeBlocks", blocks, want.Encoded)
 	}
 }
 
@@ -204,11 +204,11 @@ func TestEncodeSourceMatchesEncodeOnSharedData(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkSameEncoded(t, "EncodeSource", parts[0], want)
+			checkSameEncoded(t, "EncodeSource", parts[0], want.Encoded)
 			if !slices.Equal(warnings, want.Warnings) {
 				t.Fatalf("warnings %q, want %q", warnings, want.Warnings)
 			}
-			checkParts(t, s, src, want)
+			checkParts(t, s, src, want.Encoded)
 		})
 	}
 }
@@ -230,6 +230,29 @@ func checkParts(t *testing.T, s *Schema, src Source, all *Encoded) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkPartRows(t, got, rows, all)
+	// Positions place each part's rows in any order.
+	positions := make([]int32, all.N)
+	for p := range rows {
+		rng.Shuffle(len(rows[p]), func(i, j int) { rows[p][i], rows[p][j] = rows[p][j], rows[p][i] })
+		for pos, r := range rows[p] {
+			positions[r] = int32(pos)
+		}
+	}
+	got, _, err = s.EncodeSource(context.Background(), src, EncodeOptions{Targets: true, Parts: parts, Positions: positions, NumParts: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPartRows(t, got, rows, all)
+	if _, _, err := s.EncodeSource(context.Background(), src, EncodeOptions{Parts: parts[1:]}); err == nil || !strings.Contains(err.Error(), "parts given for") {
+		t.Errorf("too few parts: %v", err)
+	}
+}
+
+// checkPartRows checks that each part holds the rows of all listed for it,
+// in that order.
+func checkPartRows(t *testing.T, got []*Encoded, rows [][]int, all *Encoded) {
+	t.Helper()
 	for p, enc := range got {
 		want := &Encoded{N: len(rows[p]), D: all.D}
 		for _, r := range rows[p] {
@@ -260,8 +283,26 @@ func checkParts(t *testing.T, s *Schema, src Source, all *Encoded) {
 			t.Errorf("part %d: X has capacity %d for %d values", p, cap(enc.X), len(enc.X))
 		}
 	}
-	if _, _, err := s.EncodeSource(context.Background(), src, EncodeOptions{Parts: parts[1:]}); err == nil || !strings.Contains(err.Error(), "parts given for") {
-		t.Errorf("too few parts: %v", err)
+}
+
+// TestEncodeMaskUnseen: a class label not seen in training is an error,
+// or, with MaskUnseen, a missing label.
+func TestEncodeMaskUnseen(t *testing.T) {
+	t.Parallel()
+	src := newMemSource(t, "t.csv", "a,y\n1,x\n2,y\n", CSVOptions{})
+	res, err := FitSource(context.Background(), src, Options{Tasks: specs(t, "y:multiclass")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eval := newMemSource(t, "e.csv", "y,a\nx,1\nw,2\ny,3\n", CSVOptions{})
+	_, _, err = res.Schema.EncodeSource(context.Background(), eval, EncodeOptions{Targets: true})
+	wantError(t, err, `e.csv:3: column "y" (1): label "w" was not seen in training (classes: "x", "y")`)
+	encs, _, err := res.Schema.EncodeSource(context.Background(), eval, EncodeOptions{Targets: true, MaskUnseen: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := encs[0].Labels[0]; l[0] != 0 || !math.IsNaN(float64(l[1])) || l[2] != 1 {
+		t.Errorf("labels %v, want 0, NaN, 1", l)
 	}
 }
 
@@ -307,7 +348,7 @@ func TestEncodeBlocksKeepAndStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := concatBlocks(t, s, src, EncodeOptions{Keep: []string{"num", "g"}}, want.Warnings)
-	checkSameEncoded(t, "kept", got, want)
+	checkSameEncoded(t, "kept", got, want.Encoded)
 
 	_, err = s.EncodeBlocks(context.Background(), src, EncodeOptions{Keep: []string{"nope"}}, func(*EncodedBlock) error { return nil })
 	wantError(t, err, `k.csv:1: column "nope": column to keep is missing from the file`)

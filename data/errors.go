@@ -13,7 +13,7 @@ import (
 // where LINE counts the header as line 1 and INDEX is the 1-based position
 // of the column in that file. Callers that want the parts use errors.As.
 type Error struct {
-	// File is the file name as given to ReadFile or Read.
+	// File is the file name as given to the reader (OpenCSV and so on).
 	File string
 	// Line is the 1-based line number, or 0 when the error is about the
 	// whole file.

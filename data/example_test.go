@@ -1,6 +1,7 @@
 package data_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -8,8 +9,8 @@ import (
 )
 
 func Example() {
-	train, err := data.Read(strings.NewReader(
-		"age,city,income,sector\n30,Leeds,no,A\n50,York,yes,B\n40,Leeds,no,C\n"), "train.csv")
+	train, err := data.NewCSVReader(strings.NewReader(
+		"age,city,income,sector\n30,Leeds,no,A\n50,York,yes,B\n40,Leeds,no,C\n"), "train.csv", data.CSVOptions{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -23,16 +24,17 @@ func Example() {
 		}
 		opts.Tasks = append(opts.Tasks, spec)
 	}
-	schema, _, err := data.Fit(train, opts)
+	res, err := data.FitSource(context.Background(), train, opts)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
+	schema := res.Schema
 	fmt.Println(schema.EncodedNames())
 	fmt.Println(schema.Targets[0].Classes, schema.Targets[1].Classes)
 
-	test, _ := data.Read(strings.NewReader("city,age\nYork,abc\n"), "test.csv")
-	_, err = schema.Encode(test, false)
+	test, _ := data.NewCSVReader(strings.NewReader("city,age\nYork,abc\n"), "test.csv", data.CSVOptions{})
+	_, _, err = schema.EncodeSource(context.Background(), test, data.EncodeOptions{})
 	fmt.Println(err)
 	// Output:
 	// [age city=Leeds city=York]

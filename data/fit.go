@@ -12,7 +12,8 @@ import (
 // which one splits the rows into groups, and how to treat the others.
 type Options struct {
 	// Tasks names the target columns. Each matched column becomes one
-	// target, in file column order.
+	// target, in the order of the specs that match them (file column
+	// order among the columns of one spec).
 	Tasks []TaskSpec
 	// GroupColumn, when set, names a column whose values split every
 	// target into a family of tasks, one per group. It is not a feature.
@@ -34,11 +35,10 @@ type Options struct {
 	// Include, when set, says which rows (from 0) FitSource learns from;
 	// the others (a held-out part, say) are read for the per-row groups
 	// and strata of the result, but neither checked nor counted. nil
-	// includes every row. Fit, which is given its rows, ignores it.
+	// includes every row.
 	Include func(row int64) bool
 
-	// The options below turn categorical columns into embeddings. They
-	// apply to FitSource; Fit one-hot encodes every categorical column.
+	// The options below turn categorical columns into embeddings.
 
 	// OneHotMax is the number of distinct training values up to which a
 	// categorical column is one-hot encoded; a column with more becomes
@@ -62,7 +62,7 @@ type Options struct {
 	HashBuckets []ColumnSize
 }
 
-// Thresholds for the advice Fit gives about categorical columns.
+// Thresholds for the advice fitting gives about categorical columns.
 const (
 	// manyCategories is the number of categories above which a column is
 	// reported as wide.
@@ -71,87 +71,6 @@ const (
 	// that is categorical anyway is reported.
 	mostlyNumbers = 0.9
 )
-
-// Fit learns a Schema from a training table. It returns warnings about
-// things that are allowed but probably unintended (a multiclass target
-// with one class, a constant numeric column, a column that is categorical
-// because of a few non-numbers, a very wide categorical column); they are
-// single lines meant for a log. Counting missing values and unseen
-// categories is left to Encode.
-//
-// Columns are matched by the patterns of Options: a pattern that is the
-// name of a column matches that column only; otherwise it is a path.Match
-// glob. A pattern that matches no column is an error, as is a column
-// matched by two task specs, a target or group column listed in
-// Categorical, a group column that is also a target, and a table with no
-// target or no feature left. Every error names the file and, where there
-// is one, the line and column.
-func Fit(t *Table, opts Options) (*Schema, []string, error) {
-	file := t.Path
-	if opts.Impute != "" && opts.Impute != "mean" {
-		return nil, nil, fileErrorf(file, 0, "unknown impute method %q (want \"\" or \"mean\")", opts.Impute)
-	}
-	if len(opts.Tasks) == 0 {
-		return nil, nil, fileErrorf(file, 0, "no task given (want at least one PATTERN:TYPE)")
-	}
-	if err := opts.Numeric.check(); err != nil {
-		return nil, nil, fileErrorf(file, 0, "%v", err)
-	}
-	if len(t.Header) == 0 || len(t.Rows) == 0 {
-		return nil, nil, fileErrorf(file, 0, "table has no columns or no rows")
-	}
-
-	roles, err := resolveRoles(file, t.Header, opts)
-	if err != nil {
-		return nil, nil, err
-	}
-	specOf, group, ignored, forced := roles.specOf, roles.group, roles.ignored, roles.forced
-
-	s := &Schema{Version: SchemaVersion, GroupColumn: opts.GroupColumn, Impute: opts.Impute}
-	var warnings []string
-	for c := range t.Header {
-		if specOf[c] != 0 || c == group || ignored[c] {
-			continue
-		}
-		f, warn, err := fitFeature(t, c, forced[c], opts)
-		if err != nil {
-			return nil, nil, err
-		}
-		s.Features = append(s.Features, f)
-		warnings = append(warnings, warn...)
-	}
-	if len(s.Features) == 0 {
-		return nil, nil, fileErrorf(file, 1, "no feature column left after targets, group column and ignored columns")
-	}
-
-	for c := range t.Header {
-		if specOf[c] == 0 {
-			continue
-		}
-		tg, warn, err := fitTarget(t, c, opts.Tasks[specOf[c]-1])
-		if err != nil {
-			return nil, nil, err
-		}
-		s.Targets = append(s.Targets, tg)
-		warnings = append(warnings, warn...)
-	}
-
-	if group >= 0 {
-		seen := map[string]bool{}
-		for i, row := range t.Rows {
-			v := strings.TrimSpace(row[group])
-			if IsMissing(v) {
-				return nil, nil, errorf(file, t.Lines[i], t.Header[group], group, "missing group value")
-			}
-			if !seen[v] {
-				seen[v] = true
-				s.Groups = append(s.Groups, v)
-			}
-		}
-		sortValues(s.Groups)
-	}
-	return s, warnings, nil
-}
 
 // matchColumns returns the columns a pattern names: the column whose name
 // equals the pattern, or else every column the glob matches, in order.
@@ -175,38 +94,6 @@ func matchColumns(header []string, pattern string) ([]int, error) {
 		}
 	}
 	return cols, nil
-}
-
-// fitFeature decides the kind of column c and learns its encoding.
-func fitFeature(t *Table, c int, forced bool, opts Options) (Feature, []string, error) {
-	var st featureStats
-	st.rows = len(t.Rows)
-	if opts.Numeric.sampled() {
-		st.sample = newNumericSample()
-	}
-	for i, row := range t.Rows {
-		kind, v := parseCell(row[c])
-		st.add(kind, v, row[c], place{line: int64(t.Lines[i])})
-	}
-	if !st.categorical(forced) {
-		f, warnings, err := st.numeric(t.Path, t.Header[c], c, opts.Impute)
-		if err == nil {
-			f, err = st.fitEncoding(f, opts.Numeric, t.Path, c)
-		}
-		return f, warnings, err
-	}
-	seen := map[string]bool{}
-	var cats []string
-	for _, row := range t.Rows {
-		v := strings.TrimSpace(row[c])
-		if !seen[v] {
-			seen[v] = true
-			cats = append(cats, v)
-		}
-	}
-	sortValues(cats)
-	f := Feature{Name: t.Header[c], Kind: Categorical, Categories: cats}
-	return f, st.categoricalWarnings(t.Path, f.Name, forced, len(cats)), nil
 }
 
 // place is where a cell is: its line in a text file, or its row (from 0)
@@ -333,30 +220,6 @@ func (st *featureStats) numeric(file, name string, c int, impute string) (Featur
 // knownPairs are label pairs whose positive class is the second whatever
 // their order or case.
 var knownPairs = [][2]string{{"0", "1"}, {"false", "true"}, {"no", "yes"}}
-
-// fitTarget learns the classes of target column c.
-func fitTarget(t *Table, c int, spec TaskSpec) (Target, []string, error) {
-	st := targetStats{rows: len(t.Rows)}
-	seen := map[string]bool{}
-	for i, row := range t.Rows {
-		cell := row[c]
-		if IsMissing(cell) {
-			continue
-		}
-		st.labelled++
-		if spec.Type == Regression {
-			kind, _ := parseCell(cell)
-			st.addBad(kind, cell, place{line: int64(t.Lines[i])})
-			continue
-		}
-		v := strings.TrimSpace(cell)
-		if !seen[v] {
-			seen[v] = true
-			st.labels = append(st.labels, v)
-		}
-	}
-	return st.finish(t.Path, t.Header[c], c, spec)
-}
 
 // targetStats is what a pass over the training rows learns of a target
 // column.

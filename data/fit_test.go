@@ -1,6 +1,7 @@
 package data
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -10,6 +11,29 @@ import (
 )
 
 // table reads content as a file called name, failing the test on error.
+// fitText fits a file of the given name and content with FitSource.
+func fitText(t testing.TB, name, content string, opts Options) (*Schema, []string, error) {
+	t.Helper()
+	res, err := FitSource(context.Background(), newMemSource(t, name, content, CSVOptions{}), opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res.Schema, res.Warnings, nil
+}
+
+// encodeText encodes a file of the given name and content with
+// EncodeSource.
+func encodeText(t testing.TB, s *Schema, name, content string, targets bool) (*Encoded, []string, error) {
+	t.Helper()
+	parts, warnings, err := s.EncodeSource(context.Background(), newMemSource(t, name, content, CSVOptions{}), EncodeOptions{Targets: targets})
+	if err != nil {
+		return nil, nil, err
+	}
+	return parts[0], warnings, nil
+}
+
+// table reads a file of the given name and content with the reference
+// reader.
 func table(t testing.TB, name, content string) *Table {
 	t.Helper()
 	tab, err := Read(strings.NewReader(content), name)
@@ -42,8 +66,7 @@ const trainCSV = `num,cat,y,g,reg
 
 func TestFit(t *testing.T) {
 	t.Parallel()
-	tab := table(t, "train.csv", trainCSV)
-	s, warnings, err := Fit(tab, Options{
+	s, warnings, err := fitText(t, "train.csv", trainCSV, Options{
 		Tasks:       specs(t, "y:binary:2", "reg:regression"),
 		GroupColumn: "g",
 	})
@@ -61,7 +84,7 @@ func TestFit(t *testing.T) {
 		},
 		Targets: []Target{
 			{Name: "y", Type: Binary, Weight: 2, Classes: []string{"no", "yes"}, Positive: "yes"},
-			{Name: "reg", Type: Regression, Weight: 1},
+			{Name: "reg", Type: Regression, Weight: 1, Offset: 8.0 / 3}, // the mean of 1.5, 2.5 and 4
 		},
 		GroupColumn: "g",
 		Groups:      []string{"s1", "s10", "s2"},
@@ -90,7 +113,7 @@ func TestFit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{`"version":3`, `"features":`, `"kind":"categorical"`, `"targets":`, `"type":"binary"`, `"positive":"yes"`, `"group_column":"g"`, `"groups":`} {
+	for _, key := range []string{`"version":3`, `"features":`, `"kind":"categorical"`, `"targets":`, `"type":"binary"`, `"positive":"yes"`, `"group_column":"g"`, `"groups":`, `"offset":`} {
 		if !strings.Contains(string(b), key) {
 			t.Errorf("JSON %s lacks %s", b, key)
 		}
@@ -119,10 +142,10 @@ type roleCase struct {
 func roleCases(t testing.TB) []roleCase {
 	return []roleCase{
 		{
-			name:     "glob targets in file order",
+			name:     "targets in spec order, a glob's in file order",
 			opts:     Options{Tasks: specs(t, "c:regression", "b*:multiclass")},
 			features: []string{"id", "x*", "xy", "a"},
-			targets:  []string{"b1", "b2", "c"},
+			targets:  []string{"c", "b1", "b2"},
 		},
 		{
 			name:     "exact name wins over glob",
@@ -151,7 +174,7 @@ func TestFitColumnRoles(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, _, err := Fit(table(t, "roles.csv", rolesCSV), tc.opts)
+			s, _, err := fitText(t, "roles.csv", rolesCSV, tc.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -211,7 +234,7 @@ func TestFitClasses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, warnings, err := Fit(table(t, "c.csv", tc.csv()), Options{Tasks: specs(t, "y:"+tc.typ)})
+			s, warnings, err := fitText(t, "c.csv", tc.csv(), Options{Tasks: specs(t, "y:"+tc.typ)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -244,7 +267,7 @@ func TestFitFeatureKinds(t *testing.T) {
 		}
 		b.WriteString(v + ",7," + []string{"10", "9", "1"}[i%3] + ",1\n")
 	}
-	s, warnings, err := Fit(table(t, "k.csv", b.String()), Options{Tasks: specs(t, "y:regression"), Categorical: []string{"forced"}})
+	s, warnings, err := fitText(t, "k.csv", b.String(), Options{Tasks: specs(t, "y:regression"), Categorical: []string{"forced"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,23 +291,23 @@ func TestFitFeatureKinds(t *testing.T) {
 
 func TestFitImpute(t *testing.T) {
 	t.Parallel()
-	tab := table(t, "i.csv", "a,y\n1,0\nNA,1\n3,0\n?,1\n")
-	s, _, err := Fit(tab, Options{Tasks: specs(t, "y:binary"), Impute: "mean"})
+	const content = "a,y\n1,0\nNA,1\n3,0\n?,1\n"
+	s, _, err := fitText(t, "i.csv", content, Options{Tasks: specs(t, "y:binary"), Impute: "mean"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if f := s.Features[0]; f.Kind != Numeric || f.Mean != 2 || f.Scale != 1 || s.Impute != "mean" {
 		t.Errorf("feature %+v impute %q", f, s.Impute)
 	}
-	enc, err := s.Encode(tab, true)
+	enc, warnings, err := encodeText(t, s, "i.csv", content, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []float32{-1, 0, 1, 0}; !reflect.DeepEqual(enc.X, want) {
 		t.Errorf("X = %v, want %v", enc.X, want)
 	}
-	if want := []string{`i.csv: column "a": 2 missing values replaced by the training mean`}; !reflect.DeepEqual(enc.Warnings, want) {
-		t.Errorf("warnings %q, want %q", enc.Warnings, want)
+	if want := []string{`i.csv: column "a": 2 missing values replaced by the training mean`}; !reflect.DeepEqual(warnings, want) {
+		t.Errorf("warnings %q, want %q", warnings, want)
 	}
 }
 
@@ -350,7 +373,7 @@ func TestFitErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, _, err := Fit(table(t, "f.csv", tc.content), tc.opts)
+			_, err := FitSource(context.Background(), newMemSource(t, "f.csv", tc.content, CSVOptions{}), tc.opts)
 			wantError(t, err, tc.want)
 		})
 	}

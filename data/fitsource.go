@@ -30,10 +30,19 @@ type FitResult struct {
 
 // FitSource learns a Schema from a source in one pass, reading each cell
 // as a number or a block-local code and never building a string per
-// cell. On the same rows and Options it gives the same schema as Fit,
-// number for number (Welford's mean and variance in row order), with the
-// same warnings and errors, which name the file and the line and column
-// (or, in a binary file, the row), and besides:
+// cell: a numeric column's mean and population standard deviation
+// (Welford's, in row order), a categorical column's sorted values, each
+// target's classes, in the order of the task specs. It returns warnings
+// about what is allowed but probably unintended (a multiclass target with
+// one class, a constant numeric column, a column that is categorical
+// because of a few texts, a very wide categorical column), as single lines
+// for a log. Columns are matched by the patterns of Options: a pattern
+// that is the name of a column matches that column only; otherwise it is
+// a path.Match glob. A pattern that matches no column is an error, as is a
+// column matched by two task specs, a target or group column listed in
+// Categorical, a group column that is also a target, and a table with no
+// target or no feature left. Errors name the file and the line and column
+// (or, in a binary file, the row). Besides:
 //
 //   - Options.Include leaves rows out of the statistics;
 //   - numeric columns get the encoding of Options.Numeric, its quantiles
@@ -138,7 +147,6 @@ type targetFit struct {
 func newFitter(src Source, header []string, roles *columnRoles, emb *embedRoles, opts Options) *fitter {
 	f := &fitter{src: src, file: src.Name(), header: header, roles: roles, emb: emb, opts: opts,
 		want: make([]ColumnWant, len(header)), feats: make([]*featureFit, len(header)), targets: make([]*targetFit, len(header))}
-	firstClass := -1
 	for c := range header {
 		switch {
 		case roles.specOf[c] != 0:
@@ -148,10 +156,6 @@ func newFitter(src Source, header []string, roles *columnRoles, emb *embedRoles,
 			if spec.Type != Regression {
 				f.want[c] = Text
 				t.labels = newValueSet()
-				if firstClass < 0 {
-					firstClass = c
-					f.strata = t
-				}
 			}
 			f.targets[c] = t
 		case c == roles.group:
@@ -170,6 +174,14 @@ func newFitter(src Source, header []string, roles *columnRoles, emb *embedRoles,
 				ff.stats.sample = newNumericSample()
 			}
 			f.feats[c] = ff
+		}
+	}
+	// The strata are the classes of the first classification target in
+	// the order of the targets.
+	for _, c := range roles.targetOrder() {
+		if t := f.targets[c]; t.labels != nil {
+			f.strata = t
+			break
 		}
 	}
 	fixWants(src, f.want)
@@ -426,10 +438,8 @@ func (f *fitter) finish() (*FitResult, error) {
 	if len(s.Features) == 0 {
 		return nil, fileErrorf(file, 1, "no feature column left after targets, group column and ignored columns")
 	}
-	for c, t := range f.targets {
-		if t == nil {
-			continue
-		}
+	for _, c := range f.roles.targetOrder() {
+		t := f.targets[c]
 		if t.labels != nil {
 			t.stats.labels = t.labels.seen()
 		}

@@ -209,6 +209,9 @@ func TestFitSourceMatchesFit(t *testing.T) {
 	add("regression error after blank lines", "r.csv", "a,y\n1,2\n\n\n2,\"x\"\n", Options{Tasks: specs(t, "y:regression")})
 	add("missing after quoted newline", "q.csv", "a,b,y\n\"1\n2\",1,0\n3,,1\n", Options{Tasks: specs(t, "y:binary")})
 	add("group with strata", "g.csv", "g,a,y,z\ns2,1,b,1\ns1,2,a,\ns10,3,,2\ns2,4,c,3\n", Options{Tasks: specs(t, "z:regression", "y:multiclass"), GroupColumn: "g"})
+	// The strata are the classes of the first classification task in
+	// spec order, not in file order.
+	add("strata in spec order", "o.csv", "a,y1,y2\n1,0,c\n2,1,d\n3,1,c\n4,0,e\n", Options{Tasks: specs(t, "y2:multiclass", "y1:binary")})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

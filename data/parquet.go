@@ -512,7 +512,7 @@ func (s *ParquetSource) Scan(ctx context.Context, want []ColumnWant, fn func(*Bl
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	groups := make(chan *pqGroup, 1) // one row group decoded ahead
+	groups := make(chan *pqGroup) // the next row group decoded while this one is read
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

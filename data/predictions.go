@@ -7,9 +7,9 @@ import (
 	"strconv"
 )
 
-// Prediction is what a model says about one target for every row of a
-// table, ready to be written by WritePredictions. Set Classes and Probs
-// for a classification target, Values for a regression target.
+// Prediction is what a model says about one target for a run of rows,
+// ready to be written by a PredictionWriter. Set Classes and Probs for a
+// classification target, Values for a regression target.
 type Prediction struct {
 	// Name heads the prediction column; probability columns are named
 	// NAME:p(CLASS). For a family of tasks split by a group column, pass
@@ -24,6 +24,11 @@ type Prediction struct {
 	Probs []float64
 	// Values holds the N predicted values of a regression target.
 	Values []float64
+	// Float64 writes Values with the digits of a float64 rather than
+	// those of a float32 (the model's precision): for values that hold
+	// more, such as a regression prediction with its target's offset
+	// (Target.Offset) added back.
+	Float64 bool
 }
 
 // predictedClass returns the class with the highest probability (the first
@@ -51,37 +56,13 @@ func formatFloat(v float64) string {
 	return strconv.FormatFloat(v, 'g', -1, 32)
 }
 
-// WritePredictions writes a CSV file with a header: first the keep columns
-// of t passed through as written, then for every prediction its column
-// (the class label as written, or the value) and, for classification, one
-// probability column per class named NAME:p(CLASS). The keep columns must
-// exist in t and the output column names must all differ.
-func WritePredictions(w io.Writer, t *Table, keep []string, preds []Prediction) error {
-	keepCols := make([]int, len(keep))
-	for i, name := range keep {
-		c := t.Column(name)
-		if c < 0 {
-			return &Error{File: t.Path, Line: 1, Column: name, Err: fmt.Errorf("column to keep is missing from the file")}
-		}
-		keepCols[i] = c
-	}
-	pw, err := NewPredictionWriter(w, keep, preds)
-	if err != nil {
-		return err
-	}
-	err = pw.write(len(t.Rows), func(j, i int) string { return t.Rows[i][keepCols[j]] }, preds)
-	if err != nil {
-		return err
-	}
-	return pw.Flush()
-}
-
 // PredictionWriter writes predictions as CSV block by block, as they are
 // made, so that its memory does not grow with the input: the columns
-// passed through from the input (EncodedBlock.Keep), then the columns of
-// each prediction, as WritePredictions writes them. A kept cell is written
-// as its source gives it as text: trimmed of surrounding white space,
-// where WritePredictions passes a table's cell through untouched.
+// passed through from the input (EncodedBlock.Keep), then for every
+// prediction its column (the class label as written, or the value) and,
+// for classification, one probability column per class named
+// NAME:p(CLASS). A kept cell is written as its source gives it as text,
+// trimmed of surrounding white space.
 type PredictionWriter struct {
 	cw     *csv.Writer
 	nkeep  int
@@ -91,9 +72,9 @@ type PredictionWriter struct {
 
 // NewPredictionWriter writes the header: the keep column names, then for
 // every head its column and, for classification (Classes set), one
-// probability column per class named NAME:p(CLASS). Only the Name and
-// Classes of the heads are used; the output column names must all
-// differ.
+// probability column per class named NAME:p(CLASS). Only the Name,
+// Classes and Float64 of the heads are used; the output column names must
+// all differ.
 func NewPredictionWriter(w io.Writer, keep []string, heads []Prediction) (*PredictionWriter, error) {
 	header := append([]string(nil), keep...)
 	for _, p := range heads {
@@ -118,7 +99,7 @@ func NewPredictionWriter(w io.Writer, keep []string, heads []Prediction) (*Predi
 
 // Write writes n rows: the text of row i of kept column j is keep[j]'s
 // (Column.Text), and preds holds n rows of each head's predictions, in the
-// order of the heads (Probs or Values as in WritePredictions).
+// order of the heads (see Prediction).
 func (pw *PredictionWriter) Write(n int, keep []Column, preds []Prediction) error {
 	if len(keep) != pw.nkeep {
 		panic(fmt.Sprintf("data: PredictionWriter.Write with %d kept columns, the header has %d", len(keep), pw.nkeep))
@@ -165,7 +146,11 @@ func (pw *PredictionWriter) write(n int, keep func(j, i int) string, preds []Pre
 		for pi, p := range preds {
 			classes := pw.heads[pi].Classes
 			if classes == nil {
-				record[j] = formatFloat(p.Values[i])
+				if pw.heads[pi].Float64 {
+					record[j] = strconv.FormatFloat(p.Values[i], 'g', -1, 64)
+				} else {
+					record[j] = formatFloat(p.Values[i])
+				}
 				j++
 				continue
 			}

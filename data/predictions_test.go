@@ -105,7 +105,7 @@ func TestPredictionWriterBlockByBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	var want bytes.Buffer
-	if err := WritePredictions(&want, tab, []string{"id", "note", "num"}, predict(enc)); err != nil {
+	if err := WritePredictions(&want, tab, []string{"id", "note", "num"}, predict(enc.Encoded)); err != nil {
 		t.Fatal(err)
 	}
 

@@ -106,7 +106,7 @@ func TestAdult(t *testing.T) {
 	}
 	// Standardised numeric columns have mean 0 and standard deviation 1;
 	// each categorical block has exactly one 1 per row.
-	if m, sd := columnMoments(enc, 0); math.Abs(m) > 1e-4 || math.Abs(sd-1) > 1e-4 {
+	if m, sd := columnMoments(enc.Encoded, 0); math.Abs(m) > 1e-4 || math.Abs(sd-1) > 1e-4 {
 		t.Errorf("age encodes with mean %v sd %v", m, sd)
 	}
 	for i := 0; i < enc.N; i++ {

@@ -1,5 +1,7 @@
 package data
 
+import "slices"
+
 // columnRoles is what Options make of a header: the role of every column.
 type columnRoles struct {
 	specOf  []int  // per column: index of the task spec that matched it + 1, 0 for none
@@ -99,4 +101,17 @@ func (r *columnRoles) matchFeatures(file string, header []string, opts Options, 
 // isFeature reports whether column c is an input.
 func (r *columnRoles) isFeature(c int) bool {
 	return r.specOf[c] == 0 && c != r.group && !r.ignored[c]
+}
+
+// targetOrder returns the target columns in the order of the task specs
+// that match them, in file order among the columns of one spec.
+func (r *columnRoles) targetOrder() []int {
+	var cols []int
+	for c, s := range r.specOf {
+		if s != 0 {
+			cols = append(cols, c)
+		}
+	}
+	slices.SortStableFunc(cols, func(a, b int) int { return r.specOf[a] - r.specOf[b] })
+	return cols
 }

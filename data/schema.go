@@ -140,7 +140,8 @@ type Target struct {
 	// Offset is subtracted from a regression target's values before they
 	// are rounded to float32 labels (see Encoded.Labels), so that a
 	// target far from zero keeps its variance: FitSource sets it to the
-	// training mean, Fit leaves it 0. Add it back to a prediction.
+	// training mean (a schema of version 1 has none). Add it back to a
+	// prediction.
 	Offset float64 `json:"offset,omitempty"`
 }
 
@@ -154,7 +155,8 @@ type Schema struct {
 	Version int `json:"version"`
 	// Features lists the input columns in training file order.
 	Features []Feature `json:"features"`
-	// Targets lists the target columns in training file order.
+	// Targets lists the target columns in the order of the task specs
+	// that name them (training file order among the columns of one).
 	Targets []Target `json:"targets"`
 	// GroupColumn names the column that splits every target into a family
 	// of tasks, one per group, or is empty.

@@ -345,6 +345,11 @@ func (b *graph) taskOutputs(tg data.Target, o OutputInfo, out string) {
 	hint := "outputs/" + tg.Name
 	switch tg.Type {
 	case data.Regression:
+		if tg.Offset != 0 {
+			// The labels were centred on the offset (see data.Target):
+			// the value is the network's plus the offset, in double.
+			out = b.node("Add", hint+"/value", []string{out, b.scalarDouble(hint+"/offset", tg.Offset)})
+		}
 		b.output(o.Value, out, pb.TensorProto_DOUBLE, rowsDim, 1)
 		return
 	case data.Binary:

@@ -2,15 +2,18 @@ package onnx_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -136,18 +139,15 @@ func runAll(t *testing.T, jobs []job) []session {
 // numeric cell parsed as a number (NaN when missing), any other trimmed.
 func feeds(t *testing.T, s *data.Schema, path string) map[string]feed {
 	t.Helper()
-	table, err := data.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	header, rows := readCSV(t, path)
 	out := map[string]feed{}
 	for _, in := range onnx.Inputs(s) {
-		c := table.Column(in.Name)
+		c := slices.Index(header, in.Name)
 		if c < 0 {
 			t.Fatalf("%s: no column %q", path, in.Name)
 		}
 		f := feed{Type: in.Tensor}
-		for _, row := range table.Rows {
+		for _, row := range rows {
 			cell := strings.TrimSpace(row[c])
 			switch {
 			case in.Tensor == "string":
@@ -165,6 +165,32 @@ func feeds(t *testing.T, s *data.Schema, path string) map[string]feed {
 		out[in.Name] = f
 	}
 	return out
+}
+
+// readCSV reads a CSV file (gzip-compressed or not): its header and rows.
+func readCSV(t *testing.T, path string) ([]string, [][]string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = zr
+	}
+	recs, err := csv.NewReader(r).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range recs[0] {
+		recs[0][i] = strings.TrimSpace(recs[0][i])
+	}
+	return recs[0], recs[1:]
 }
 
 func cpuBackend(t *testing.T) backend.Backend {
@@ -226,15 +252,8 @@ func (p *predictions) float(t *testing.T, row int, column string) float64 {
 // back what it writes.
 func predict(t *testing.T, b backend.Backend, m *pipeline.Model, path string) *predictions {
 	t.Helper()
-	ap, err := m.Read(path, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ap.Predict(b); err != nil {
-		t.Fatal(err)
-	}
 	var buf bytes.Buffer
-	if err := ap.WritePredictions(&buf, nil); err != nil {
+	if _, _, err := m.PredictTo(context.Background(), pipeline.On(b), pipeline.DataInput{Path: path}, &buf, nil); err != nil {
 		t.Fatal(err)
 	}
 	recs, err := csv.NewReader(&buf).ReadAll()

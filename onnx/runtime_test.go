@@ -2,6 +2,7 @@ package onnx_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -112,8 +113,8 @@ func TestONNXRuntimeAgreesWithPredict(t *testing.T) {
 	o = opts("offset", trainFile, "y:regression")
 	o.Impute, o.Train.Epochs = "mean", 30
 	offset := train(t, b, o)
-	if task := offset.Checkpoint.Model.Spec.Tasks[0]; task.Mean < 0.99e9 {
-		t.Fatalf("target mean %g: the generated offset is missing", task.Mean)
+	if tg := offset.Schema.Targets[0]; tg.Offset+offset.Checkpoint.Model.Spec.Tasks[0].Mean < 0.99e9 {
+		t.Fatalf("target offset %g: the generated offset is missing", tg.Offset)
 	}
 	models = append(models, export(t, b, "offset", offset, testFile))
 
@@ -123,21 +124,21 @@ func TestONNXRuntimeAgreesWithPredict(t *testing.T) {
 
 // checkPrecise checks the values of a regression near 1e9 against the
 // model computed in float64 from its parameters, to a ten-thousandth of
-// the target's standard deviation. predict's file cannot tell: it writes
-// float32, whose spacing at 1e9 is 64; but the graph reads its inputs,
-// undoes the target scaling and returns the value in double, so it must
-// keep the digits an input at 1e9 and the target's offset would lose in
-// float.
+// the target's standard deviation. The graph reads its inputs, undoes the
+// target scaling and adds the target's offset in double, so it must keep
+// the digits an input at 1e9 and the offset would lose in float.
 func checkPrecise(t *testing.T, m *pipeline.Model, test string, got tensor) {
 	t.Helper()
-	table, err := data.ReadFile(test)
+	src, err := data.OpenCSV(test, data.CSVOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc, err := m.Schema.Encode(table, false)
+	defer src.Close()
+	encs, _, err := m.Schema.EncodeSource(context.Background(), src, data.EncodeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	enc := encs[0]
 	model := m.Checkpoint.Model
 	task, p := model.Spec.Tasks[0], model.Parts()
 	worst := 0.0
@@ -161,7 +162,7 @@ func checkPrecise(t *testing.T, m *pipeline.Model, test string, got tensor) {
 		for j, v := range h {
 			z += v * float64(p.Heads[p.Col[0]*len(h)+j])
 		}
-		want := z*task.Std + task.Mean
+		want := z*task.Std + task.Mean + m.Schema.Targets[0].Offset
 		worst = max(worst, math.Abs(number(got.Data[i])-want)/task.Std)
 	}
 	if model.Spec.Activation != backend.ReLU || len(p.Shared) != 1 || worst > 1e-4 {

@@ -149,14 +149,7 @@ func TestEnsembleAndArchitectures(t *testing.T) {
 		if slices.Equal(m.Checkpoint.Model.Params[:p], m.Checkpoint.Model.Params[p:2*p]) {
 			t.Errorf("%s: members 0 and 1 are equal", arch)
 		}
-		ap, err := m.Read(data, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ap.Predict(b); err != nil {
-			t.Fatal(err)
-		}
-		if auc, ok := ap.Report().Tasks["y"].Get("auc"); !ok || auc < 0.7 {
+		if auc, ok := evaluate(t, b, m, data).Report.Tasks["y"].Get("auc"); !ok || auc < 0.7 {
 			t.Errorf("%s: AUC %v", arch, auc)
 		}
 	}

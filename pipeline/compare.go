@@ -40,15 +40,17 @@ type CompareOptions struct {
 }
 
 // Comparer is a prepared comparison: its options checked and its files
-// read.
+// opened.
 type Comparer struct {
 	o          CompareOptions
 	opts       data.Options
-	full, test *data.Table
+	full, test data.Source
+	groups     []int32 // each row's group by first appearance, for the holdout
+	rows       int
 }
 
-// PrepareCompare checks the options and reads the data, without touching
-// a device.
+// PrepareCompare checks the options and the columns of the data, without
+// touching a device. Close releases the files.
 func PrepareCompare(o CompareOptions) (*Comparer, error) {
 	if err := o.validateCompare(); err != nil {
 		return nil, err
@@ -57,11 +59,30 @@ func PrepareCompare(o CompareOptions) (*Comparer, error) {
 	if err != nil {
 		return nil, err
 	}
-	full, test, err := o.readCompare()
-	if err != nil {
+	cp := &Comparer{o: o, opts: opts}
+	if cp.full, err = (DataInput{Path: o.Data, Features: o.Features, MaxRowBytes: o.MaxRowBytes}).open(); err != nil {
 		return nil, err
 	}
-	return &Comparer{o: o, opts: opts, full: full, test: test}, nil
+	if err := checkColumns(cp.full, o.Options, opts); err != nil {
+		cp.Close()
+		return nil, err
+	}
+	if o.Test != "" {
+		if cp.test, err = (DataInput{Path: o.Test, MaxRowBytes: o.MaxRowBytes}).open(); err != nil {
+			cp.Close()
+			return nil, err
+		}
+	}
+	return cp, nil
+}
+
+// Close releases the comparison's files.
+func (cp *Comparer) Close() {
+	for _, s := range []data.Source{cp.full, cp.test} {
+		if s != nil {
+			s.Close()
+		}
+	}
 }
 
 // Run trains, on the same data, architecture and budget, one model per
@@ -75,11 +96,83 @@ func (cp *Comparer) Run(ctx context.Context, b backend.Backend, done func(method
 		res.methods = append(res.methods, string(m))
 	}
 	for seed := range cp.o.Seeds {
-		if err := res.addSeed(ctx, b, cp.o, cp.opts, cp.full, cp.test, seed, done); err != nil {
+		train, test, schema, err := cp.encode(ctx, uint64(seed))
+		if err != nil {
+			return nil, err
+		}
+		if err := res.addSeed(ctx, b, cp.o, schema, train, test, seed, done); err != nil {
 			return nil, err
 		}
 	}
 	return res, nil
+}
+
+// encode fits the schema of one seed and encodes its training and
+// held-out rows: the test file's, or, without one, a fresh random part of
+// every group (or of the rows) held out by the seed before anything is
+// learnt.
+func (cp *Comparer) encode(ctx context.Context, seed uint64) (train, test *data.Encoded, s *data.Schema, err error) {
+	opts := cp.opts
+	if cp.test != nil {
+		res, err := data.FitSource(ctx, cp.full, opts)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		encs, _, err := res.Schema.EncodeSource(ctx, cp.full, data.EncodeOptions{Targets: true})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		tests, _, err := res.Schema.EncodeSource(ctx, cp.test, data.EncodeOptions{Targets: true})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return encs[0], tests[0], res.Schema, nil
+	}
+	if err := cp.scanGroups(ctx); err != nil {
+		return nil, nil, nil, err
+	}
+	held, kept := split(cp.rows, cp.o.TrainFraction, seed, cp.groups)
+	parts, positions := make([]int8, cp.rows), make([]int32, cp.rows)
+	for j, i := range kept {
+		parts[i], positions[i] = 0, int32(j)
+	}
+	for j, i := range held {
+		parts[i], positions[i] = 1, int32(j)
+	}
+	opts.Include = func(row int64) bool { return parts[row] == 0 }
+	res, err := data.FitSource(ctx, cp.full, opts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	encs, _, err := res.Schema.EncodeSource(ctx, cp.full, data.EncodeOptions{Targets: true, Parts: parts, Positions: positions, NumParts: 2})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return encs[0], encs[1], res.Schema, nil
+}
+
+// scanGroups reads, once, each row's group (by the trimmed text of the
+// group column, in order of first appearance) and the number of rows.
+func (cp *Comparer) scanGroups(ctx context.Context) error {
+	if cp.rows > 0 {
+		return nil
+	}
+	if cp.o.GroupColumn == "" {
+		n, err := countRows(ctx, cp.full)
+		cp.rows = int(n)
+		return err
+	}
+	ids := map[string]int32{}
+	err := scanTexts(ctx, cp.full, []string{cp.o.GroupColumn}, []string{"group"}, func(_ int64, t []string) {
+		id, ok := ids[t[0]]
+		if !ok {
+			id = int32(len(ids))
+			ids[t[0]] = id
+		}
+		cp.groups = append(cp.groups, id)
+	})
+	cp.rows = len(cp.groups)
+	return err
 }
 
 func (o *CompareOptions) validateCompare() error {
@@ -97,46 +190,17 @@ func (o *CompareOptions) validateCompare() error {
 		return optionErrorf("train-fraction", fmt.Sprint(o.TrainFraction), "must be in (0, 1)")
 	case o.AutoWidth:
 		return optionErrorf("hidden", "auto", "compare needs fixed widths")
+	case o.Test != "" && len(o.Features) > 0:
+		return optionErrorf("features", o.Features[0].String(), "joins --data row by row and cannot join --test too: hold out part of --data with --train-fraction instead")
 	}
 	return nil
 }
 
-// readCompare reads the data file and the test file, if any.
-func (o *CompareOptions) readCompare() (full, test *data.Table, err error) {
-	if full, err = data.ReadFile(o.Data); err != nil {
-		return nil, nil, err
-	}
-	if o.Test != "" {
-		test, err = data.ReadFile(o.Test)
-	}
-	return full, test, err
-}
-
 // addSeed trains and scores every method, and the single-task models, on
-// one seed's split.
-func (c *Comparison) addSeed(ctx context.Context, b backend.Backend, o CompareOptions, opts data.Options, full, test *data.Table, seed int, done func(string, int)) error {
-	train, held := full, test
-	var err error
-	if test == nil {
-		if train, held, err = holdOut(full, o.GroupColumn, o.TrainFraction, uint64(seed)); err != nil {
-			return err
-		}
-	}
-	schema, _, err := data.Fit(train, opts)
-	if err != nil {
-		return err
-	}
-	orderTargets(schema, opts.Tasks)
-	encTrain, err := schema.Encode(train, true)
-	if err != nil {
-		return err
-	}
-	encTest, err := schema.Encode(held, true)
-	if err != nil {
-		return err
-	}
-	spec := mtl.Spec{Inputs: encTrain.D, Hidden: o.Hidden, Activation: o.Activation, Tasks: specTasks(schema)}
-	if err := posWeights(spec.Tasks, encTrain.Labels, o.PosWeight); err != nil {
+// one seed's encoded rows.
+func (c *Comparison) addSeed(ctx context.Context, b backend.Backend, o CompareOptions, schema *data.Schema, encTrain, encTest *data.Encoded, seed int, done func(string, int)) error {
+	spec := mtl.Spec{Inputs: encTrain.D, Embeddings: specEmbeddings(schema), Hidden: o.Hidden, Activation: o.Activation, Tasks: specTasks(schema)}
+	if err := posWeights(spec.Tasks, o.PosWeight, encTrain.Labels); err != nil {
 		return err
 	}
 	if c.tasks == nil {
@@ -164,7 +228,7 @@ func (c *Comparison) addSeed(ctx context.Context, b backend.Backend, o CompareOp
 			return err
 		}
 		for t, task := range spec.Tasks {
-			c.values[string(m)][t] = append(c.values[string(m)][t], compareMetric(task, testSet.Labels[t], preds[t]))
+			c.values[string(m)][t] = append(c.values[string(m)][t], compareMetric(task, schema.Targets[t].Offset, testSet.Labels[t], preds[t]))
 		}
 		if done != nil {
 			done(string(m), seed)
@@ -175,7 +239,7 @@ func (c *Comparison) addSeed(ctx context.Context, b backend.Backend, o CompareOp
 		if err != nil {
 			return fmt.Errorf("single-task %s, seed %d: %w", task.Name, seed, err)
 		}
-		c.values[SingleTask][t] = append(c.values[SingleTask][t], compareMetric(task, testSet.Labels[t], preds))
+		c.values[SingleTask][t] = append(c.values[SingleTask][t], compareMetric(task, schema.Targets[t].Offset, testSet.Labels[t], preds))
 	}
 	if done != nil {
 		done(SingleTask, seed)
@@ -279,13 +343,14 @@ func compareMetricName(t mtl.TaskType) string {
 }
 
 // compareMetric is a task's held-out score, higher better: accuracy
-// (multiclass), AUC (binary) or the pooled R² 1 − SSE/SST (regression).
-func compareMetric(t mtl.Task, labels, preds []float32) float64 {
+// (multiclass), AUC (binary) or the pooled R² 1 − SSE/SST (regression,
+// the target's offset added back to labels and predictions).
+func compareMetric(t mtl.Task, offset float64, labels, preds []float32) float64 {
 	if t.Type != mtl.Regression {
-		_, v := primaryMetric(t, labels, preds)
+		_, v := primaryMetric(t, 0, labels, preds)
 		return v
 	}
-	v, ok := metrics.PooledR2(float64s(labels), float64s(preds))
+	v, ok := metrics.PooledR2(withOffset(labels, offset), withOffset(preds, offset))
 	if !ok {
 		return math.NaN()
 	}

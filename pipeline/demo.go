@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"bytes"
-	"compress/gzip"
 	_ "embed"
 
 	"github.com/mtl-gpu/mtl-gpu/data"
@@ -26,11 +25,10 @@ const (
 	demoHoldout = 0.25
 )
 
-// readDemo returns the built-in School table.
-func readDemo() (*data.Table, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(schoolCSV))
-	if err != nil {
-		return nil, err
-	}
-	return data.Read(zr, DemoName)
+// demoData returns the built-in School data as a source, read afresh
+// from the embedded file for every scan.
+func demoData() (data.Source, error) {
+	return newReopenSource(func() (data.Source, error) {
+		return data.NewCSVReader(bytes.NewReader(schoolCSV), DemoName, data.CSVOptions{})
+	})
 }

@@ -4,17 +4,23 @@
 // anything that trains or applies a model calls this package, so the steps
 // are written once:
 //
-//	read the file → fit the schema (columns, classes, scaling) → encode
-//	→ task specs and positive-class weights → split off validation rows
-//	→ model → trainer → model file
+//	open the data (CSV/TSV, Parquet, NumPy feature files joined)
+//	→ fit the schema in one pass (columns, classes, scaling, embeddings;
+//	  each row's group and stratum) → draw the validation split or folds
+//	→ encode the training and validation rows, each straight into its own
+//	  matrix → task specs and positive-class weights → model → trainer
+//	→ model file
 //
+// The data is read in blocks (package data) and never held as text.
 // Prepare does everything up to the model without touching a device;
 // Run.Fit trains on a backend, saving the model file at every epoch and
-// when interrupted; Run.ChooseWidth searches the shared width. LoadModel
-// and Model.Read score or predict a data file; Describe says what a model
-// file holds; PrepareCompare trains single-task models against the
-// multi-task model. Warnings (allowed but doubtful input) are returned as
-// values; nothing here prints.
+// when interrupted; Run.ChooseWidth searches the shared width.
+// Model.Evaluate and Model.PredictTo stream a data file through a model,
+// in memory that does not grow with the file; Model.ReadRows encodes rows
+// given as strings (serve); Describe says what a model file holds;
+// PrepareCompare trains single-task models against the multi-task model;
+// Convert and Inspect rewrite and summarise data files. Warnings (allowed
+// but doubtful input) are returned as values; nothing here prints.
 //
 // A model file records what defines its run besides the model (Record):
 // its data source with a fingerprint of the content, the validation split

@@ -191,7 +191,7 @@ func (r *Run) Fit(ctx context.Context, b backend.Backend, p Progress) (*Result, 
 		}
 	}
 	if r.Demo && r.Test != nil {
-		if res.HeldOut, err = heldOut(b, model, r.Test); err != nil {
+		if res.HeldOut, err = heldOut(b, model, r.Test, r.Schema.Targets[0].Offset); err != nil {
 			return nil, err
 		}
 		res.TestRows, res.Groups = r.Test.N, len(r.Schema.Groups)
@@ -297,17 +297,14 @@ func (r *Run) saveCheckpoint(ck *mtl.Checkpoint) error {
 	return mtl.SaveFile(r.Out, ck, r.meta)
 }
 
-// heldOut is the pooled R² of the single regression target on d.
-func heldOut(b backend.Backend, m *mtl.Model, d *mtl.Dataset) (float64, error) {
+// heldOut is the pooled R² of the single regression target (whose
+// offset is given) on d.
+func heldOut(b backend.Backend, m *mtl.Model, d *mtl.Dataset, offset float64) (float64, error) {
 	p, err := m.Predict(b, d)
 	if err != nil {
 		return 0, err
 	}
-	y, pred := make([]float64, d.N), make([]float64, d.N)
-	for i := range y {
-		y[i], pred[i] = float64(d.Labels[0][i]), float64(p[0][i])
-	}
-	v, ok := metrics.PooledR2(y, pred)
+	v, ok := metrics.PooledR2(withOffset(d.Labels[0], offset), withOffset(p[0], offset))
 	if !ok {
 		return math.NaN(), nil
 	}
@@ -332,7 +329,7 @@ func (r *Run) valMetrics(b backend.Backend, ck *mtl.Checkpoint) ([]TaskMetric, e
 	}
 	out := make([]TaskMetric, len(r.Spec.Tasks))
 	for i, t := range r.Spec.Tasks {
-		name, v := primaryMetric(t, r.Val.Labels[i], preds[i])
+		name, v := primaryMetric(t, r.Schema.Targets[i].Offset, r.Val.Labels[i], preds[i])
 		out[i] = TaskMetric{Task: t.Name, Metric: name, Value: v}
 	}
 	return out, nil
@@ -382,9 +379,12 @@ func at(v []float64, i int) float64 {
 
 // primaryMetric is the headline metric of a task on labelled rows:
 // accuracy (multiclass), AUC (binary) or RMSE in the target's units
-// (regression).
-func primaryMetric(t mtl.Task, labels, preds []float32) (string, float64) {
+// (regression, offset added back to labels and predictions).
+func primaryMetric(t mtl.Task, offset float64, labels, preds []float32) (string, float64) {
 	y, p := float64s(labels), float64s(preds)
+	if t.Type == mtl.Regression {
+		y, p = withOffset(labels, offset), withOffset(preds, offset)
+	}
 	var m metrics.TaskMetrics
 	name := "rmse"
 	switch t.Type {
@@ -413,6 +413,17 @@ func float64s(v []float32) []float64 {
 	out := make([]float64, len(v))
 	for i, x := range v {
 		out[i] = float64(x)
+	}
+	return out
+}
+
+// withOffset returns regression labels or predictions in the target's
+// units: each value in float64 plus the target's offset (see
+// data.Target.Offset).
+func withOffset(v []float32, offset float64) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x) + offset
 	}
 	return out
 }

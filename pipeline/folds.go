@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"cmp"
-	"math"
 	"math/rand/v2"
 	"slices"
 
@@ -65,39 +64,30 @@ func folds(n, k int, groups, strata []int32, seed uint64) []int8 {
 	return out
 }
 
-// strata returns each row's class index of the first classification
-// target (−1 for a missing label) and that target's name, or nil without
-// one.
-func strata(s *data.Schema, enc *data.Encoded) ([]int32, string) {
-	for t, tg := range s.Targets {
-		if tg.Type == data.Regression {
-			continue
-		}
-		out := make([]int32, enc.N)
-		for i, y := range enc.Labels[t] {
-			out[i] = -1
-			if !math.IsNaN(float64(y)) {
-				out[i] = int32(y)
-			}
-		}
-		return out, tg.Name
-	}
-	return nil, ""
-}
-
 // crossFit sets the training and validation rows of a cross-validated
 // run: every row trains the members of the other folds and validates the
-// member of its own, which stops early on it.
-func (r *Run) crossFit(all *mtl.Dataset, enc *data.Encoded) {
+// member of its own, which stops early on it. The folds are drawn from
+// the groups and strata of the rows of base (train's rows, in order).
+func (r *Run) crossFit(all *mtl.Dataset, keys rowKeys, base []int) {
 	rec := &r.Record
 	k := r.Spec.Members
-	var by string
-	var st []int32
-	st, by = strata(r.Schema, enc)
-	if r.Checkpoint == nil {
-		rec.CV = &CrossFit{Folds: k, Seed: r.Config.Seed + 2, StratifyBy: by}
+	var groups, strata []int32
+	if keys.groups != nil {
+		groups = make([]int32, len(base))
+		for j, row := range base {
+			groups[j] = keys.groups[row]
+		}
 	}
-	r.folds = folds(all.N, k, enc.Groups, st, rec.CV.Seed)
+	if keys.strata != nil {
+		strata = make([]int32, len(base))
+		for j, row := range base {
+			strata[j] = keys.strata[row]
+		}
+	}
+	if r.Checkpoint == nil {
+		rec.CV = &CrossFit{Folds: k, Seed: r.Config.Seed + 2, StratifyBy: stratifiedBy(r.Schema)}
+	}
+	r.folds = folds(all.N, k, groups, strata, rec.CV.Seed)
 	everyone := uint64(1)<<k - 1
 	train, val := *all, *all
 	train.Members, val.Members = make([]uint64, all.N), make([]uint64, all.N)
@@ -106,7 +96,17 @@ func (r *Run) crossFit(all *mtl.Dataset, enc *data.Encoded) {
 		val.Members[i] = 1 << f
 	}
 	r.Train, r.Val = &train, &val
-	r.enc = enc
+}
+
+// stratifiedBy names the target whose classes are the strata of the
+// folds: the first classification target, or "" for none.
+func stratifiedBy(s *data.Schema) string {
+	for _, tg := range s.Targets {
+		if tg.Type != data.Regression {
+			return tg.Name
+		}
+	}
+	return ""
 }
 
 // outOfFold scores every row with the member that did not learn from it,
@@ -116,9 +116,9 @@ func (r *Run) outOfFold(b backend.Backend, model *mtl.Model) (*metrics.Report, e
 	if err != nil {
 		return nil, err
 	}
-	a := &Applied{Model: &Model{Checkpoint: &mtl.Checkpoint{Model: model}, Schema: r.Schema}, Rows: r.Train.N, table: r.table, enc: r.enc,
-		preds: outOfFold(per, r.folds, model.Spec)}
-	rep := a.Report()
+	sc := newScorer(r.Schema, model.Spec)
+	sc.add(r.Train.Labels, outOfFold(per, r.folds, model.Spec), groupsOf(r.Train), nil, nil)
+	rep := sc.report()
 	return &rep, nil
 }
 

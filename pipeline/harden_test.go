@@ -155,6 +155,10 @@ func TestDemoNeedsNoDataOptions(t *testing.T) {
 		func(o *Options) { o.Ignore = []string{"x"} },
 		func(o *Options) { o.Categorical = []string{"x"} },
 		func(o *Options) { o.Impute = "mean" },
+		func(o *Options) { o.Features = []FeatureFile{{Path: "f.npy", Prefix: "f"}} },
+		func(o *Options) { o.ValData = "val.csv" },
+		func(o *Options) { o.Embed = []string{"x:4"} },
+		func(o *Options) { o.Given = []string{"onehot-max"} },
 	} {
 		o := DefaultOptions()
 		o.Out = filepath.Join(t.TempDir(), "m.mtl")
@@ -389,16 +393,11 @@ func TestTaskOrderAndKeep(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := LoadModel(o.Out)
-	ap, err := m.Read(data, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ap.Predict(b)
-	if rep := ap.Report(); !slices.Equal(rep.Order, []string{"kind", "y"}) {
+	if rep := evaluate(t, b, m, data).Report; !slices.Equal(rep.Order, []string{"kind", "y"}) {
 		t.Errorf("report order %v", rep.Order)
 	}
 	var out bytes.Buffer
-	if err := ap.WritePredictions(&out, []string{"y", "site"}); err != nil {
+	if _, _, err := m.PredictTo(context.Background(), On(b), DataInput{Path: data}, &out, []string{"y", "site"}); err != nil {
 		t.Fatal(err)
 	}
 	header := strings.SplitN(out.String(), "\n", 2)[0]
@@ -409,7 +408,7 @@ func TestTaskOrderAndKeep(t *testing.T) {
 	if len(lines) != 201 || strings.Count(lines[1], ",") != 8 {
 		t.Errorf("%d lines, first %q", len(lines), lines[1])
 	}
-	if err := ap.WritePredictions(&out, []string{"sitee"}); err == nil || !strings.Contains(err.Error(), `did you mean "site"?`) {
+	if _, _, err := m.PredictTo(context.Background(), On(b), DataInput{Path: data}, &out, []string{"sitee"}); err == nil || !strings.Contains(err.Error(), `did you mean "site"?`) {
 		t.Errorf("misspelt keep column: %v", err)
 	}
 }
@@ -443,20 +442,14 @@ func TestUnseenClassesScored(t *testing.T) {
 	evalFile := filepath.Join(dir, "eval.csv")
 	os.WriteFile(evalFile, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 	m, _ := LoadModel(o.Out)
-	ap, err := m.Read(evalFile, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ap.Predict(b)
-	warnings := strings.Join(ap.Warnings, "\n")
+	ev := evaluate(t, b, m, evalFile)
+	warnings := strings.Join(ev.Warnings, "\n")
 	if !strings.Contains(warnings, `column "kind": 3 rows have classes unseen in training`) || strings.Contains(warnings, "-1") {
 		t.Errorf("warnings: %s", warnings)
 	}
-	rep := ap.Report()
+	rep := ev.Report
 	kind := rep.Tasks["kind"]
-	base, _ := m.Read(data, true)
-	base.Predict(b)
-	full := base.Report().Tasks["kind"]
+	full := evaluate(t, b, m, data).Report.Tasks["kind"]
 	acc, _ := kind.Get("accuracy")
 	if kind.Unseen != 3 || kind.N != full.N || acc > 1-3.0/float64(kind.N)+1e-9 {
 		t.Errorf("kind: %d unseen of %d, accuracy %v", kind.Unseen, kind.N, acc)

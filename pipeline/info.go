@@ -59,8 +59,10 @@ type InputsDescription struct {
 	Encoded     int                `json:"encoded"`
 	Numeric     []string           `json:"numeric"`
 	Categorical []CategoricalInput `json:"categorical"`
-	GroupColumn string             `json:"group_column,omitempty"`
-	Impute      string             `json:"impute,omitempty"`
+	// Embedded lists the categorical columns learnt as embedding tables.
+	Embedded    []EmbeddedInput `json:"embedded"`
+	GroupColumn string          `json:"group_column,omitempty"`
+	Impute      string          `json:"impute,omitempty"`
 	// List gives every column a row must have, in training order, then
 	// the group column of task families, with how each is encoded.
 	List []InputDescription `json:"list"`
@@ -69,12 +71,19 @@ type InputsDescription struct {
 // InputDescription is one input column.
 type InputDescription struct {
 	Name string `json:"name"`
-	// Kind is "numeric", "categorical" or "group".
+	// Kind is "numeric", "categorical", "embedded" or "group".
 	Kind string `json:"kind"`
 	// Categories lists the values seen in training of a categorical
 	// column, or the groups of the group column; any other value is
-	// allowed (all zeros, or the shared head).
+	// allowed (all zeros, or the shared head). An embedded column's
+	// vocabulary is not listed: any value is allowed (an unseen one takes
+	// the "other" row 0 of its table).
 	Categories []string `json:"categories,omitempty"`
+	// Rows and Dim are an embedded column's table: rows × width; Buckets
+	// is its number of hash buckets when it is hashed (no vocabulary).
+	Rows    int `json:"rows,omitempty"`
+	Dim     int `json:"dim,omitempty"`
+	Buckets int `json:"hash_buckets,omitempty"`
 	// Mean and Scale standardise a numeric column: (x − mean)/scale (see
 	// data.Feature: under robust, Scale divides x − median instead).
 	Mean  *float64 `json:"mean,omitempty"`
@@ -92,14 +101,28 @@ type CategoricalInput struct {
 	Categories int    `json:"categories"`
 }
 
+// EmbeddedInput is a categorical input column learnt as an embedding
+// table of Rows vectors of width Dim: row 0 for values unseen or rare in
+// training, then one per value of its vocabulary (Values of them), or,
+// hashed (Hashed), a row per hash bucket.
+type EmbeddedInput struct {
+	Name   string `json:"name"`
+	Rows   int    `json:"rows"`
+	Dim    int    `json:"dim"`
+	Values int    `json:"values"`
+	Hashed bool   `json:"hashed"`
+}
+
 // ArchitectureSummary describes the network.
 type ArchitectureSummary struct {
 	// Name is the body: shared, mmoe or ple.
-	Name       string `json:"name"`
-	Inputs     int    `json:"inputs"`
-	Hidden     []int  `json:"hidden"`
-	Activation string `json:"activation"`
-	Parameters int    `json:"parameters"`
+	Name   string `json:"name"`
+	Inputs int    `json:"inputs"`
+	// EmbeddingWidth is the width the embedding tables add to a row.
+	EmbeddingWidth int    `json:"embedding_width,omitempty"`
+	Hidden         []int  `json:"hidden"`
+	Activation     string `json:"activation"`
+	Parameters     int    `json:"parameters"`
 }
 
 // TrainingState describes the configuration and progress of the run.
@@ -164,7 +187,8 @@ func (m *Model) Describe() Description {
 	}
 	d.Inputs = describeInputs(s)
 	spec, cfg, st := ck.Model.Spec, ck.Config, ck.State
-	d.Architecture = ArchitectureSummary{Name: string(ck.Model.Parts().Architecture), Inputs: spec.Inputs, Hidden: append([]int{}, spec.Hidden...), Activation: spec.Activation.String(), Parameters: ck.Model.NumParams()}
+	d.Architecture = ArchitectureSummary{Name: string(ck.Model.Parts().Architecture), Inputs: spec.Inputs, EmbeddingWidth: spec.InputWidth() - spec.Inputs,
+		Hidden: append([]int{}, spec.Hidden...), Activation: spec.Activation.String(), Parameters: ck.Model.NumParams()}
 	d.Training = TrainingState{Optimizer: string(cfg.Optimizer), LR: cfg.LR, Batch: cfg.Batch, Schedule: string(cfg.Schedule.Kind),
 		WeightDecay: cfg.WeightDecay, Weighting: string(cfg.Weighting.Method), Seed: cfg.Seed,
 		Epochs: st.Epoch, EpochBudget: cfg.Epochs, Step: st.Step, EpochStep: st.EpochStep, BestEpoch: max(st.BestEpoch, 0),
@@ -180,13 +204,17 @@ func (m *Model) Describe() Description {
 // describeInputs describes the input columns.
 func describeInputs(s *data.Schema) InputsDescription {
 	in := InputsDescription{Columns: len(s.Features), Encoded: s.Dim(), GroupColumn: s.GroupColumn, Impute: s.Impute,
-		Numeric: []string{}, Categorical: []CategoricalInput{}}
+		Numeric: []string{}, Categorical: []CategoricalInput{}, Embedded: []EmbeddedInput{}}
 	for _, f := range s.Features {
 		col := InputDescription{Name: f.Name, Kind: f.Kind.String()}
-		if f.Kind == data.Categorical {
+		switch f.Kind {
+		case data.Categorical:
 			in.Categorical = append(in.Categorical, CategoricalInput{f.Name, len(f.Categories)})
 			col.Categories = f.Categories
-		} else {
+		case data.Embedded:
+			in.Embedded = append(in.Embedded, EmbeddedInput{Name: f.Name, Rows: f.Rows(), Dim: f.Dim, Values: len(f.Categories), Hashed: f.Buckets > 0})
+			col.Rows, col.Dim, col.Buckets = f.Rows(), f.Dim, f.Buckets
+		default:
 			in.Numeric = append(in.Numeric, f.Name)
 			col.Mean, col.Scale = &f.Mean, &f.Scale
 			col.Encoding, col.Width = string(f.Method()), f.Width()
@@ -234,7 +262,11 @@ func (d *Description) Text() string {
 	}
 	tw.Flush()
 	in := d.Inputs
-	fmt.Fprintf(&b, "\ninputs\n  %d columns (%d numeric, %d categorical), %d encoded inputs", in.Columns, len(in.Numeric), len(in.Categorical), in.Encoded)
+	fmt.Fprintf(&b, "\ninputs\n  %d columns (%d numeric, %d categorical", in.Columns, len(in.Numeric), len(in.Categorical))
+	if len(in.Embedded) > 0 {
+		fmt.Fprintf(&b, ", %d embedded", len(in.Embedded))
+	}
+	fmt.Fprintf(&b, "), %d encoded inputs", in.Encoded)
 	if in.Impute != "" {
 		fmt.Fprintf(&b, ", missing numbers imputed by the %s", in.Impute)
 	}
@@ -249,11 +281,26 @@ func (d *Description) Text() string {
 		}
 		fmt.Fprintf(&b, "  categorical: %s\n", abbreviate(cats, 12))
 	}
+	if len(in.Embedded) > 0 {
+		var embs []string
+		for _, e := range in.Embedded {
+			what := fmt.Sprintf("%d values + other", e.Values)
+			if e.Hashed {
+				what = "hashed"
+			}
+			embs = append(embs, fmt.Sprintf("%s (%d×%d, %s)", e.Name, e.Rows, e.Dim, what))
+		}
+		fmt.Fprintf(&b, "  embedded: %s\n", abbreviate(embs, 12))
+	}
 	if in.GroupColumn != "" {
 		fmt.Fprintf(&b, "  group column: %s\n", in.GroupColumn)
 	}
 	a := d.Architecture
-	fmt.Fprintf(&b, "\narchitecture\n  %d inputs → %s %s (%s) → one head per task; %d parameters\n", a.Inputs, a.Name, hiddenText(a.Hidden), a.Activation, a.Parameters)
+	inputs := fmt.Sprintf("%d inputs", a.Inputs)
+	if a.EmbeddingWidth > 0 {
+		inputs += fmt.Sprintf(" and %d embedding dimensions", a.EmbeddingWidth)
+	}
+	fmt.Fprintf(&b, "\narchitecture\n  %s → %s %s (%s) → one head per task; %d parameters\n", inputs, a.Name, hiddenText(a.Hidden), a.Activation, a.Parameters)
 	t := d.Training
 	fmt.Fprintf(&b, "\ntraining\n  %s, learning rate %g, batch %d, %s schedule, weight decay %g, weighting %s, seed %d\n",
 		t.Optimizer, t.LR, t.Batch, t.Schedule, t.WeightDecay, t.Weighting, t.Seed)

@@ -81,16 +81,33 @@ type Options struct {
 	Force bool
 	// Log, when set, receives one JSON line per epoch (package runlog).
 	Log string
+
+	// Features are NumPy matrices joined to Data row by row (see
+	// FeatureFile); their columns are inputs like any other.
+	Features []FeatureFile
+	// ValData, when set, is a file of validation rows with the columns of
+	// Data, instead of a split of Data (ValSplit is then not used).
+	ValData string
+	// MaxRowBytes bounds a row of a text file (0: the reader's default,
+	// 16 MiB).
+	MaxRowBytes int
+	// OneHotMax, MinCount, EmbedDimMax, Embed (COLUMN:WIDTH) and
+	// HashBuckets (COLUMN:N, or N for every embedded column) make
+	// categorical columns embeddings (see data.Options). OneHotMax 0
+	// means the default, −1 never by cardinality.
+	OneHotMax, MinCount, EmbedDimMax int
+	Embed, HashBuckets               []string
 }
 
 // ResumeApplies lists the options a resumed run takes from the command
 // line: those that cannot change the meaning of the run so far.
-var ResumeApplies = []string{"epochs", "patience", "data", "out", "log", "force", "resume"}
+var ResumeApplies = []string{"epochs", "patience", "data", "out", "log", "force", "resume", "features", "val-data", "max-row-bytes"}
 
 // DataOptions lists the options that describe a data file's columns;
 // without a data file they are an error rather than a reason to run the
 // built-in demonstration.
-var DataOptions = []string{"task", "group-column", "ignore", "categorical", "impute", "features"}
+var DataOptions = []string{"task", "group-column", "ignore", "categorical", "impute", "features",
+	"val-data", "onehot-max", "min-count", "embed-dim-max", "embed", "hash-buckets"}
 
 // given reports whether the option was set explicitly.
 func (o *Options) given(name string) bool { return slices.Contains(o.Given, name) }
@@ -176,7 +193,29 @@ func (o *Options) validate() error {
 	if _, err := parsePosWeight(o.PosWeight); err != nil {
 		return err
 	}
-	return nil
+	return o.validateData()
+}
+
+// validateData checks the options about reading the data and embedding
+// its categorical columns.
+func (o *Options) validateData() error {
+	for _, check := range []struct {
+		option string
+		value  int
+		ok     bool
+		want   string
+	}{
+		{"onehot-max", o.OneHotMax, o.OneHotMax >= -1, "a number of values ≥ 1 (-1: never by cardinality)"},
+		{"min-count", o.MinCount, o.MinCount >= 0, "a number of rows ≥ 1"},
+		{"embed-dim-max", o.EmbedDimMax, o.EmbedDimMax >= 0, "a width ≥ 1"},
+		{"max-row-bytes", o.MaxRowBytes, o.MaxRowBytes >= 0, "a number of bytes ≥ 1"},
+	} {
+		if !check.ok {
+			return optionErrorf(check.option, fmt.Sprint(check.value), "must be %s", check.want)
+		}
+	}
+	var opts data.Options
+	return o.embedOptions(&opts)
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
@@ -217,7 +256,30 @@ func (o *Options) dataOptions() (data.Options, error) {
 		}
 		opts.Tasks = append(opts.Tasks, ts)
 	}
-	return opts, nil
+	return opts, o.embedOptions(&opts)
+}
+
+// embedOptions parses the options that make categorical columns
+// embeddings into opts.
+func (o *Options) embedOptions(opts *data.Options) error {
+	opts.OneHotMax, opts.MinCount, opts.EmbedDimMax = o.OneHotMax, o.MinCount, o.EmbedDimMax
+	for _, list := range []struct {
+		option string
+		specs  []string
+		into   *[]data.ColumnSize
+	}{{"embed", o.Embed, &opts.Embed}, {"hash-buckets", o.HashBuckets, &opts.HashBuckets}} {
+		for _, s := range list.specs {
+			cs, err := data.ParseColumnSize(s)
+			if err == nil && list.option == "embed" && cs.Pattern == "" {
+				err = fmt.Errorf("no column (want COLUMN:WIDTH)")
+			}
+			if err != nil {
+				return &OptionError{Option: list.option, Value: s, Err: err}
+			}
+			*list.into = append(*list.into, cs)
+		}
+	}
+	return nil
 }
 
 // DefaultNumeric names the encoding of numeric inputs when Options.Numeric

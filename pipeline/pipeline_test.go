@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -60,6 +61,16 @@ func writeCSV(t testing.TB, dir string, rows int, seed uint64) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// evaluate scores a model on a labelled file.
+func evaluate(t testing.TB, b backend.Backend, m *Model, path string) *Evaluation {
+	t.Helper()
+	ev, err := m.Evaluate(context.Background(), On(b), DataInput{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
 }
 
 func options(data, out string) Options {
@@ -235,14 +246,7 @@ func TestApplyReportAndPredictions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ap, err := m.Read(data, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ap.Predict(b); err != nil {
-		t.Fatal(err)
-	}
-	rep := ap.Report()
+	rep := evaluate(t, b, m, data).Report
 	// A family is one task over all its rows, with its groups under it.
 	if !slices.Equal(rep.Order, []string{"y", "kind"}) || rep.Tasks["y"].N != 370 || len(rep.Tasks["y"].Groups) != 4 {
 		t.Fatalf("report has tasks %v (y: %d rows, %d groups), want y and kind with 4 groups each", rep.Order, rep.Tasks["y"].N, len(rep.Tasks["y"].Groups))
@@ -253,7 +257,7 @@ func TestApplyReportAndPredictions(t *testing.T) {
 		t.Errorf("AUC of y in s1 is %v", v)
 	}
 	var out bytes.Buffer
-	if err := ap.WritePredictions(&out, []string{"site"}); err != nil {
+	if _, _, err := m.PredictTo(context.Background(), On(b), DataInput{Path: data}, &out, []string{"site"}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -324,14 +328,72 @@ func TestPosWeights(t *testing.T) {
 	nan := float32(math.NaN())
 	tasks := []mtl.Task{{Name: "a", Type: mtl.Binary}, {Name: "b", Type: mtl.Regression}}
 	labels := [][]float32{{1, 0, 0, 0, nan}, {1, 2, 3, 4, 5}}
-	if err := posWeights(tasks, labels, "auto"); err != nil || tasks[0].PosWeight != 3 || tasks[1].PosWeight != 0 {
+	more := [][]float32{{1, 1, 0, 0}, {1, 2, 3, 4}}
+	if err := posWeights(tasks, "auto", labels); err != nil || tasks[0].PosWeight != 3 || tasks[1].PosWeight != 0 {
 		t.Errorf("auto: %v, %+v", err, tasks)
 	}
-	if err := posWeights(tasks, labels, "2.5"); err != nil || tasks[0].PosWeight != 2.5 {
+	// Counted over every set given (training and validation rows).
+	if err := posWeights(tasks, "auto", labels, more); err != nil || tasks[0].PosWeight != 5.0/3 {
+		t.Errorf("auto over two sets: %v, %+v", err, tasks)
+	}
+	if err := posWeights(tasks, "2.5", labels); err != nil || tasks[0].PosWeight != 2.5 {
 		t.Errorf("2.5: %v, %+v", err, tasks)
 	}
 	var oe *OptionError
-	if err := posWeights(tasks, labels, "x"); !errors.As(err, &oe) || oe.Option != "pos-weight" {
+	if err := posWeights(tasks, "x", labels); !errors.As(err, &oe) || oe.Option != "pos-weight" {
 		t.Errorf("x: %v", err)
+	}
+}
+
+// TestRegressionOffset: a target of 1e9 plus noise of about 1 is centred
+// on its training mean before it is rounded to float32, and every
+// prediction gets the mean back in float64: eval's RMSE is the noise's
+// and predict writes values to the unit. Rounded to float32 without the
+// offset, every label would be 1e9 (a spacing of 64) and nothing would be
+// learnt.
+func TestRegressionOffset(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, rows int, seed uint64) string {
+		rng := rand.New(rand.NewPCG(seed, 9))
+		var b bytes.Buffer
+		b.WriteString("x,y\n")
+		for range rows {
+			x := rng.NormFloat64()
+			fmt.Fprintf(&b, "%.4f,%.4f\n", x, 1e9+3*x+0.3*rng.NormFloat64())
+		}
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, b.Bytes(), 0o644)
+		return p
+	}
+	train, test := write("train.csv", 2000, 1), write("test.csv", 300, 2)
+	o := options(train, filepath.Join(dir, "m.mtl"))
+	o.Tasks, o.Train.Epochs = []string{"y:regression"}, 20
+	r, err := Prepare(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off := r.Schema.Targets[0].Offset; math.Abs(off-1e9) > 1 {
+		t.Fatalf("offset %v", off)
+	}
+	b := cpuBackend(t)
+	if _, err := r.Fit(context.Background(), b, Progress{}); err != nil {
+		t.Fatal(err)
+	}
+	m := must(LoadModel(o.Out))
+	rep := evaluate(t, b, m, test).Report
+	if rmse, _ := rep.Tasks["y"].Get("rmse"); !(rmse < 0.6) {
+		t.Errorf("RMSE %v, want near the noise's 0.3", rmse)
+	}
+	var out bytes.Buffer
+	if _, _, err := m.PredictTo(context.Background(), On(b), DataInput{Path: test}, &out, []string{"y"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(strings.TrimSpace(out.String()), "\n")[1:] {
+		f := strings.Split(line, ",")
+		y, _ := strconv.ParseFloat(f[0], 64)
+		p, _ := strconv.ParseFloat(f[1], 64)
+		if math.Abs(p-y) > 3 {
+			t.Fatalf("row %d: predicted %s for %s", i, f[1], f[0])
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,8 +35,8 @@ type Run struct {
 	Spec   mtl.Spec
 	Config mtl.Config
 	// Train and Val are the training and validation rows (Val nil
-	// without a validation split); Test holds the demonstration's
-	// held-out rows.
+	// without validation rows); Test holds the demonstration's held-out
+	// rows.
 	Train, Val, Test *mtl.Dataset
 	// Checkpoint is the run being resumed, or nil.
 	Checkpoint *mtl.Checkpoint
@@ -54,28 +55,34 @@ type Run struct {
 	Record Record
 
 	meta json.RawMessage // the schema as the model file stores it
-	// A cross-validated run keeps its training table and encoding and
-	// each row's fold, to score the rows out of fold.
-	table    *data.Table
-	enc      *data.Encoded
-	folds    []int8
-	dataPath string // the file to read; "" for the built-in data
+	// A cross-validated run keeps each row's fold, to score the rows out
+	// of fold.
+	folds []int8
+	input DataInput // the data to read; Path "" for the built-in data
+	// valPath is a file of validation rows, or "".
+	valPath string
 	// protect is set when Out held a model before the run and it may only
 	// be replaced by a run that beats the constant predictor.
 	protect bool
 	lock    *atomicfile.Lock
 }
 
-// Prepare reads and encodes the data and works out the model, without
-// touching any device or writing any file. For the built-in data it holds
-// out a quarter of each school before anything is learnt. When resuming it
-// reads the data source the model file records (or Options.Data, when its
-// content is the same), with the recorded split and holdout.
+// Prepare reads, fits and encodes the data and works out the model,
+// without touching any device or writing any file. It reads the data
+// file in passes and never holds it as text: a first pass fits the schema
+// (FitSource), which also gives each row's group and stratum, from which
+// the validation split or the folds are drawn; a second writes every
+// training and validation row straight into its own matrix
+// (EncodeSource). For the built-in data it holds out a quarter of each
+// school before anything is learnt. When resuming it reads the data
+// source the model file records (or Options.Data, when its content is the
+// same), with the recorded split and holdout.
 func Prepare(o Options) (*Run, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	r := &Run{Options: o, Out: o.Out, Config: o.Train, dataPath: o.Data}
+	r := &Run{Options: o, Out: o.Out, Config: o.Train, valPath: o.ValData,
+		input: DataInput{Path: o.Data, Features: o.Features, MaxRowBytes: o.MaxRowBytes}}
 	var err error
 	switch {
 	case o.Resume != "":
@@ -86,6 +93,12 @@ func Prepare(o Options) (*Run, error) {
 		err = ErrNoTasks
 	case r.Out == "":
 		err = ErrNoOut
+	case o.ValData != "" && o.given("val-split"):
+		err = optionErrorf("val-data", o.ValData, "and --val-split both give validation rows: choose one")
+	case o.ValData != "" && o.CV > 1:
+		err = optionErrorf("val-data", o.ValData, "and --cv both give validation rows: choose one")
+	case o.ValData != "" && len(o.Features) > 0:
+		err = optionErrorf("val-data", o.ValData, "cannot be joined to --features, which are joined to --data row by row: put the validation rows in --data and use --val-split")
 	}
 	if err != nil {
 		return nil, err
@@ -93,43 +106,54 @@ func Prepare(o Options) (*Run, error) {
 	if err := r.checkOutputs(); err != nil {
 		return nil, err
 	}
-	table, test, err := r.read()
+	if r.Checkpoint == nil && r.input.Path != "" {
+		if err := r.recordSources(); err != nil {
+			return nil, err
+		}
+	}
+	src, err := r.openData()
 	if err != nil {
 		return nil, err
 	}
-	if r.Checkpoint == nil {
-		if err := r.fitSchema(table); err != nil {
-			return nil, err
-		}
-	}
-	if r.meta, err = json.Marshal(r.Schema); err != nil {
+	defer src.Close()
+	if err := r.load(context.Background(), src); err != nil {
 		return nil, err
 	}
-	if test != nil {
-		enc, err := r.Schema.Encode(test, true)
-		if err != nil {
-			return nil, err
-		}
-		r.Test = dataset(enc, len(r.Schema.Targets))
-	}
-	enc, err := r.Schema.Encode(table, true)
-	if err != nil {
-		return nil, err
-	}
-	r.Warnings = append(r.Warnings, enc.Warnings...)
-	if r.Checkpoint == nil {
-		if err := r.newSpec(enc); err != nil {
-			return nil, err
-		}
-	}
-	all := dataset(enc, len(r.Schema.Targets))
-	if r.Options.CV > 1 || r.Record.CV != nil {
-		r.table = table
-		r.crossFit(all, enc)
-		return r, nil
-	}
-	r.splitRows(all, enc)
 	return r, nil
+}
+
+// openData opens the run's data: the built-in School data, or its file
+// with its feature files joined.
+func (r *Run) openData() (data.Source, error) {
+	if r.input.Path == "" {
+		return demoData()
+	}
+	return r.input.open()
+}
+
+// recordSources fingerprints the files of a new run for its record.
+func (r *Run) recordSources() error {
+	src, err := fileSource("data", r.input.Path)
+	if err != nil {
+		return err
+	}
+	r.Record.Sources = []Source{src}
+	for _, f := range r.input.Features {
+		fs, err := fileSource("features", f.Path)
+		if err != nil {
+			return err
+		}
+		fs.Prefix = f.Prefix
+		r.Record.Sources = append(r.Record.Sources, fs)
+	}
+	if r.valPath != "" {
+		vs, err := fileSource("validation", r.valPath)
+		if err != nil {
+			return err
+		}
+		r.Record.Sources = append(r.Record.Sources, vs)
+	}
+	return nil
 }
 
 // demo sets up the built-in demonstration: the School data, its target
@@ -140,7 +164,9 @@ func (r *Run) demo() error {
 	var given []string
 	for name, set := range map[string]bool{
 		"task": len(o.Tasks) > 0, "group-column": o.GroupColumn != "" || o.given("group-column"), "ignore": len(o.Ignore) > 0,
-		"categorical": len(o.Categorical) > 0, "impute": o.Impute != "", "features": o.given("features"),
+		"categorical": len(o.Categorical) > 0, "impute": o.Impute != "", "features": o.given("features") || len(o.Features) > 0,
+		"val-data": o.ValData != "", "embed": len(o.Embed) > 0, "hash-buckets": len(o.HashBuckets) > 0,
+		"onehot-max": o.given("onehot-max"), "min-count": o.given("min-count"), "embed-dim-max": o.given("embed-dim-max"),
 	} {
 		if set {
 			given = append(given, "--"+name)
@@ -204,14 +230,44 @@ func (r *Run) resume() error {
 	}
 	r.Record = *rec
 	r.Demo = rec.Holdout != nil && rec.Sources[0].Builtin != ""
-	src := &r.Record.Sources[0]
-	if r.dataPath, err = r.locate(*src); err != nil {
-		return err
-	}
-	if r.dataPath != "" {
-		src.Path, src.Builtin = absPath(r.dataPath), ""
+	r.input.Features, r.valPath = nil, ""
+	for i := range r.Record.Sources {
+		src := &r.Record.Sources[i]
+		given, option := r.givenFor(*src)
+		path, err := r.locate(*src, given, option)
+		if err != nil {
+			return err
+		}
+		if path != "" {
+			src.Path, src.Builtin = absPath(path), ""
+		}
+		switch src.Role {
+		case "features":
+			r.input.Features = append(r.input.Features, FeatureFile{Path: path, Prefix: src.Prefix})
+		case "validation":
+			r.valPath = path
+		default:
+			r.input.Path = path
+		}
 	}
 	return nil
+}
+
+// givenFor returns the file the options give for a recorded source, and
+// the option that gives it.
+func (r *Run) givenFor(src Source) (given, option string) {
+	switch src.Role {
+	case "features":
+		for _, f := range r.Options.Features {
+			if f.Prefix == src.Prefix {
+				return f.Path, "features"
+			}
+		}
+		return "", "features"
+	case "validation":
+		return r.Options.ValData, "val-data"
+	}
+	return r.Options.Data, "data"
 }
 
 // resumeUnrecorded resumes a model file written before runs were
@@ -230,11 +286,10 @@ func (r *Run) resumeUnrecorded() error {
 	return nil
 }
 
-// locate finds the data of a resumed run: the file given, when its
-// content is the one recorded (the data moved), else the recorded file,
-// when it is still there and unchanged. "" is the built-in data.
-func (r *Run) locate(src Source) (string, error) {
-	given := r.Options.Data
+// locate finds a file of a resumed run: the file given (by option), when
+// its content is the one recorded (the data moved), else the recorded
+// file, when it is still there and unchanged. "" is the built-in data.
+func (r *Run) locate(src Source, given, option string) (string, error) {
 	if given == "" && src.Builtin != "" {
 		return "", nil
 	}
@@ -242,23 +297,23 @@ func (r *Run) locate(src Source) (string, error) {
 	if path == "" {
 		path = src.Path
 	}
-	found, err := fileSource("data", path)
+	found, err := fileSource(src.Role, path)
 	if err != nil {
 		return "", err
 	}
 	switch {
 	case !exists(path) && given == "":
-		return "", optionErrorf("data", "", "the run's data %s is missing; if it moved, give --data NEWPATH", src)
+		return "", optionErrorf(option, "", "the run's %s %s is missing; if it moved, give --%s NEWPATH", src.Role, src, option)
 	case !exists(path):
 		return path, nil // the reader says what is wrong with it
 	case src.Fingerprint == nil && given == "":
-		return "", optionErrorf("data", "", "the run read its data from %s, which cannot be read again (a pipe?): give --data", src)
+		return "", optionErrorf(option, "", "the run read its %s from %s, which cannot be read again (a pipe?): give --%s", src.Role, src, option)
 	case src.Fingerprint == nil || found.Fingerprint == nil:
-		r.Warnings = append(r.Warnings, fmt.Sprintf("%s: cannot check that this is the run's data (it is read once, as from a pipe)", path))
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%s: cannot check that this is the run's %s (it is read once, as from a pipe)", path, src.Role))
 	case *found.Fingerprint != *src.Fingerprint && given != "":
-		return "", optionErrorf("data", given, "is not the run's data: its content differs from %s (recorded %v, found %v)", src, *src.Fingerprint, *found.Fingerprint)
+		return "", optionErrorf(option, given, "is not the run's %s: its content differs from %s (recorded %v, found %v)", src.Role, src, *src.Fingerprint, *found.Fingerprint)
 	case *found.Fingerprint != *src.Fingerprint:
-		return "", optionErrorf("data", "", "the run's data %s has changed since the run was saved (recorded %v, now %v); give --data with the original content", src, *src.Fingerprint, *found.Fingerprint)
+		return "", optionErrorf(option, "", "the run's %s %s has changed since the run was saved (recorded %v, now %v); give --%s with the original content", src.Role, src, *src.Fingerprint, *found.Fingerprint, option)
 	}
 	return path, nil
 }
@@ -269,12 +324,15 @@ func (r *Run) locate(src Source) (string, error) {
 // existing model at Out is protected.
 func (r *Run) checkOutputs() error {
 	o := r.Options
-	dataIn := Input{Option: "data", Path: r.dataPath}
-	if err := CheckOutput("out", r.Out, dataIn); err != nil {
+	inputs := []Input{{Option: "data", Path: r.input.Path}, {Option: "val-data", Path: r.valPath}}
+	for _, f := range r.input.Features {
+		inputs = append(inputs, Input{Option: "features", Path: f.Path})
+	}
+	if err := CheckOutput("out", r.Out, inputs...); err != nil {
 		return err
 	}
 	if o.Log != "" {
-		for _, other := range []Input{dataIn, {Option: "resume", Path: o.Resume}, {Option: "out", Path: r.Out}} {
+		for _, other := range append(inputs, Input{Option: "resume", Path: o.Resume}, Input{Option: "out", Path: r.Out}) {
 			if other.Path != "" && samePath(o.Log, other.Path) {
 				return optionErrorf("log", o.Log, "is --%s: the log needs a file of its own", other.Option)
 			}
@@ -290,77 +348,34 @@ func (r *Run) checkOutputs() error {
 	return checkLogOut(o.Log, o.Force)
 }
 
-// read reads the training table; for the demonstration (or any recorded
-// holdout) it splits off the held-out rows.
-func (r *Run) read() (table, test *data.Table, err error) {
-	if r.dataPath == "" {
-		table, err = readDemo()
-	} else {
-		if r.Checkpoint == nil {
-			src, err := fileSource("data", r.dataPath)
-			if err != nil {
-				return nil, nil, err
-			}
-			r.Record.Sources = []Source{src}
-		}
-		table, err = data.ReadFile(r.dataPath)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	if h := r.Record.Holdout; h != nil {
-		return holdOut(table, h.GroupColumn, 1-h.Fraction, h.Seed)
-	}
-	return table, nil, nil
-}
-
-// splitRows sets the training and validation rows: for a new run from the
-// options (recorded), when resuming as recorded.
-func (r *Run) splitRows(all *mtl.Dataset, enc *data.Encoded) {
-	rec := &r.Record
-	if r.Checkpoint == nil {
-		rec.ValSplit, rec.SplitSeed, rec.SplitBy = r.Options.ValSplit, r.Config.Seed+1, "rows"
-		if enc.Groups != nil {
-			rec.SplitBy = "group:" + r.Schema.GroupColumn
-		}
-	}
-	if rec.ValSplit == 0 {
-		r.Train = all
-		return
-	}
-	var groups []int32
-	if rec.SplitBy != "rows" {
-		groups = enc.Groups
-	}
-	trainRows, valRows := split(all.N, rec.ValSplit, rec.SplitSeed, groups)
-	r.Train, r.Val = all.Rows(trainRows, enc.D), all.Rows(valRows, enc.D)
-}
-
-// fitSchema learns the schema of a new run from the training table, with
-// the targets in the order of the task specs.
-func (r *Run) fitSchema(table *data.Table) error {
+// fitSchema learns the schema of a new run in one pass over its data,
+// from the rows include lets in (nil: every row), with the targets in the
+// order of the task specs.
+func (r *Run) fitSchema(ctx context.Context, src data.Source, include []bool) (*data.FitResult, error) {
 	o := r.Options
 	opts, err := o.dataOptions()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := checkColumns(table, o, opts); err != nil {
-		return err
+	if err := checkColumns(src, o, opts); err != nil {
+		return nil, err
 	}
-	schema, warnings, err := data.Fit(table, opts)
+	if include != nil {
+		opts.Include = func(row int64) bool { return row < int64(len(include)) && include[row] }
+	}
+	res, err := data.FitSource(ctx, src, opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, p := range o.Ignore {
-		for _, tg := range schema.Targets {
+		for _, tg := range res.Schema.Targets {
 			if matches(p, tg.Name) {
-				return optionErrorf("ignore", p, "names the task column %q: a column is a task or ignored, not both", tg.Name)
+				return nil, optionErrorf("ignore", p, "names the task column %q: a column is a task or ignored, not both", tg.Name)
 			}
 		}
 	}
-	orderTargets(schema, opts.Tasks)
-	r.Schema, r.Warnings = schema, append(r.Warnings, warnings...)
-	return nil
+	r.Schema, r.Warnings = res.Schema, append(r.Warnings, res.Warnings...)
+	return res, nil
 }
 
 // matches reports whether a column pattern names a column, as package data
@@ -370,23 +385,9 @@ func matches(pattern, column string) bool {
 	return pattern == column || ok
 }
 
-// orderTargets puts the targets in the order of the task specs that name
-// them (file order among the columns of one glob).
-func orderTargets(s *data.Schema, specs []data.TaskSpec) {
-	rank := func(name string) int {
-		for i, sp := range specs {
-			if matches(sp.Pattern, name) {
-				return i
-			}
-		}
-		return len(specs)
-	}
-	slices.SortStableFunc(s.Targets, func(a, b data.Target) int { return rank(a.Name) - rank(b.Name) })
-}
-
-// checkColumns refuses a column name (not a glob) that the table does not
+// checkColumns refuses a column name (not a glob) that the data does not
 // have, suggesting the nearest one.
-func checkColumns(t *data.Table, o Options, opts data.Options) error {
+func checkColumns(src data.Source, o Options, opts data.Options) error {
 	type named struct{ option, value, column string }
 	var names []named
 	for i, ts := range opts.Tasks {
@@ -398,24 +399,35 @@ func checkColumns(t *data.Table, o Options, opts data.Options) error {
 	for _, p := range o.Categorical {
 		names = append(names, named{"categorical", p, p})
 	}
+	for i, cs := range opts.Embed {
+		names = append(names, named{"embed", o.Embed[i], cs.Pattern})
+	}
+	for i, cs := range opts.HashBuckets {
+		if cs.Pattern != "" {
+			names = append(names, named{"hash-buckets", o.HashBuckets[i], cs.Pattern})
+		}
+	}
 	if o.GroupColumn != "" {
 		names = append(names, named{"group-column", o.GroupColumn, o.GroupColumn})
 	}
+	header := src.Columns()
 	for _, n := range names {
-		if strings.ContainsAny(n.column, `*?[\`) || t.Column(n.column) >= 0 {
+		if strings.ContainsAny(n.column, `*?[\`) || slices.Contains(header, n.column) {
 			continue
 		}
-		return optionErrorf(n.option, n.value, "%s has no column %q%s", t.Path, n.column, suggest.Hint(n.column, t.Header, "%q"))
+		return optionErrorf(n.option, n.value, "%s has no column %q%s", src.Name(), n.column, suggest.Hint(n.column, header, "%q"))
 	}
 	return nil
 }
 
-// newSpec decides the architecture of a new run.
-func (r *Run) newSpec(enc *data.Encoded) error {
+// newSpec decides the architecture of a new run; the positive-class
+// weights count the labels of the data file's rows (training and
+// validation).
+func (r *Run) newSpec(labels ...[][]float32) error {
 	o := r.Options
-	r.Spec = mtl.Spec{Inputs: enc.D, Hidden: o.Hidden, Activation: o.Activation, Tasks: specTasks(r.Schema)}
+	r.Spec = mtl.Spec{Inputs: r.Schema.Dim(), Embeddings: specEmbeddings(r.Schema), Hidden: o.Hidden, Activation: o.Activation, Tasks: specTasks(r.Schema)}
 	o.applyArch(&r.Spec)
-	return posWeights(r.Spec.Tasks, enc.Labels, o.PosWeight)
+	return posWeights(r.Spec.Tasks, o.PosWeight, labels...)
 }
 
 // Close releases what the run holds (the lock of its model file).

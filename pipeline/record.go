@@ -40,8 +40,12 @@ type Record struct {
 
 // Source is one data file of a run.
 type Source struct {
-	// Role says what the file is for: "data" (training rows).
+	// Role says what the file is for: "data" (training rows), "features"
+	// (a NumPy matrix joined to the data row by row) or "validation"
+	// (validation rows).
 	Role string `json:"role"`
+	// Prefix names the columns of a features file: PREFIX[0], ….
+	Prefix string `json:"prefix,omitempty"`
 	// Path is the file's absolute path, or empty for the built-in data,
 	// which Builtin names.
 	Path    string `json:"path,omitempty"`

@@ -2,9 +2,11 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mtl-gpu/mtl-gpu/data"
 )
@@ -30,19 +32,15 @@ func (e *RowError) Error() string {
 func (e *RowError) Unwrap() error { return e.Err }
 
 // ReadRows encodes rows given as strings, one cell per column of header,
-// with the model's preprocessing, as Read encodes the rows of a file: a
-// numeric cell is parsed as a number, and an empty one is missing. A bad
-// cell is a *RowError naming the row and column. There must be a row.
+// with the model's preprocessing, as a file's rows are encoded: a numeric
+// cell is parsed as a number, and an empty one is missing. A bad cell is
+// a *RowError naming the row and column. There must be a row.
 func (m *Model) ReadRows(header []string, rows [][]string) (*Applied, error) {
 	if len(rows) == 0 {
 		return nil, errors.New("no rows to predict")
 	}
-	lines := make([]int, len(rows))
-	for i := range lines {
-		lines[i] = i + 2 // the header is line 1
-	}
-	table := &data.Table{Path: "rows", Header: header, Rows: rows, Lines: lines}
-	enc, err := m.Schema.Encode(table, false)
+	src := &rowsSource{header: header, rows: rows}
+	encs, warnings, err := m.Schema.EncodeSource(context.Background(), src, data.EncodeOptions{})
 	if err != nil {
 		var de *data.Error
 		if errors.As(err, &de) {
@@ -50,7 +48,48 @@ func (m *Model) ReadRows(header []string, rows [][]string) (*Applied, error) {
 		}
 		return nil, err
 	}
-	return &Applied{Model: m, Rows: enc.N, table: table, enc: enc, Warnings: enc.Warnings}, nil
+	enc := encs[0]
+	return &Applied{Model: m, Rows: enc.N, d: dataset(enc, len(m.Schema.Targets)), Warnings: warnings}, nil
+}
+
+// rowsSource is rows of strings as a source of one block, every cell as
+// trimmed text (numbers are parsed from it), row i on line i+2.
+type rowsSource struct {
+	header []string
+	rows   [][]string
+}
+
+var _ data.Source = (*rowsSource)(nil)
+
+func (s *rowsSource) Name() string      { return "rows" }
+func (s *rowsSource) Columns() []string { return s.header }
+func (s *rowsSource) Rows() int64       { return int64(len(s.rows)) }
+func (s *rowsSource) Close() error      { return nil }
+
+func (s *rowsSource) Scan(ctx context.Context, want []data.ColumnWant, fn func(*data.Block) error) error {
+	b := &data.Block{N: len(s.rows), FirstLine: 2, Cols: make([]data.Column, len(s.header))}
+	for c, w := range want {
+		if w == data.Skip {
+			continue
+		}
+		col := data.Column{Codes: make([]int32, len(s.rows))}
+		index := map[string]int32{}
+		for i, row := range s.rows {
+			text := strings.TrimSpace(row[c])
+			k, ok := index[text]
+			if !ok {
+				k = int32(len(col.Dict))
+				index[text] = k
+				col.Dict = append(col.Dict, text)
+			}
+			col.Codes[i] = k
+		}
+		b.Cols[c] = col
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fn(b)
 }
 
 // PredictionTable is predictions as predict writes them: the columns, and
@@ -67,7 +106,7 @@ type PredictionTable struct {
 // WritePredictions writes them.
 func (a *Applied) PredictionTable() (*PredictionTable, error) {
 	var buf bytes.Buffer
-	if err := a.WritePredictions(&buf, nil); err != nil {
+	if err := a.WritePredictions(&buf); err != nil {
 		return nil, err
 	}
 	recs, err := csv.NewReader(&buf).ReadAll()

@@ -34,6 +34,16 @@ func specTasks(s *data.Schema) []mtl.Task {
 	return tasks
 }
 
+// specEmbeddings makes one embedding table of the model per embedded
+// feature of the schema, in order.
+func specEmbeddings(s *data.Schema) []mtl.Embedding {
+	var out []mtl.Embedding
+	for _, e := range s.Embeddings() {
+		out = append(out, mtl.Embedding{Name: e.Name, Rows: e.Rows, Dim: e.Dim})
+	}
+	return out
+}
+
 // dataset turns encoded data into the trainer's form (see
 // trainset.Dataset, which a streamed run's blocks go through too).
 func dataset(enc *data.Encoded, tasks int) *mtl.Dataset {
@@ -41,8 +51,9 @@ func dataset(enc *data.Encoded, tasks int) *mtl.Dataset {
 }
 
 // posWeights applies a positive-class weight to the binary tasks: none,
-// auto (the ratio of negative to positive training labels) or a number.
-func posWeights(tasks []mtl.Task, labels [][]float32, flag string) error {
+// auto (the ratio of negative to positive labels, counted over the sets of
+// labels given, each per task) or a number.
+func posWeights(tasks []mtl.Task, flag string, labels ...[][]float32) error {
 	fixed, err := parsePosWeight(flag)
 	if err != nil || fixed == 0 {
 		return err
@@ -56,12 +67,14 @@ func posWeights(tasks []mtl.Task, labels [][]float32, flag string) error {
 			continue
 		}
 		var pos, neg float64
-		for _, y := range labels[i] {
-			switch y {
-			case 1:
-				pos++
-			case 0:
-				neg++
+		for _, set := range labels {
+			for _, y := range set[i] {
+				switch y {
+				case 1:
+					pos++
+				case 0:
+					neg++
+				}
 			}
 		}
 		if pos > 0 && neg > 0 {

@@ -2,7 +2,9 @@ package serve
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -109,18 +111,46 @@ func want(t *testing.T, b backend.Backend, model, file string) *pipeline.Predict
 	if err != nil {
 		t.Fatal(err)
 	}
-	ap, err := m.Read(file, false)
+	var buf bytes.Buffer
+	if _, _, err := m.PredictTo(context.Background(), pipeline.On(b), pipeline.DataInput{Path: file}, &buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ap.Predict(b); err != nil {
-		t.Fatal(err)
+	label := map[string]bool{}
+	for _, tg := range m.Schema.Targets {
+		label[tg.Name] = tg.Type != data.Regression
 	}
-	pt, err := ap.PredictionTable()
-	if err != nil {
-		t.Fatal(err)
+	pt := &pipeline.PredictionTable{Columns: recs[0], Rows: recs[1:]}
+	for _, c := range pt.Columns {
+		pt.Numeric = append(pt.Numeric, !label[c])
 	}
 	return pt
+}
+
+// readCSV reads a CSV file (gzip-compressed or not): its header and rows.
+func readCSV(t *testing.T, file string) ([]string, [][]string) {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(file, ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = zr
+	}
+	recs, err := csv.NewReader(r).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs[0], recs[1:]
 }
 
 // jsonRows turns rows of a data file into request objects: numeric
@@ -131,15 +161,12 @@ func jsonRows(t *testing.T, model, file string, rows []int) []map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	table, err := data.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	header, records := readCSV(t, file)
 	var out []map[string]any
 	for _, r := range rows {
 		obj := map[string]any{}
 		for _, in := range m.Describe().Inputs.List {
-			cell := strings.TrimSpace(table.Rows[r][table.Column(in.Name)])
+			cell := strings.TrimSpace(records[r][slices.Index(header, in.Name)])
 			switch {
 			case in.Kind != "numeric":
 				obj[in.Name] = cell

@@ -45,7 +45,7 @@ random part of every group (or of the rows): --train-fraction of them train.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.opts.Data, "data", "", "training data (CSV or TSV with a header, optionally .gz)")
+	f.in.register(fl, "training data")
 	fl.StringVar(&co.Test, "test", "", "held-out data to score on (default: split --data by --train-fraction)")
 	fl.StringArrayVar(&f.opts.Tasks, "task", nil, "target as PATTERN:TYPE[:WEIGHT] (repeatable)")
 	fl.StringVar(&methods, "weighting", "equal", "comma-separated weighting methods for the multi-task model")
@@ -61,6 +61,7 @@ func (a *app) compare(cmd *cobra.Command, o pipeline.CompareOptions, asJSON bool
 	if err != nil {
 		return err
 	}
+	defer cp.Close()
 	b, err := a.openDevice()
 	if err != nil {
 		return err

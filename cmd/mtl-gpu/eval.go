@@ -4,34 +4,36 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/mtl-gpu/mtl-gpu/backend"
 	"github.com/mtl-gpu/mtl-gpu/pipeline"
 	"github.com/spf13/cobra"
 )
 
-// apply loads a model, encodes a data file with its preprocessing and
-// predicts every task on the chosen device.
-func (a *app) apply(modelPath, dataPath string, withTargets bool) (*pipeline.Applied, error) {
+// loadApplied loads a model, after checking the flags that name the
+// data, and returns the device to run it on: opened when first needed (a
+// file refused at its first rows opens none) and closed by close.
+func (a *app) loadApplied(modelPath string, in *inputFlags) (m *pipeline.Model, di pipeline.DataInput, dev pipeline.Device, close func(), err error) {
 	if modelPath == "" {
-		return nil, usageError("--model is required")
+		return nil, di, nil, nil, usageError("--model is required")
 	}
-	if dataPath == "" {
-		return nil, usageError("--data is required")
+	if di, err = in.input(); err != nil {
+		return nil, di, nil, nil, err
 	}
-	m, err := pipeline.LoadModel(modelPath)
-	if err != nil {
-		return nil, err
+	if m, err = pipeline.LoadModel(modelPath); err != nil {
+		return nil, di, nil, nil, err
 	}
-	ap, err := m.Read(dataPath, withTargets)
-	if err != nil {
-		return nil, err
+	var b backend.Backend
+	dev = func() (backend.Backend, error) {
+		var err error
+		b, err = a.openDevice()
+		return b, err
 	}
-	a.warn(ap.Warnings)
-	b, err := a.openDevice()
-	if err != nil {
-		return nil, err
+	close = func() {
+		if b != nil {
+			b.Close()
+		}
 	}
-	defer b.Close()
-	return ap, ap.Predict(b)
+	return m, di, dev, close, nil
 }
 
 // evalHelp documents every metric eval reports.
@@ -72,24 +74,30 @@ class); a warning gives the count, and JSON gives it as unseen_class_rows.
 With --json eval prints one JSON object and nothing else on standard output.`
 
 func (a *app) evalCommand() *cobra.Command {
-	var modelPath, dataPath string
+	var modelPath string
+	var in inputFlags
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "eval --model MODEL --data FILE [--json]",
+		Use:   "eval --model MODEL --data FILE [--features FILE.npy[:PREFIX]] [--json]",
 		Short: "Score a model on labelled data",
 		Long:  evalHelp,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ap, err := a.apply(modelPath, dataPath, true)
+			m, di, dev, close, err := a.loadApplied(modelPath, &in)
 			if err != nil {
 				return err
 			}
-			report := ap.Report()
-			if !asJSON {
-				_, err = fmt.Fprint(a.stdout, report.Table())
+			defer close()
+			ev, err := m.Evaluate(cmd.Context(), dev, di)
+			if err != nil {
 				return err
 			}
-			out, err := json.Marshal(report)
+			a.warn(ev.Warnings)
+			if !asJSON {
+				_, err = fmt.Fprint(a.stdout, ev.Report.Table())
+				return err
+			}
+			out, err := json.Marshal(ev.Report)
 			if err != nil {
 				return err
 			}
@@ -98,16 +106,17 @@ func (a *app) evalCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&modelPath, "model", "", "model file written by train")
-	cmd.Flags().StringVar(&dataPath, "data", "", "labelled data, with the model's feature and target columns")
+	in.register(cmd.Flags(), "labelled data, with the model's feature and target columns")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
 }
 
 func (a *app) predictCommand() *cobra.Command {
-	var modelPath, dataPath, out string
+	var modelPath, out string
+	var in inputFlags
 	var keep []string
 	cmd := &cobra.Command{
-		Use:   "predict --model MODEL --data FILE --out FILE|-",
+		Use:   "predict --model MODEL --data FILE [--features FILE.npy[:PREFIX]] --out FILE|-",
 		Short: "Write a model's predictions for a data file",
 		Long: `predict writes a CSV file (standard output with --out -): the columns named by
 --keep passed through, then for every task, in the model's task order, its
@@ -116,30 +125,37 @@ classification, one probability column per class named TASK:p(CLASS). A
 family of tasks gives one column, each row predicted by its own group's head
 (the shared head for a group unseen in training). A kept column that is a
 task's target stays as it is, and the prediction beside it is named
-TASK:pred. --out is never the data or the model file.`,
+TASK:pred. --out is never the data or the model file. The file is read and
+the predictions written as they are made, in memory that does not grow with
+the file. A model trained with --features needs the same columns here: give
+--features with a matrix of this file's rows.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return usageError("--out is required (- for standard output)")
 			}
-			if err := pipeline.CheckOutput("out", out, pipeline.Input{Option: "data", Path: dataPath}, pipeline.Input{Option: "model", Path: modelPath}); err != nil {
+			inputs := []pipeline.Input{{Option: "data", Path: in.data}, {Option: "model", Path: modelPath}}
+			for _, f := range in.features {
+				inputs = append(inputs, pipeline.Input{Option: "features", Path: f})
+			}
+			if err := pipeline.CheckOutput("out", out, inputs...); err != nil {
 				return err
 			}
-			ap, err := a.apply(modelPath, dataPath, false)
+			m, di, dev, close, err := a.loadApplied(modelPath, &in)
 			if err != nil {
 				return err
 			}
-			if err := ap.WritePredictionsFile(out, keep, a.stdout); err != nil {
-				return err
+			defer close()
+			rows, warnings, err := m.PredictFile(cmd.Context(), dev, di, out, keep, a.stdout)
+			a.warn(warnings)
+			if err == nil && out != "-" {
+				a.log.Info("predictions written", "rows", rows, "file", out)
 			}
-			if out != "-" {
-				a.log.Info("predictions written", "rows", ap.Rows, "file", out)
-			}
-			return nil
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&modelPath, "model", "", "model file written by train")
-	cmd.Flags().StringVar(&dataPath, "data", "", "data with the model's feature columns")
+	in.register(cmd.Flags(), "data with the model's feature columns")
 	cmd.Flags().StringVar(&out, "out", "", "CSV file to write, or - for standard output")
 	cmd.Flags().StringSliceVar(&keep, "keep", nil, "input columns to copy into the output (an id, or a target to compare with its prediction)")
 	return cmd

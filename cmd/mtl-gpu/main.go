@@ -7,6 +7,8 @@
 //	mtl-gpu info    MODEL [--json]
 //	mtl-gpu export  --model MODEL --onnx FILE.onnx
 //	mtl-gpu serve   --model MODEL [--addr 127.0.0.1:8080]
+//	mtl-gpu convert IN OUT
+//	mtl-gpu inspect FILE [--task SPEC ...] [--json]
 //	mtl-gpu devices
 //
 // With no --data, train runs on a built-in copy of the School data set.
@@ -186,7 +188,8 @@ learnt nothing), 130 interrupted.`,
 	pf.BoolVarP(&a.verbose, "verbose", "v", false, "print debugging details")
 	a.dev.register(pf)
 	root.AddCommand(a.trainCommand(), a.evalCommand(), a.predictCommand(), a.infoCommand(), a.devicesCommand(), a.benchCommand(),
-		a.compareCommand(), a.plotCommand(), a.exportCommand(), a.serveCommand(), a.versionCommand())
+		a.compareCommand(), a.plotCommand(), a.exportCommand(), a.serveCommand(), a.versionCommand(),
+		a.convertCommand(), a.inspectCommand())
 	return root
 }
 

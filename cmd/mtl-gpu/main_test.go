@@ -87,7 +87,7 @@ func ok(t *testing.T, r result) {
 
 func TestHelp(t *testing.T) {
 	t.Parallel()
-	for _, cmd := range []string{"", "train", "eval", "predict", "devices", "bench", "compare", "plot", "export", "serve"} {
+	for _, cmd := range []string{"", "train", "eval", "predict", "devices", "bench", "compare", "plot", "export", "serve", "convert", "inspect"} {
 		args := strings.Fields(cmd + " --help")
 		r := mtlgpu(t, t.TempDir(), args...)
 		ok(t, r)
@@ -232,6 +232,13 @@ func TestAdult(t *testing.T) {
 	t.Logf("adult: income accuracy %.4f AUC %.4f, marital status %.4f, relationship %.4f", income, metric(t, rep, "income_gt_50k", "auc"), marital, rel)
 	if income < 0.825 || marital < 0.67 || rel < 0.60 {
 		t.Errorf("accuracies %.4f, %.4f, %.4f", income, marital, rel)
+	}
+	// The same rows written as Parquet by DuckDB (a null for "?") score the
+	// same, number for number.
+	csvEval := mtlgpu(t, dir, "eval", "--model", "adult.mtl", "--data", sharedFile(t, "adult/adult_test.csv.gz"), "--json")
+	pqEval := mtlgpu(t, dir, "eval", "--model", "adult.mtl", "--data", sharedFile(t, "parquet-interop/adult_test.duckdb.parquet"), "--json")
+	if ok(t, pqEval); pqEval.stdout != csvEval.stdout {
+		t.Errorf("eval of the Parquet test file:\n%s\nof the CSV file:\n%s", pqEval.stdout, csvEval.stdout)
 	}
 
 	// Predictions give labels back as written and one probability per class.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -16,6 +17,7 @@ import (
 // trainFlags are the flags of a training run as typed.
 type trainFlags struct {
 	opts                                    pipeline.Options
+	in                                      inputFlags
 	hidden, activation, optimizer, schedule string
 	weighting, arch, expertHidden           string
 }
@@ -56,9 +58,10 @@ an existing --out as it was unless --force.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.opts.Data, "data", "", "training data, CSV or TSV with a header, optionally .gz (default: the built-in School data)")
+	f.in.register(fl, "training data (default: the built-in School data)")
 	fl.StringArrayVar(&f.opts.Tasks, "task", nil, "target as PATTERN:TYPE[:WEIGHT], TYPE multiclass, binary or regression (repeatable)")
 	fl.StringVar(&f.opts.Out, "out", "", "model file to write (default "+pipeline.DemoOut+" for the built-in data)")
+	fl.StringVar(&f.opts.ValData, "val-data", "", "validation rows from this file (the columns of --data) instead of --val-split")
 	f.register(fl)
 	fl.StringVar(&f.weighting, "weighting", "equal", "how task losses and gradients combine: equal, uncertainty, dwa, gradnorm, pcgrad or mgda")
 	fl.StringVar(&f.opts.Resume, "resume", "", "continue training the run saved in this model file")
@@ -99,6 +102,17 @@ func (f *trainFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&o.PosWeight, "pos-weight", "none", "binary tasks: weight of positive rows, auto (negatives/positives) or a number")
 	fl.Float64Var(&c.GroupBiasDecay, "group-bias-decay", c.GroupBiasDecay, "shrinkage of each group's intercept towards its family's")
 	f.registerModel(fl)
+	f.registerEmbed(fl)
+}
+
+// registerEmbed adds the flags that make categorical columns embeddings.
+func (f *trainFlags) registerEmbed(fl *pflag.FlagSet) {
+	o := &f.opts
+	fl.IntVar(&o.OneHotMax, "onehot-max", 64, "categorical columns with more distinct training values become embeddings (-1: only those named by --embed or --hash-buckets)")
+	fl.IntVar(&o.MinCount, "min-count", 1, "training rows a value of an embedded column needs for a row of its own; rarer and unseen values share row 0")
+	fl.IntVar(&o.EmbedDimMax, "embed-dim-max", 64, "largest default embedding width, round(1.6·rows^0.56)")
+	fl.StringArrayVar(&o.Embed, "embed", nil, "COLUMN:WIDTH: embed the column (or glob) with vectors of WIDTH (repeatable)")
+	fl.StringArrayVar(&o.HashBuckets, "hash-buckets", nil, "COLUMN:N: embed the column hashed into N rows (MurmurHash3), no vocabulary; N alone: every embedded column (repeatable)")
 }
 
 // registerModel adds the flags that choose the model's body and its
@@ -142,6 +156,10 @@ func (f *trainFlags) parse(cmd *cobra.Command) error {
 			return err
 		}
 	}
+	o.Data, o.MaxRowBytes = f.in.data, f.in.maxRowBytes
+	if o.Features, err = f.in.featureFiles(); err != nil {
+		return err
+	}
 	o.Given = nil
 	cmd.Flags().Visit(func(fl *pflag.Flag) {
 		if cmd.LocalFlags().Lookup(fl.Name) != nil {
@@ -157,6 +175,9 @@ func (a *app) train(cmd *cobra.Command, o pipeline.Options) error {
 		return err
 	}
 	defer r.Close()
+	// What reading and encoding needed besides the encoded rows goes back
+	// to the system before training adds its own.
+	debug.FreeOSMemory()
 	if len(r.IgnoredOptions) > 0 {
 		a.log.Warn(fmt.Sprintf("with --resume the model's own settings are used: --%s ignored (--epochs and --patience may change)", strings.Join(r.IgnoredOptions, ", --")))
 	}
