@@ -1,6 +1,8 @@
 package cpu
 
 import (
+	"math"
+
 	"github.com/mtl-gpu/mtl-gpu/backend"
 )
 
@@ -13,18 +15,19 @@ func (b *Backend) Dropout(dst, src backend.Mat, key uint64, p float32) {
 	}
 	dd, dld := mat(dst, "Dropout dst")
 	sd, sld := mat(src, "Dropout src")
-	threshold, scale := backend.DropoutThreshold(p), backend.DropoutScale(p)
+	threshold, scale := int32(backend.DropoutThreshold(p)), backend.DropoutScale(p)
 	cols := dst.Cols
 	b.workers.parallel(dst.Rows, rowGrain(cols), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			d, s := dd[i*dld:i*dld+cols], sd[i*sld:i*sld+cols]
 			base := uint32(i) * uint32(cols)
 			for j, v := range s {
-				if backend.DropoutHash(key, base+uint32(j))>>8 >= threshold {
-					d[j] = v * scale
-				} else {
-					d[j] = 0
-				}
+				// All ones when the top 24 bits of the hash reach the
+				// threshold, else 0 (their difference is negative): a
+				// kept element keeps its bits, a dropped one becomes +0,
+				// without a branch the hash would make unpredictable.
+				keep := ^uint32((int32(backend.DropoutHash(key, base+uint32(j))>>8) - threshold) >> 31)
+				d[j] = math.Float32frombits(math.Float32bits(v*scale) & keep)
 			}
 		}
 	})
