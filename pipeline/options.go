@@ -162,6 +162,8 @@ func (o *Options) validate() error {
 		{"step-every", float64(c.Schedule.StepEvery), c.Schedule.StepEvery >= 1, "at least 1"},
 		{"gamma", c.Schedule.Gamma, finite(c.Schedule.Gamma) && c.Schedule.Gamma > 0, "a number above 0"},
 		{"clip", c.ClipNorm, finite(c.ClipNorm) && c.ClipNorm >= 0, "a number ≥ 0 (0: off)"},
+		{"dropout", c.Dropout, c.Dropout >= 0 && c.Dropout < 1, "in [0, 1) (0: off)"},
+		{"label-smoothing", c.LabelSmoothing, c.LabelSmoothing >= 0 && c.LabelSmoothing < 1, "in [0, 1) (0: off)"},
 		{"patience", float64(c.Patience), c.Patience >= 0, "at least 0 (0: never stop early)"},
 		{"gradnorm-alpha", c.Weighting.Alpha, finite(c.Weighting.Alpha) && c.Weighting.Alpha >= 0, "a number ≥ 0"},
 		{"dwa-temperature", c.Weighting.Temperature, finite(c.Weighting.Temperature) && c.Weighting.Temperature > 0, "a number above 0"},
@@ -183,6 +185,9 @@ func (o *Options) validate() error {
 	}
 	if err := o.Train.Validate(); err != nil {
 		return &OptionError{Option: "config", Err: err}
+	}
+	if c.Dropout > 0 && len(o.Hidden) == 0 && !o.AutoWidth && (o.Arch == "" || o.Arch == mtl.SharedBottom) {
+		return optionErrorf("dropout", fmt.Sprint(c.Dropout), "drops units of hidden layers, and with --hidden none the model has none")
 	}
 	if o.AutoWidth && o.ValSplit == 0 {
 		return optionErrorf("hidden", "auto", "choosing the width by validation loss needs a validation split above 0")

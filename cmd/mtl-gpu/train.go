@@ -94,6 +94,8 @@ func (f *trainFlags) register(fl *pflag.FlagSet) {
 	fl.IntVar(&c.Schedule.StepEvery, "step-every", c.Schedule.StepEvery, "step schedule: epochs between decays")
 	fl.Float64Var(&c.Schedule.Gamma, "gamma", c.Schedule.Gamma, "step schedule: decay factor")
 	fl.Float64Var(&c.ClipNorm, "clip", 0, "clip the gradient norm to this value (0: off)")
+	fl.Float64Var(&c.Dropout, "dropout", 0, "in training, drop each unit of the hidden layers (shared, or the experts') with probability `P` (0: off)")
+	fl.Float64Var(&c.LabelSmoothing, "label-smoothing", 0, "train classification tasks towards (1−`E`)·label + E/classes (binary: E/2); validation, early stopping and metrics use the labels (0: off)")
 	fl.Uint64Var(&c.Seed, "seed", 0, "random seed (initial weights, row order, splits)")
 	fl.Float64Var(&o.ValSplit, "val-split", o.ValSplit, "fraction of training rows held out for validation and early stopping (0: none)")
 	fl.IntVar(&c.Patience, "patience", c.Patience, "stop after this many epochs without a better validation loss (0: never)")
