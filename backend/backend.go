@@ -295,6 +295,13 @@ type Backend interface {
 	// ActGrad multiplies grad element-wise by φ'(·) evaluated through the
 	// layer's output out = φ(pre-activation).
 	ActGrad(grad, out Mat, act Activation)
+	// Dropout sets dst = src ⊙ mask / q, the mask of key at rate p (see
+	// dropout.go): element (i, j) is kept, and scaled by 1/q, when
+	// DropoutKeep(key, i·Cols + j, p), and set to 0 otherwise. The same key
+	// gives the same mask on every backend. dst may be src itself (in
+	// place); otherwise the two must not overlap. Applied to a gradient
+	// with the key of the forward pass, it is its own backward pass.
+	Dropout(dst, src Mat, key uint64, p float32)
 	// ColSum sets dst[j] = alpha·Σ_i m[i,j] + beta·dst[j]; dst.Len must be
 	// m.Cols. When beta is 0, dst is not read.
 	ColSum(dst Vec, m Mat, alpha, beta float32)
@@ -302,7 +309,8 @@ type Backend interface {
 	// labels. It writes the gradient of Σ_t weights[t]·L_t with respect to
 	// the logits into grad (same shape as logits; columns that no task
 	// reads are set to zero) and, for each task t, sums[2t] = Σ_i ℓ_t,i and
-	// sums[2t+1] = n_t over the rows labelled for t.
+	// sums[2t+1] = n_t over the rows labelled for t. A task's Smoothing
+	// applies to both (see LossTask).
 	LossGrad(logits, labels Mat, table LossTable, weights Vec, grad Mat, sums Vec)
 	// Axpy sets y = alpha·x + y.
 	Axpy(y Vec, alpha float32, x Vec)

@@ -48,6 +48,17 @@ type LossTask struct {
 	// PosWeight multiplies the loss of positive rows of a Sigmoid task;
 	// 1 leaves it unweighted.
 	PosWeight float32
+	// Smoothing ε ∈ [0, 1) mixes a classification task's target with the
+	// uniform distribution (label smoothing): a Softmax row of class c has
+	// the target distribution (1−ε)·onehot(c) + ε/C over its C classes, a
+	// Sigmoid row of label y the target y·(1−ε) + ε/2. The loss is the
+	// cross-entropy with that target,
+	//
+	//	ℓ = −Σ_j q_j·log softmax(z)_j,  ∂ℓ/∂z_j = softmax(z)_j − q_j
+	//
+	// (and for Sigmoid the weighted binary cross-entropy with y replaced by
+	// its smoothed target). Squared ignores it.
+	Smoothing float32
 }
 
 // LossTaskInts is the number of int32 fields per task in LossTable.Ints,
@@ -55,8 +66,13 @@ type LossTask struct {
 // groupcol. Kernels read the table in this layout.
 const LossTaskInts = 8
 
+// LossTaskFloats is the number of float32 fields per task in
+// LossTable.Floats, in the order posweight, smoothing.
+const LossTaskFloats = 2
+
 // LossTable is a task list uploaded to a backend: Ints holds LossTaskInts
-// int32 per task, Floats holds PosWeight per task. Tasks keeps the host copy.
+// int32 per task, Floats holds LossTaskFloats float32 per task. Tasks keeps
+// the host copy.
 type LossTable struct {
 	Tasks  []LossTask
 	Ints   Buffer
@@ -70,11 +86,11 @@ type LossTable struct {
 // of LossTable.
 func Encode(tasks []LossTask) ([]int32, []float32) {
 	ints := make([]int32, 0, len(tasks)*LossTaskInts)
-	floats := make([]float32, 0, len(tasks))
+	floats := make([]float32, 0, len(tasks)*LossTaskFloats)
 	for _, t := range tasks {
 		ints = append(ints, int32(t.Kind), int32(t.Col), int32(t.Classes), int32(t.DevCol),
 			int32(t.Groups), int32(t.LabelCol), int32(t.MaskCol), int32(t.GroupCol))
-		floats = append(floats, t.PosWeight)
+		floats = append(floats, t.PosWeight, t.Smoothing)
 	}
 	return ints, floats
 }
@@ -119,6 +135,9 @@ func ValidateTasks(tasks []LossTask, logitCols, labelCols int) error {
 		}
 		if !(t.PosWeight > 0) {
 			return bad("positive-class weight must be > 0, got %g", t.PosWeight)
+		}
+		if !(t.Smoothing >= 0 && t.Smoothing < 1) {
+			return bad("label smoothing must be in [0, 1), got %g", t.Smoothing)
 		}
 	}
 	// Each task writes the gradient of its own columns (kernels give each

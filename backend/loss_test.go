@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"math"
 	"strings"
 	"testing"
 )
@@ -30,6 +31,8 @@ func TestValidateTasks(t *testing.T) {
 		{with(func(t *LossTask) { t.GroupCol = 7 }), "group column 7 outside 7"},
 		{with(func(t *LossTask) { t.MaskCol = -1 }), "mask column -1"},
 		{with(func(t *LossTask) { t.PosWeight = 0 }), "positive-class weight"},
+		{with(func(t *LossTask) { t.Smoothing = 1 }), "label smoothing must be in [0, 1)"},
+		{with(func(t *LossTask) { t.Smoothing = float32(math.NaN()) }), "label smoothing must be in [0, 1)"},
 		{with(func(t *LossTask) { t.Kind = 9 }), "unknown loss kind"},
 	} {
 		err := ValidateTasks(c.tasks, 8, 7)

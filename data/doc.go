@@ -47,10 +47,69 @@
 //
 // A feature column is numeric when every non-missing training value is a
 // number, and categorical otherwise or when the options force it.
-// Numeric columns are standardised with the training mean μ and population
-// standard deviation σ (a constant column keeps σ = 1):
 //
-//	z = (x − μ) / σ
+// # Numeric features
+//
+// Options.Numeric chooses how numeric columns are encoded, for every
+// numeric column of a run; the schema stores each column's parameters
+// (Feature.Encoding, Center, Edges, Scores), so that every encoder
+// (EncodeSource, EncodeBlocks, BlockEncoder, Encode) and the ONNX export
+// reproduce it exactly:
+//
+//   - Standard, the default: the training mean μ and population standard
+//     deviation σ (a constant column keeps σ = 1):
+//
+//     z = (x − μ) / σ
+//
+//   - Robust, RealMLP's preprocessing (Holzmüller et al. 2024, "Better by
+//     Default"): centred by the median m and scaled by the interquartile
+//     range s = q₇₅ − q₂₅, or half the range (max − min)/2 when the
+//     quartiles coincide (1 for a constant column), then smoothly
+//     clipped to (−3, 3):
+//
+//     u = (x − m) / s,  z = u / √(1 + (u/3)²)
+//
+//   - Quantile, as scikit-learn's QuantileTransformer with a normal
+//     output: the quantiles q_j of the column at QuantileLevels evenly
+//     spaced levels r_j = j/(L − 1) (L = 1000, or the number of values
+//     when fewer) are the knots of a piecewise-linear map, each distinct
+//     quantile once, scored Φ⁻¹ of the middle of the levels it spans
+//     (clamped to [10⁻⁷, 1 − 10⁻⁷], so |z| ≤ 5.2); between knots the
+//     score is interpolated linearly, below the first and above the last
+//     it is theirs. Unlike QuantileTransformer, which interpolates the
+//     level and then takes Φ⁻¹, the map is linear in the score between
+//     knots (the same at the knots), and a value shared by many rows
+//     scores the middle of their ranks rather than the bottom, so that
+//     the whole map is one piecewise-linear function. A constant column
+//     scores 0.
+//
+//   - PLE, the piecewise-linear encoding of Gorishniy et al. 2022 ("On
+//     Embeddings for Numerical Features in Tabular Deep Learning"): bin
+//     edges e₀ < … < e_K, and one encoded column per bin,
+//
+//     z_i = clip((x − e_i) / (e_{i+1} − e_i), 0, 1),  i = 0 … K−1,
+//
+//     named COLUMN[ple0] … in EncodedNames. The edges are the quantiles
+//     of the column at levels 0, 1/B, …, 1 (B = NumericEncoding.Bins,
+//     DefaultPLEBins), each once; when values shared by many rows (a
+//     column that is 0 on most rows) leave fewer than B bins, the
+//     quantiles of the column's distinct values at levels 0, 1/k, …, 1
+//     top them up, for the largest k that keeps at most B bins. A column
+//     of at most B + 1 distinct values has those values as edges (a 0/1
+//     column is one encoded column, x itself), and a constant column c
+//     the one bin [c, c + max(1, 2⁻²⁰·|c|)].
+//
+// The quantiles are those of numpy.quantile (linear interpolation between
+// ranks), over the training rows only (Options.Include), missing values
+// left out. FitSource reads each column once, so it takes them from a
+// sample of at most QuantileSample values per column: every value when
+// the column has no more, else a uniform reservoir sample (Algorithm R)
+// drawn with one fixed PCG stream, the same for every column and every
+// run, so that a column's sample depends on its values in row order alone
+// and the schema on the data alone. The sample costs up to 800 KB per
+// numeric column while fitting; Standard keeps none.
+//
+// # Categorical features
 //
 // Categorical columns are one-hot encoded, one encoded column per distinct
 // training value in sorted order; "?" and the empty string are categories
@@ -71,8 +130,8 @@
 //
 // A cell is missing when, trimmed, it is empty, "?", "NA" or "NaN" (any
 // case; see IsMissing). In a numeric column a missing value is an error
-// unless Options.Impute is "mean", which stands in the training mean
-// (0 after standardisation). "inf" and numbers beyond float64 range are
+// unless Options.Impute is "mean", which stands in the training mean,
+// then encoded (0 after standardisation). "inf" and numbers beyond float64 range are
 // errors, not missing values.
 //
 // # Targets

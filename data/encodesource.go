@@ -274,6 +274,7 @@ type slot struct {
 	out   int              // index into Encoded.Index or Encoded.Labels
 	index map[string]int32 // categories, groups or classes
 	rows  *embedRows
+	coder *numericCoder
 	count int // imputed values, unseen categories or groups
 	err   *cellErr
 }
@@ -332,6 +333,7 @@ func (s *Schema) newEncoder(src Source, opts EncodeOptions) (*encoder, error) {
 		switch f.Kind {
 		case Numeric:
 			sl.kind = slotNumeric
+			sl.coder = newNumericCoder(f)
 		case Categorical:
 			sl.kind = slotCategorical
 			sl.index = indexOf(f.Categories)
@@ -564,6 +566,7 @@ func (e *encoder) number(sl *slot, b *Block, col *Column, dst []rowDst) {
 				continue
 			case kind == cellMissing && impute:
 				sl.count++
+				sl.coder.imputed(to.enc.X[to.r*e.d+sl.off:])
 				continue
 			case kind == cellMissing:
 				sl.fail(at(b, i), text, func(string) string {
@@ -593,14 +596,11 @@ func (e *encoder) number(sl *slot, b *Block, col *Column, dst []rowDst) {
 			to.enc.Labels[sl.out][to.r] = y
 			continue
 		}
-		z := float32((v - mean) / scale)
-		if math.IsInf(float64(z), 0) {
+		if !sl.coder.encode(v, to.enc.X[to.r*e.d+sl.off:]) {
 			sl.failNumber(b, col, i, v, func(t string) string {
 				return fmt.Sprintf("%q is too large after standardising (mean %.6g, scale %.6g)", t, mean, scale)
 			})
-			continue
 		}
-		to.enc.X[to.r*e.d+sl.off] = z
 	}
 }
 

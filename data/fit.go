@@ -28,6 +28,9 @@ type Options struct {
 	// Impute is "" (a missing numeric value is an error) or "mean" (it
 	// becomes the training mean).
 	Impute string
+	// Numeric is how numeric features are encoded; the zero value means
+	// DefaultNumeric.
+	Numeric NumericEncoding
 
 	// Include, when set, says which rows (from 0) FitSource learns from;
 	// the others (a held-out part, say) are read for the per-row groups
@@ -141,6 +144,7 @@ type featureStats struct {
 	firstNonFiniteAt       place
 	hasMissing, hasNonFin  bool
 	moments                welford
+	sample                 *numericSample // nil unless the encoding needs quantiles
 }
 
 // add counts one cell of the given kind (its value v for a number, its
@@ -154,7 +158,7 @@ func (st *featureStats) add(kind cellKind, v float64, text string, at place) {
 		}
 	case cellNumber:
 		st.numbers++
-		st.moments.add(v)
+		st.addNumber(v)
 	case cellNonFinite:
 		// A number all the same when deciding the kind.
 		st.numbers++

@@ -113,7 +113,7 @@ func TestFit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{`"version":2`, `"features":`, `"kind":"categorical"`, `"targets":`, `"type":"binary"`, `"positive":"yes"`, `"group_column":"g"`, `"groups":`, `"offset":`} {
+	for _, key := range []string{`"version":3`, `"features":`, `"kind":"categorical"`, `"targets":`, `"type":"binary"`, `"positive":"yes"`, `"group_column":"g"`, `"groups":`, `"offset":`} {
 		if !strings.Contains(string(b), key) {
 			t.Errorf("JSON %s lacks %s", b, key)
 		}
@@ -407,7 +407,7 @@ func TestValidate(t *testing.T) {
 		spoil func(*Schema)
 		want  string
 	}{
-		{"version", func(s *Schema) { s.Version = 3 }, "schema version 3 is not supported (want 1 or 2)"},
+		{"version", func(s *Schema) { s.Version = 4 }, "schema version 4 is not supported (want 1 to 3)"},
 		{"no features", func(s *Schema) { s.Features = nil }, "schema has no features"},
 		{"no targets", func(s *Schema) { s.Targets = nil }, "schema has no targets"},
 		{"impute", func(s *Schema) { s.Impute = "zero" }, `schema: unknown impute method "zero"`},

@@ -45,6 +45,8 @@ type FitResult struct {
 // (or, in a binary file, the row). Besides:
 //
 //   - Options.Include leaves rows out of the statistics;
+//   - numeric columns get the encoding of Options.Numeric, its quantiles
+//     taken from a sample of each column (see the package documentation);
 //   - a regression target gets its training mean as Target.Offset;
 //   - a categorical column with more than Options.OneHotMax distinct
 //     training values, or named by Options.Embed or Options.HashBuckets,
@@ -59,7 +61,8 @@ type FitResult struct {
 // cannot, which is an error that asks for the column to be listed as
 // categorical. The memory FitSource needs grows with the distinct values
 // of the categorical columns and 4 bytes a row for Groups and Strata,
-// not with the size of the file.
+// not with the size of the file; a numeric encoding other than Standard
+// adds a sample of at most QuantileSample numbers per numeric column.
 func FitSource(ctx context.Context, src Source, opts Options) (*FitResult, error) {
 	file := src.Name()
 	if opts.Impute != "" && opts.Impute != "mean" {
@@ -67,6 +70,9 @@ func FitSource(ctx context.Context, src Source, opts Options) (*FitResult, error
 	}
 	if len(opts.Tasks) == 0 {
 		return nil, fileErrorf(file, 0, "no task given (want at least one PATTERN:TYPE)")
+	}
+	if err := opts.Numeric.check(); err != nil {
+		return nil, fileErrorf(file, 0, "%v", err)
 	}
 	header := src.Columns()
 	if len(header) == 0 || src.Rows() == 0 {
@@ -164,6 +170,8 @@ func newFitter(src Source, header []string, roles *columnRoles, emb *embedRoles,
 			f.want[c] = Auto
 			if ff.forced {
 				f.want[c] = Text
+			} else if opts.Numeric.sampled() {
+				ff.stats.sample = newNumericSample()
 			}
 			f.feats[c] = ff
 		}
@@ -228,7 +236,7 @@ func (f *fitter) feature(b *Block, col *Column, ff *featureFit) {
 			if f.inc[i] {
 				st.rows++
 				st.numbers++
-				st.moments.add(v)
+				st.addNumber(v)
 				ff.uncoded = true
 			}
 		}
@@ -244,7 +252,7 @@ func (f *fitter) feature(b *Block, col *Column, ff *featureFit) {
 		st.rows++
 		if k < 0 {
 			st.numbers++
-			st.moments.add(col.Num[i])
+			st.addNumber(col.Num[i])
 			ff.uncoded = true
 			continue
 		}
@@ -406,6 +414,9 @@ func (f *fitter) finish() (*FitResult, error) {
 		st := &ff.stats
 		if !st.categorical(ff.forced) {
 			feat, warn, err := st.numeric(file, f.header[c], c, opts.Impute)
+			if err == nil {
+				feat, err = st.fitEncoding(feat, opts.Numeric, file, c)
+			}
 			if err != nil {
 				return nil, err
 			}

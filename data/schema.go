@@ -9,14 +9,16 @@ import (
 
 // SchemaVersion is the version of the Schema JSON layout written by this
 // package. Version 2 added embedded features and the offset of regression
-// targets; Validate accepts versions 1 and 2 and rejects others.
-const SchemaVersion = 2
+// targets, version 3 the numeric encodings other than Standard; Validate
+// accepts versions 1 to 3 and rejects others.
+const SchemaVersion = 3
 
 // FeatureKind says how a feature column is encoded.
 type FeatureKind int
 
 const (
-	// Numeric columns are standardised: (value − Mean) / Scale.
+	// Numeric columns are encoded by their Encoding: standardised,
+	// (value − Mean) / Scale, unless it says otherwise.
 	Numeric FeatureKind = iota
 	// Categorical columns are one-hot encoded over Categories.
 	Categorical
@@ -60,11 +62,25 @@ type Feature struct {
 	Name string `json:"name"`
 	// Kind is Numeric, Categorical or Embedded.
 	Kind FeatureKind `json:"kind"`
-	// Mean is the training mean of a numeric column.
+	// Mean is the training mean of a numeric column, which also stands in
+	// for a missing value when the schema imputes.
 	Mean float64 `json:"mean,omitempty"`
 	// Scale is the training population standard deviation of a numeric
-	// column, or 1 when that is 0.
+	// column, or 1 when that is 0; for the Robust encoding, the scale
+	// that divides x − Center instead.
 	Scale float64 `json:"scale,omitempty"`
+	// Encoding is a numeric column's encoding (see NumericMethod); empty
+	// for Standard, the encoding of every schema before version 3.
+	Encoding NumericMethod `json:"encoding,omitempty"`
+	// Center is the training median of a Robust column.
+	Center float64 `json:"center,omitempty"`
+	// Edges are the bin edges of a PLE column, e₀ < … < e_K, one encoded
+	// column per bin; or the knots of a Quantile column's
+	// piecewise-linear map, the distinct training quantiles in order.
+	Edges []float64 `json:"edges,omitempty"`
+	// Scores are a Quantile column's normal scores, one per knot of
+	// Edges.
+	Scores []float64 `json:"scores,omitempty"`
 	// Categories lists the sorted distinct values (trimmed) of a
 	// categorical column; each gets one encoded column. For an embedded
 	// column without Buckets it is the vocabulary: the value Categories[k]
@@ -80,14 +96,18 @@ type Feature struct {
 }
 
 // Width is the number of columns of the feature in Encoded.X: one for a
-// numeric column, one per category for a categorical column, none for an
-// embedded one (whose vectors the model looks up from Encoded.Index).
+// numeric column (one per bin, len(Edges) − 1, for PLE), one per category
+// for a categorical column, none for an embedded one (whose vectors the
+// model looks up from Encoded.Index).
 func (f Feature) Width() int {
 	switch f.Kind {
 	case Categorical:
 		return len(f.Categories)
 	case Embedded:
 		return 0
+	}
+	if f.Method() == PLE {
+		return max(len(f.Edges)-1, 0)
 	}
 	return 1
 }
@@ -160,7 +180,8 @@ func (s *Schema) Dim() int {
 }
 
 // EncodedNames names the columns of Encoded.X: a numeric feature by its
-// column name, a category as COLUMN=CATEGORY.
+// column name (the bins of a PLE column as COLUMN[ple0], COLUMN[ple1], …),
+// a category as COLUMN=CATEGORY.
 func (s *Schema) EncodedNames() []string {
 	names := make([]string, 0, s.Dim())
 	for _, f := range s.Features {
@@ -170,6 +191,12 @@ func (s *Schema) EncodedNames() []string {
 				names = append(names, f.Name+"="+c)
 			}
 		case Numeric:
+			if f.Method() == PLE {
+				for i := range f.Width() {
+					names = append(names, fmt.Sprintf("%s[ple%d]", f.Name, i))
+				}
+				continue
+			}
 			names = append(names, f.Name)
 		}
 	}
@@ -209,16 +236,17 @@ func (s *Schema) HeadName(t, g int) string {
 
 // Validate checks a schema read from a model file: the version, that every
 // column is named once, that numeric features have a finite mean and a
-// positive finite scale, that categorical features, classes and groups are
+// positive finite scale and the parameters of their encoding (see
+// checkEncoding), that categorical features, classes and groups are
 // non-empty lists without repeats, that an embedded feature has a positive
 // width and either a vocabulary without repeats or a positive number of
 // hash buckets (not both), that binary targets have two classes with
 // Positive the second, that only regression targets have a finite offset,
 // and that weights are positive and finite. Embedded features and offsets
-// need version 2.
+// need version 2, numeric encodings other than Standard version 3.
 func (s *Schema) Validate() error {
-	if s.Version != 1 && s.Version != SchemaVersion {
-		return fmt.Errorf("schema version %d is not supported (want 1 or %d)", s.Version, SchemaVersion)
+	if s.Version < 1 || s.Version > SchemaVersion {
+		return fmt.Errorf("schema version %d is not supported (want 1 to %d)", s.Version, SchemaVersion)
 	}
 	if len(s.Features) == 0 {
 		return fmt.Errorf("schema has no features")
@@ -255,6 +283,9 @@ func (s *Schema) Validate() error {
 			if len(f.Categories) > 0 {
 				return fmt.Errorf("schema: numeric feature %q has categories", f.Name)
 			}
+			if err := f.checkEncoding(s.Version); err != nil {
+				return err
+			}
 		case Categorical:
 			if err := checkList(f.Categories, "feature "+quote(f.Name), "categories"); err != nil {
 				return err
@@ -282,6 +313,9 @@ func (s *Schema) Validate() error {
 		}
 		if f.Kind != Embedded && (f.Dim != 0 || f.Buckets != 0) {
 			return fmt.Errorf("schema: %v feature %q has an embedding width or hash buckets", f.Kind, f.Name)
+		}
+		if f.Kind != Numeric && (f.Encoding != "" || f.Center != 0 || f.Edges != nil || f.Scores != nil) {
+			return fmt.Errorf("schema: %v feature %q has a numeric encoding", f.Kind, f.Name)
 		}
 	}
 	for _, t := range s.Targets {

@@ -50,3 +50,17 @@ DEVICE float tree_sum(LOCAL_PTR float* part, int lane, int lanes, int stride, fl
 	BARRIER();
 	return s;
 }
+
+/*
+ * MurmurHash3's 32-bit finaliser, a bijection in which every input bit
+ * affects every output bit; the hash of dropout masks (elementwise.h).
+ */
+DEVICE unsigned int mtl_fmix32(unsigned int h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h;
+}

@@ -82,8 +82,10 @@ const (
 	lossSigmoid = 1
 	lossSquared = 2
 
-	// lossTaskInts is backend.LossTaskInts.
-	lossTaskInts = 8
+	// lossTaskInts is backend.LossTaskInts, lossTaskFloats
+	// backend.LossTaskFloats.
+	lossTaskInts   = 8
+	lossTaskFloats = 2
 )
 
 // defines lists the constants every dialect sees, in order.
@@ -108,6 +110,7 @@ var defines = []struct {
 	{"REDUCE_GROUPS", ReduceGroups},
 	{"LOSS_LOCAL", LossLocal},
 	{"LOSS_TASK_INTS", lossTaskInts},
+	{"LOSS_TASK_FLOATS", lossTaskFloats},
 	{"ACT_IDENTITY", actIdentity},
 	{"ACT_RELU", actReLU},
 	{"ACT_TANH", actTanh},

@@ -305,6 +305,7 @@ func TestConstants(t *testing.T) {
 		{"LOSS_SIGMOID", lossSigmoid, int(backend.Sigmoid)},
 		{"LOSS_SQUARED", lossSquared, int(backend.Squared)},
 		{"LOSS_TASK_INTS", lossTaskInts, backend.LossTaskInts},
+		{"LOSS_TASK_FLOATS", lossTaskFloats, backend.LossTaskFloats},
 		{"GEMM_TILE_M % GEMM_LOCAL_Y", GemmTileM % GemmLocalY, 0},
 		{"GEMM_TILE_N % GEMM_LOCAL_X", GemmTileN % GemmLocalX, 0},
 	} {

@@ -2,14 +2,18 @@
 /*
  * The fused multi-task loss. Work-group t evaluates task t of the table
  * (LOSS_TASK_INTS ints per task: kind, col, classes, dev_col, groups,
- * label_col, mask_col, group_col; pos_weight[t] for sigmoid tasks) over all
- * rows, in two passes:
+ * label_col, mask_col, group_col; LOSS_TASK_FLOATS floats per task:
+ * pos_weight for sigmoid tasks, smoothing ε for softmax and sigmoid tasks)
+ * over all rows, in two passes:
  *
  *	n_t = Σ_i mask_i                          (count pass)
  *	grad[i, ·] = weights[t]/n_t · mask_i · ∂ℓ_t,i/∂z   (gradient pass)
  *	sums[2t] = Σ_i mask_i·ℓ_t,i,  sums[2t+1] = Σ_i mask_i
  *
- * where the gradient pass counts only rows with a valid label. A family
+ * where the gradient pass counts only rows with a valid label. With label
+ * smoothing a softmax row of class c has the target q_j = (1−ε)·[j = c] +
+ * ε/C, so ℓ = log Σ_j e^(z_j) − Σ_j q_j·z_j and ∂ℓ/∂z_j = p_j − q_j; a
+ * sigmoid row's label y becomes y·(1−ε) + ε/2. A family
  * row of group g reads and writes both the task's shared logits and the
  * group's deviation logits; a group outside [0, groups) uses the shared
  * logits alone. Columns of grad that belong to no task must be zeroed
@@ -37,7 +41,7 @@ KERNEL void loss_grad(int rows,
 	GLOBAL const float* z, int z_off, int z_stride,
 	GLOBAL const float* y, int y_off, int y_stride,
 	GLOBAL const int* tasks, int tasks_off,
-	GLOBAL const float* pos_weight, int pos_weight_off,
+	GLOBAL const float* task_floats, int task_floats_off,
 	GLOBAL const float* weights, int weights_off,
 	GLOBAL float* grad, int grad_off, int grad_stride,
 	GLOBAL float* sums, int sums_off)
@@ -54,7 +58,8 @@ KERNEL void loss_grad(int rows,
 	const int label_col = task[5];
 	const int mask_col = task[6];
 	const int group_col = task[7];
-	const float pw = pos_weight[pos_weight_off + t];
+	const float pw = task_floats[task_floats_off + t * LOSS_TASK_FLOATS];
+	const float eps = task_floats[task_floats_off + t * LOSS_TASK_FLOATS + 1];
 
 	float count = 0.0f;
 	for (int i = lid; i < rows; i += LOSS_LOCAL) {
@@ -96,10 +101,17 @@ KERNEL void loss_grad(int rows,
 			for (int j = 0; j < classes; j++) {
 				total += EXP(zi[col + j] + (dev >= 0 ? zi[dev + j] : 0.0f) - zmax);
 			}
+			const float uniform = eps / (float)classes;
+			float spread = 0.0f; /* Σ_j (z_j − zmax), for the smoothed target */
 			for (int j = 0; j < classes; j++) {
-				float p = EXP(zi[col + j] + (dev >= 0 ? zi[dev + j] : 0.0f) - zmax) / total;
+				const float zj = zi[col + j] + (dev >= 0 ? zi[dev + j] : 0.0f) - zmax;
+				float p = EXP(zj) / total;
+				if (eps > 0.0f) {
+					p -= uniform;
+					spread += zj;
+				}
 				if (j == c) {
-					p -= 1.0f;
+					p -= 1.0f - eps;
 				}
 				gi[col + j] = s * p;
 				if (dev >= 0) {
@@ -108,12 +120,16 @@ KERNEL void loss_grad(int rows,
 			}
 			const float zc = zi[col + c] + (dev >= 0 ? zi[dev + c] : 0.0f);
 			loss = LOG(total) - (zc - zmax);
+			if (eps > 0.0f) {
+				loss = LOG(total) - (1.0f - eps) * (zc - zmax) - uniform * spread;
+			}
 		} else {
 			const float x = zi[col] + (dev >= 0 ? zi[dev] : 0.0f);
 			float d;
 			if (kind == LOSS_SIGMOID) {
-				loss = pw * label * softplus(-x) + (1.0f - label) * softplus(x);
-				d = (pw * label + 1.0f - label) * sigmoid(x) - pw * label;
+				const float y = eps > 0.0f ? label * (1.0f - eps) + 0.5f * eps : label;
+				loss = pw * y * softplus(-x) + (1.0f - y) * softplus(x);
+				d = (pw * y + 1.0f - y) * sigmoid(x) - pw * y;
 			} else {
 				const float diff = x - label;
 				loss = diff * diff;

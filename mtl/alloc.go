@@ -34,16 +34,18 @@ type batchBufs struct {
 	moe  *moeBackBufs      // mixture of experts, one member at a time
 }
 
-// lossBufs are the loss table, the task weights of the step on the device
-// (and their host copies) and the loss sums. Weights and sums cover every
-// member's tasks, member after member.
+// lossBufs are the loss tables (training's, with the labels smoothed, and
+// validation's, the same table without smoothing), the task weights of the
+// step on the device (and their host copies) and the loss sums. Weights
+// and sums cover every member's tasks, member after member.
 type lossBufs struct {
-	table    backend.LossTable
-	weights  backend.Buffer
-	sums     backend.Buffer // [step | epoch | validation | scratch] sums
-	onDevice []float32      // the weights last written to the device
-	step     []float64      // this step's loss weights
-	next     []float32
+	table     backend.LossTable
+	evalTable backend.LossTable
+	weights   backend.Buffer
+	sums      backend.Buffer // [step | epoch | validation | scratch] sums
+	onDevice  []float32      // the weights last written to the device
+	step      []float64      // this step's loss weights
+	next      []float32
 }
 
 // sumsVec returns section i of the sums: 0 the step's, 1 the epoch's, 2
@@ -138,6 +140,11 @@ func (t *Trainer) allocate(ckpt *Checkpoint) error {
 	if t.net, err = newNet(t.b, t.model.Spec, rows, params); err != nil {
 		return err
 	}
+	if keepsPhi(t.cfg.Dropout, t.model.Spec.Activation) {
+		if err := t.net.keepPhi(); err != nil {
+			return err
+		}
+	}
 	a := &allocator{t: t}
 	t.planTables()
 	t.allocOptimiser(a)
@@ -153,7 +160,7 @@ func (t *Trainer) allocate(ckpt *Checkpoint) error {
 		}
 	}
 	t.setLossWeights()
-	if t.loss.table, err = backend.NewLossTable(t.b, t.lay.lossTasks(t.model.Spec), t.members*t.lay.outputs(), t.lay.lblCols); err != nil {
+	if err := t.allocLossTables(); err != nil {
 		return err
 	}
 	t.uploadData(a)
@@ -161,6 +168,21 @@ func (t *Trainer) allocate(ckpt *Checkpoint) error {
 		return a.err
 	}
 	return t.b.Sync()
+}
+
+// allocLossTables uploads the training loss table, with the labels
+// smoothed by LabelSmoothing, and validation's without.
+func (t *Trainer) allocLossTables() error {
+	logits, labels := t.members*t.lay.outputs(), t.lay.lblCols
+	var err error
+	if t.loss.table, err = backend.NewLossTable(t.b, t.lay.lossTasks(t.model.Spec, float32(t.cfg.LabelSmoothing)), logits, labels); err != nil {
+		return err
+	}
+	t.loss.evalTable = t.loss.table
+	if t.cfg.LabelSmoothing > 0 {
+		t.loss.evalTable, err = backend.NewLossTable(t.b, t.lay.lossTasks(t.model.Spec, 0), logits, labels)
+	}
+	return err
 }
 
 // planTables sizes the compact gradients of the embedding tables: a step

@@ -14,18 +14,21 @@ import (
 //	∂W_l    = H_{l−1}ᵀ·dP_l   ∂c_l = 1ᵀ·dP_l
 //	dH_{l−1} = dP_l·W_lᵀ
 //
-// for a shared bottom (see moe.go for the other bodies), then the compact
-// gradients of the embedding tables from the gradient of the input.
+// for a shared bottom (see moe.go for the other bodies), with each dH_l
+// passed back through the step's dropout mask first (see dropout.go), then
+// the compact gradients of the embedding tables from the gradient of the
+// input.
 func (t *Trainer) backward(in input, dz backend.Mat, grads backend.Buffer, s int) {
 	rows := dz.Rows
 	var dIn backend.Buffer
 	if len(t.tables) > 0 {
 		dIn = t.batch.dIn
 	}
+	d := t.dropout()
 	if t.lay.moe != nil {
-		t.moeBackwardAll(in, dz, grads, dIn)
+		t.moeBackwardAll(in, dz, grads, dIn, d)
 	} else {
-		t.sharedBackward(in, dz, grads, dIn)
+		t.sharedBackward(in, dz, grads, dIn, d)
 	}
 	if dIn != nil {
 		t.clearTableGrads(grads)
@@ -53,7 +56,7 @@ func (t *Trainer) dInOf(dIn backend.Buffer, rows int) (backend.Mat, int) {
 }
 
 // sharedBackward is backward for a shared bottom.
-func (t *Trainer) sharedBackward(in input, dz backend.Mat, grads backend.Buffer, dIn backend.Buffer) {
+func (t *Trainer) sharedBackward(in input, dz backend.Mat, grads backend.Buffer, dIn backend.Buffer, d dropout) {
 	b, l, n := t.b, t.lay, t.net
 	p, g := l.total, t.gradLen
 	rows := dz.Rows
@@ -84,9 +87,11 @@ func (t *Trainer) sharedBackward(in input, dz backend.Mat, grads backend.Buffer,
 	dh := backend.Dense(t.batch.dh[0], 0, rows, l.last())
 	n.gemm(false, false, t.memberDz(dz, 0), c, l.headMat(n.params), p, 0, dh, dhStride(l.last()))
 	for i := layers - 1; i >= 0; i-- {
-		a, sa := n.act(in, i+1, rows)
+		a, sa := n.actPhi(in, i+1, rows, d)
 		for m := range t.members {
-			b.ActGrad(shift(dh, m*dhStride(dh.Cols)), shift(a, m*sa), n.spec.Activation)
+			dm := shift(dh, m*dhStride(dh.Cols))
+			d.backward(b, dm, m, i)
+			b.ActGrad(dm, shift(a, m*sa), n.spec.Activation)
 		}
 		prevAct, sp := n.act(in, i, rows)
 		n.gemm(true, false, prevAct, sp, dh, dhStride(dh.Cols), 0, l.weight(grads, i), g)
@@ -107,7 +112,7 @@ func (t *Trainer) sharedBackward(in input, dz backend.Mat, grads backend.Buffer,
 
 // moeBackwardAll is backward for the mixture-of-experts bodies, member by
 // member.
-func (t *Trainer) moeBackwardAll(in input, dz backend.Mat, grads backend.Buffer, dIn backend.Buffer) {
+func (t *Trainer) moeBackwardAll(in input, dz backend.Mat, grads backend.Buffer, dIn backend.Buffer, d dropout) {
 	t.headBiasGrads(dz, grads)
 	rows := dz.Rows
 	for m := range t.members {
@@ -118,7 +123,7 @@ func (t *Trainer) moeBackwardAll(in input, dz backend.Mat, grads backend.Buffer,
 			din = &d
 		}
 		t.net.moeHeadsBackward(m, t.memberDz(dz, m), grads, m*t.gradLen, t.batch.moe)
-		t.net.moeBackward(in, m, grads, m*t.gradLen, t.batch.moe, din)
+		t.net.moeBackward(in, m, grads, m*t.gradLen, t.batch.moe, din, d)
 	}
 }
 

@@ -79,6 +79,20 @@ type Config struct {
 	Seed uint64 `json:"seed"`
 	// Weighting chooses how task losses and gradients are combined.
 	Weighting Weighting `json:"weighting"`
+	// Dropout is the rate p ∈ [0, 1) of inverted dropout after the
+	// activation of every hidden layer of the body (the shared layers, or
+	// every layer of the experts): in training each unit is zeroed with
+	// probability p and the others are scaled by 1/(1−p); prediction and
+	// the validation loss use every unit, unscaled. The inputs and the
+	// heads' outputs are never dropped. Masks follow from the seed, the
+	// step, the member and the layer alone (see dropout.go). 0 is off.
+	Dropout float64 `json:"dropout"`
+	// LabelSmoothing ε ∈ [0, 1) trains classification tasks towards
+	// (1−ε)·onehot + ε/C (multiclass, C classes) and y(1−ε) + ε/2 (binary)
+	// instead of their labels; regression targets are untouched. It
+	// changes the training loss and its gradient only: the validation
+	// loss, early stopping and metrics use the labels themselves. 0 is off.
+	LabelSmoothing float64 `json:"label_smoothing"`
 }
 
 // DefaultConfig returns the settings that train well on typical tabular
@@ -126,6 +140,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("gradient clipping norm must be ≥ 0, got %g", c.ClipNorm)
 	case c.Patience < 0:
 		return fmt.Errorf("patience must be ≥ 0, got %d", c.Patience)
+	case !(c.Dropout >= 0 && c.Dropout < 1):
+		return fmt.Errorf("dropout must be in [0, 1), got %g", c.Dropout)
+	case !(c.LabelSmoothing >= 0 && c.LabelSmoothing < 1):
+		return fmt.Errorf("label smoothing must be in [0, 1), got %g", c.LabelSmoothing)
 	}
 	s := c.Schedule
 	switch s.Kind {

@@ -23,6 +23,13 @@
 // shrunk by its own L2 penalty, as in the regularised multi-task learning
 // of Evgeniou and Pontil.
 //
+// Two regularisers act in training only (Config): label smoothing trains
+// the classification tasks towards targets mixed with the uniform
+// distribution, and dropout zeroes hidden units at random, with masks that
+// are a pure function of the seed, the step, the member and the layer
+// (see dropout.go). The validation loss, early stopping and prediction see
+// neither.
+//
 // A Trainer keeps the data, parameters, gradients and optimiser state in a
 // backend's memory (see package backend), gathers each batch on the device
 // and reads back only the per-task loss sums at the end of an epoch. On the

@@ -41,3 +41,13 @@ type NoSharedLayersError struct {
 func (e *NoSharedLayersError) Error() string {
 	return fmt.Sprintf("weighting %s combines the tasks' gradients of the shared layers, and the model has no shared layer", e.Method)
 }
+
+// NoHiddenLayersError reports dropout asked of a model without hidden
+// layers (heads on the inputs), which has no units to drop.
+type NoHiddenLayersError struct {
+	Dropout float64
+}
+
+func (e *NoHiddenLayersError) Error() string {
+	return fmt.Sprintf("dropout %g drops units of hidden layers, and the model has none (its heads read the inputs)", e.Dropout)
+}

@@ -109,8 +109,8 @@ func TestGradientFiniteDifferences(t *testing.T) {
 // referenceTrainer prepares a trainer on the float64 reference backend
 // over rows random rows of spec, the whole set as one batch in order, with
 // every parameter moved off its initial value so that no gradient term
-// vanishes by construction.
-func referenceTrainer(t *testing.T, spec Spec, rows int, seed uint64, method Method) (*Trainer, *Dataset) {
+// vanishes by construction. edits change the default configuration.
+func referenceTrainer(t *testing.T, spec Spec, rows int, seed uint64, method Method, edits ...func(*Config)) (*Trainer, *Dataset) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, seed+4))
 	data := randomData(spec, rows, rng)
@@ -124,6 +124,9 @@ func referenceTrainer(t *testing.T, spec Spec, rows int, seed uint64, method Met
 	cfg := DefaultConfig()
 	cfg.Batch = data.N
 	cfg.Weighting = Weighting{Method: method}
+	for _, edit := range edits {
+		edit(&cfg)
+	}
 	tr, err := NewTrainer(backendtest.Reference{}, m, cfg, data, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -140,8 +143,10 @@ func referenceTrainer(t *testing.T, spec Spec, rows int, seed uint64, method Met
 	return tr, data
 }
 
-func gradCheck(t *testing.T, spec Spec) {
-	tr, data := referenceTrainer(t, spec, 23, 7, Equal)
+// gradCheck compares the gradient of every parameter of spec's loss with
+// central differences, on a trainer made with the configuration edits.
+func gradCheck(t *testing.T, spec Spec, edits ...func(*Config)) {
+	tr, data := referenceTrainer(t, spec, 23, 7, Equal, edits...)
 	ref := backendtest.Reference{}
 	nt := len(spec.Tasks)
 	loss := func() float64 {

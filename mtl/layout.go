@@ -217,8 +217,9 @@ func (l *layout) table(params backend.Buffer, j int) backend.Mat {
 
 // lossTasks returns the loss table of the spec's tasks for every member:
 // member m's logits are columns [m·C, (m+1)·C) of a batch's logits, and
-// its tasks read their labels with the member's own masks.
-func (l *layout) lossTasks(s Spec) []backend.LossTask {
+// its tasks read their labels with the member's own masks; classification
+// targets are smoothed by smoothing.
+func (l *layout) lossTasks(s Spec, smoothing float32) []backend.LossTask {
 	c := l.outputs()
 	out := make([]backend.LossTask, 0, l.members*len(s.Tasks))
 	for m := range l.members {
@@ -231,6 +232,9 @@ func (l *layout) lossTasks(s Spec) []backend.LossTask {
 				MaskCol:   l.maskCol(i, m),
 				GroupCol:  -1,
 				PosWeight: float32(t.posWeight()),
+			}
+			if t.Type != Regression {
+				lt.Smoothing = smoothing
 			}
 			if t.Groups > 0 {
 				lt.Groups = t.Groups

@@ -41,6 +41,20 @@ func (n *net) hidden(m, l, i, rows int) backend.Mat {
 	return n.block(n.moe.hidden[l][i], m, rows, lv.numExperts*n.lay.moe.widths[i])
 }
 
+// hiddenPhi returns member m's φ outputs of level l's expert layer i
+// before dropout: hidden itself unless the pass dropped units and kept φ
+// apart.
+func (n *net) hiddenPhi(m, l, i, rows int, d dropout) backend.Mat {
+	if d.on() && n.moe.phi != nil {
+		lv := &n.lay.moe.levels[l]
+		return n.block(n.moe.phi[l][i], m, rows, lv.numExperts*n.lay.moe.widths[i])
+	}
+	return n.hidden(m, l, i, rows)
+}
+
+// site numbers the expert layers of every level for dropout's keys.
+func (m *moeLayout) site(level, layer int) int { return level*len(m.widths) + layer }
+
 // expertWeights returns member m's weights of level l's expert layer i,
 // in × NE·w_i.
 func (n *net) expertWeights(params backend.Buffer, m, l, i int) backend.Mat {
@@ -60,14 +74,15 @@ func groupSlots(g backend.Mat, lv *moeLevel, q int) backend.Mat {
 	return g.Slice(0, g.Rows, lv.starts[q], lv.starts[q+1])
 }
 
-// moeForward computes member m's mixtures of every level.
-func (n *net) moeForward(in input, m int) {
+// moeForward computes member m's mixtures of every level, with the
+// dropout of d after every expert layer.
+func (n *net) moeForward(in input, m int, d dropout) {
 	b, mo := n.b, n.lay.moe
 	rows := in.x.Rows
 	for l := range mo.levels {
 		lv := &mo.levels[l]
 		for i, w := range mo.widths {
-			out := n.hidden(m, l, i, rows)
+			out := n.hiddenPhi(m, l, i, rows, d)
 			wts := n.expertWeights(n.params, m, l, i)
 			switch {
 			case i == 0 && l == 0:
@@ -84,6 +99,7 @@ func (n *net) moeForward(in input, m int) {
 				b.GemmStrided(false, false, 1, expertCols(prev, wp, 0, 1), wp, expertCols(wts, w, 0, 1), w, 0, expertCols(out, w, 0, 1), w, lv.numExperts)
 			}
 			b.BiasAct(out, backend.Vec{Buf: n.params, Off: n.memberOff(m) + lv.biases[i], Len: lv.numExperts * w}, n.spec.Activation)
+			d.apply(b, n.hidden(m, l, i, rows), out, m, mo.site(l, i))
 		}
 		gates := n.block(n.moe.gates[l], m, rows, lv.slots())
 		gw := n.gateWeights(n.params, m, l)
@@ -188,8 +204,8 @@ func (n *net) moeHeadsBackward(m int, dz backend.Mat, grads backend.Buffer, gOff
 // moeBackward back-propagates member m's mixture gradients (set by
 // moeHeadsBackward) through every level into grads (the member's
 // gradients start at gOff), and, when dIn is not nil, into the gradient of
-// the body's input.
-func (n *net) moeBackward(in input, m int, grads backend.Buffer, gOff int, bb *moeBackBufs, dIn *backend.Mat) {
+// the body's input; d is the forward pass's dropout.
+func (n *net) moeBackward(in input, m int, grads backend.Buffer, gOff int, bb *moeBackBufs, dIn *backend.Mat, d dropout) {
 	b, mo := n.b, n.lay.moe
 	rows := in.x.Rows
 	for l := len(mo.levels) - 1; l >= 0; l-- {
@@ -224,7 +240,7 @@ func (n *net) moeBackward(in input, m int, grads backend.Buffer, gOff int, bb *m
 			return 0
 		}
 		n.gateBackward(in, m, l, dgates, grads, gOff, dInputs, beta)
-		n.expertsBackward(in, m, l, grads, gOff, bb, dInputs, beta)
+		n.expertsBackward(in, m, l, grads, gOff, bb, dInputs, beta, d)
 		if l > 0 {
 			// A mixture of the level below that nothing at this level reads
 			// (the shared one, with no shared experts and no shared gate)
@@ -267,16 +283,17 @@ func (n *net) gateBackward(in input, m, l int, dgates backend.Mat, grads backend
 }
 
 // expertsBackward back-propagates through level l's experts, from the
-// gradient of their outputs set by MixGrad, and adds the experts' share of
-// their inputs' gradients.
-func (n *net) expertsBackward(in input, m, l int, grads backend.Buffer, gOff int, bb *moeBackBufs, dInputs func(int) *backend.Mat, beta func(int) float32) {
+// gradient of their (dropped) outputs set by MixGrad, and adds the
+// experts' share of their inputs' gradients.
+func (n *net) expertsBackward(in input, m, l int, grads backend.Buffer, gOff int, bb *moeBackBufs, dInputs func(int) *backend.Mat, beta func(int) float32, drop dropout) {
 	b, mo := n.b, n.lay.moe
 	lv := &mo.levels[l]
 	rows := in.x.Rows
 	for i := len(mo.widths) - 1; i >= 0; i-- {
 		w := mo.widths[i]
 		d := backend.Dense(bb.hidden[l][i], 0, rows, lv.numExperts*w)
-		b.ActGrad(d, n.hidden(m, l, i, rows), n.spec.Activation)
+		drop.backward(b, d, m, mo.site(l, i))
+		b.ActGrad(d, n.hiddenPhi(m, l, i, rows, drop), n.spec.Activation)
 		b.ColSum(backend.Vec{Buf: grads, Off: gOff + lv.biases[i], Len: lv.numExperts * w}, d, 1, 0)
 		wts := n.expertWeights(n.params, m, l, i)
 		gw := shift(n.expertWeights(grads, 0, l, i), gOff)

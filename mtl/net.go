@@ -20,16 +20,22 @@ type net struct {
 	in      backend.Buffer // members × rows × in, when there are embeddings
 	arange  backend.Buffer // 0, 1, …, rows−1 (int32), to copy rows with GatherRows
 	acts    []backend.Buffer
-	moe     *moeBufs
-	logits  backend.Buffer // rows × members·C
-	owned   []backend.Buffer
+	// phi holds the shared layers' φ outputs apart from their dropped
+	// outputs in acts, when dropout keeps them (see dropout.go).
+	phi    []backend.Buffer
+	moe    *moeBufs
+	logits backend.Buffer // rows × members·C
+	owned  []backend.Buffer
 }
 
 // moeBufs are the activations of a mixture-of-experts body: per level, each
 // expert layer's outputs (rows × NE·w_i, experts side by side), the gates
-// (rows × slots, after the softmax) and the mixtures (rows × groups·k).
+// (rows × slots, after the softmax) and the mixtures (rows × groups·k);
+// and the expert layers' φ outputs apart from their dropped outputs, when
+// dropout keeps them.
 type moeBufs struct {
 	hidden [][]backend.Buffer
+	phi    [][]backend.Buffer
 	gates  []backend.Buffer
 	mix    []backend.Buffer
 	tables []backend.MixTable
@@ -115,6 +121,33 @@ func (n *net) allocMoe() error {
 	return nil
 }
 
+// keepPhi allocates buffers for the hidden layers' φ outputs, for a
+// trainer whose dropout keeps them apart from the dropped outputs.
+func (n *net) keepPhi() error {
+	M, rows := n.members, n.rows
+	for i := range n.lay.layers() {
+		buf, err := n.alloc(M * rows * n.lay.widths[i+1])
+		if err != nil {
+			return err
+		}
+		n.phi = append(n.phi, buf)
+	}
+	if mo := n.lay.moe; mo != nil {
+		for _, lv := range mo.levels {
+			var bufs []backend.Buffer
+			for _, w := range mo.widths {
+				buf, err := n.alloc(M * rows * lv.numExperts * w)
+				if err != nil {
+					return err
+				}
+				bufs = append(bufs, buf)
+			}
+			n.moe.phi = append(n.moe.phi, bufs)
+		}
+	}
+	return nil
+}
+
 // alloc allocates a float32 buffer that free releases.
 func (n *net) alloc(size int) (backend.Buffer, error) {
 	buf, err := n.b.Alloc(backend.Float32, max(size, 1))
@@ -187,6 +220,17 @@ func (n *net) act(in input, l, rows int) (backend.Mat, int) {
 	return backend.Dense(n.acts[l-1], 0, rows, w), n.rows * w
 }
 
+// actPhi returns member 0's φ output of shared layer l (1-based) before
+// dropout, and the stride to the next member's: the layer's output itself
+// unless the pass dropped units and kept φ apart.
+func (n *net) actPhi(in input, l, rows int, d dropout) (backend.Mat, int) {
+	if d.on() && n.phi != nil {
+		w := n.lay.widths[l]
+		return backend.Dense(n.phi[l-1], 0, rows, w), n.rows * w
+	}
+	return n.act(in, l, rows)
+}
+
 // out returns the logits of rows rows, every member's side by side.
 func (n *net) out(rows int) backend.Mat {
 	return backend.Dense(n.logits, 0, rows, n.members*n.lay.outputs())
@@ -215,16 +259,17 @@ func (n *net) gemm(transA, transB bool, a backend.Mat, sa int, b backend.Mat, sb
 //	H_l = φ(H_{l−1}·W_l + c_l),  H_0 = the input
 //	Z   = H_L·[A; D]ᵀ + [b; e]
 //
-// for a shared bottom, and the mixtures of moe.go for the other bodies.
-func (n *net) forward(in input) {
+// for a shared bottom, and the mixtures of moe.go for the other bodies,
+// with the dropout of d after every hidden layer (see dropout.go).
+func (n *net) forward(in input, d dropout) {
 	rows := in.x.Rows
 	if n.lay.moe != nil {
 		for m := range n.members {
-			n.moeForward(in, m)
+			n.moeForward(in, m, d)
 			n.moeHeads(m, rows)
 		}
 	} else {
-		n.sharedForward(in, rows)
+		n.sharedForward(in, rows, d)
 	}
 	p := n.lay.total
 	for m := range n.members {
@@ -233,14 +278,16 @@ func (n *net) forward(in input) {
 }
 
 // sharedForward runs the shared layers and the heads of every member.
-func (n *net) sharedForward(in input, rows int) {
+func (n *net) sharedForward(in input, rows int, d dropout) {
 	l, p := n.lay, n.lay.total
 	for i := range l.layers() {
 		a, sa := n.act(in, i, rows)
 		h, sh := n.act(in, i+1, rows)
-		n.gemm(false, false, a, sa, l.weight(n.params, i), p, 0, h, sh)
+		phi, _ := n.actPhi(in, i+1, rows, d)
+		n.gemm(false, false, a, sa, l.weight(n.params, i), p, 0, phi, sh)
 		for m := range n.members {
-			n.b.BiasAct(shift(h, m*sh), shiftVec(l.bias(n.params, i), m*p), n.spec.Activation)
+			n.b.BiasAct(shift(phi, m*sh), shiftVec(l.bias(n.params, i), m*p), n.spec.Activation)
+			d.apply(n.b, shift(h, m*sh), shift(phi, m*sh), m, i)
 		}
 	}
 	top, st := n.act(in, l.layers(), rows)

@@ -75,7 +75,7 @@ func (m *Model) PredictMembers(b backend.Backend, d *Dataset) ([][][]float32, er
 		for j := range index {
 			b.WriteInt32(index[j], 0, d.Index[j][lo:lo+r])
 		}
-		n.forward(n.rowsInput(backend.Dense(in, 0, r, m.Spec.Inputs), index, 0))
+		n.forward(n.rowsInput(backend.Dense(in, 0, r, m.Spec.Inputs), index, 0), dropout{})
 		if err := b.ReadFloat32(logits[:r*members*c], n.logits, 0); err != nil {
 			return nil, err
 		}

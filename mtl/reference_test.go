@@ -18,6 +18,12 @@ type refModel struct {
 	spec   Spec // the model's spec, with the regression standardisation
 	lay    *layout
 	params []float64
+	// drop, when set, is the factor of dropout on unit j of hidden layer
+	// l in batch row r: 0 when dropped, 1/q when kept. The layer's output
+	// is h_l = drop ⊙ φ(·).
+	drop func(l, r, j int) float64
+	// smoothing is the label smoothing ε of classification targets.
+	smoothing float64
 }
 
 func newRefModel(spec Spec, params []float64) *refModel {
@@ -48,23 +54,33 @@ func refPhiGrad(out float64, act backend.Activation) float64 {
 	return 1
 }
 
-// forward returns the activations h_0 = x, h_1, …, h_L of one row.
-func (m *refModel) forward(x []float64) [][]float64 {
+// forward returns the activations h_0 = x, h_1, …, h_L of batch row r
+// (after dropout) and the φ outputs before dropout, phis[l] for h_l.
+func (m *refModel) forward(x []float64, r int) (hs, phis [][]float64) {
 	l := m.lay
-	hs := [][]float64{x}
+	hs, phis = [][]float64{x}, [][]float64{x}
 	for i := range l.layers() {
 		in, out := l.widths[i], l.widths[i+1]
-		h := make([]float64, out)
+		h, phi := make([]float64, out), make([]float64, out)
 		for j := range out {
 			s := m.params[l.biases[i]+j]
 			for k := range in {
 				s += hs[i][k] * m.params[l.weights[i]+k*out+j]
 			}
-			h[j] = refPhi(s, m.spec.Activation)
+			phi[j] = refPhi(s, m.spec.Activation)
+			h[j] = phi[j] * m.dropFactor(i, r, j)
 		}
-		hs = append(hs, h)
+		hs, phis = append(hs, h), append(phis, phi)
 	}
-	return hs
+	return hs, phis
+}
+
+// dropFactor is drop(l, r, j), or 1 without dropout.
+func (m *refModel) dropFactor(l, r, j int) float64 {
+	if m.drop == nil {
+		return 1
+	}
+	return m.drop(l, r, j)
 }
 
 // headCols returns the logit columns of task t for a row of group g: the
@@ -94,6 +110,7 @@ func (m *refModel) logit(c int, h []float64) float64 {
 func (m *refModel) rowLoss(t int, z []float64, y float64) (float64, []float64) {
 	task := m.spec.Tasks[t]
 	d := make([]float64, len(z))
+	eps := m.smoothing
 	switch task.Type {
 	case Multiclass:
 		mx := math.Inf(-1)
@@ -104,13 +121,20 @@ func (m *refModel) rowLoss(t int, z []float64, y float64) (float64, []float64) {
 		for _, v := range z {
 			s += math.Exp(v - mx)
 		}
+		// Cross-entropy with the target (1−ε)·onehot(y) + ε/C.
 		c := int(y)
+		var loss float64
 		for j := range z {
-			d[j] = math.Exp(z[j]-mx) / s
+			q := eps / float64(len(z))
+			if j == c {
+				q += 1 - eps
+			}
+			d[j] = math.Exp(z[j]-mx)/s - q
+			loss -= q * (z[j] - mx - math.Log(s))
 		}
-		d[c]--
-		return -(z[c] - mx - math.Log(s)), d
+		return loss, d
 	case Binary:
+		y = y*(1-eps) + eps/2
 		p := 1 / (1 + math.Exp(-z[0]))
 		w := task.posWeight()
 		d[0] = -w*y*(1-p) + (1-y)*p
@@ -144,7 +168,7 @@ func (m *refModel) taskLoss(t int, data *Dataset, rows []int) (float64, []float6
 		for j := range x {
 			x[j] = float64(data.X[r*spec.Inputs+j])
 		}
-		hs := m.forward(x)
+		hs, phis := m.forward(x, r)
 		top := hs[len(hs)-1]
 		g := -1
 		if spec.Tasks[t].Groups > 0 {
@@ -175,7 +199,7 @@ func (m *refModel) taskLoss(t int, data *Dataset, rows []int) (float64, []float6
 			in, out := l.widths[layer], l.widths[layer+1]
 			dp := make([]float64, out)
 			for j := range out {
-				dp[j] = dh[j] * refPhiGrad(hs[layer+1][j], spec.Activation)
+				dp[j] = dh[j] * m.dropFactor(layer, r, j) * refPhiGrad(phis[layer+1][j], spec.Activation)
 				grad[l.biases[layer]+j] += dp[j]
 			}
 			prev := make([]float64, in)
@@ -206,16 +230,31 @@ func (l *layout) sharedIndices() []int {
 	return idx
 }
 
+// refDrop is a dropout mask for the reference model: every unit of every
+// row and layer dropped at rate 0.3, by its own hash.
+func refDrop(l, r, j int) float64 {
+	if backend.DropoutKeep(uint64(l)<<32|uint64(r), uint32(j), 0.3) {
+		return 1 / 0.7
+	}
+	return 0
+}
+
 // TestReferenceModelGradient checks the reference model's own gradient of
 // every task's loss against central differences of its loss, for each
-// activation with one and two shared layers and a family. Tolerance:
-// 10⁻⁷ absolute or relative (central differences with h = 10⁻⁵ in float64).
+// activation with one and two shared layers and a family, with label
+// smoothing and with dropout. Tolerance: 10⁻⁷ absolute or relative
+// (central differences with h = 10⁻⁵ in float64).
 func TestReferenceModelGradient(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
-		hidden []int
-		act    backend.Activation
-	}{{[]int{4}, backend.Identity}, {[]int{4}, backend.ReLU}, {[]int{4, 3}, backend.Tanh}} {
+		hidden    []int
+		act       backend.Activation
+		smoothing float64
+		drop      func(l, r, j int) float64
+	}{
+		{[]int{4}, backend.Identity, 0, nil}, {[]int{4}, backend.ReLU, 0, nil}, {[]int{4, 3}, backend.Tanh, 0, nil},
+		{[]int{4}, backend.ReLU, 0.2, nil}, {[]int{4, 3}, backend.Tanh, 0, refDrop}, {[]int{5, 4}, backend.ReLU, 0.1, refDrop},
+	} {
 		spec := gradSpec(c.hidden, c.act)
 		rng := rand.New(rand.NewPCG(8, 9))
 		data := randomData(spec, 9, rng)
@@ -228,6 +267,7 @@ func TestReferenceModelGradient(t *testing.T) {
 			params[i] = float64(p) + 0.3*rng.NormFloat64()
 		}
 		m := newRefModel(m0.Spec, params)
+		m.smoothing, m.drop = c.smoothing, c.drop
 		rows := []int{0, 1, 2, 3, 4, 5, 6, 7, 8}
 		for task := range spec.Tasks {
 			_, grad := m.taskLoss(task, data, rows)

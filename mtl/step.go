@@ -141,7 +141,7 @@ func (t *Trainer) gradient(off, rows int) (input, backend.Mat) {
 	y := backend.Dense(t.batch.y, 0, rows, l.lblCols)
 	in := t.batchInput(off, rows)
 	b.GatherRows(y, backend.Dense(t.data.y, 0, t.train.N, l.lblCols), t.data.idx, off)
-	t.net.forward(in)
+	t.net.forward(in, t.dropout())
 	dz := backend.Dense(t.batch.dz, 0, rows, t.members*l.outputs())
 	b.LossGrad(t.net.out(rows), y, t.loss.table, t.loss.weightsVec(), dz, t.loss.sumsVec(0))
 	b.Axpy(t.loss.sumsVec(1), 1, t.loss.sumsVec(0))

@@ -25,6 +25,9 @@ import (
 //
 //	δ_t ← (δ_t ⊙ φ'(H_l)) · W_lᵀ
 //
+// With dropout, each δ_t first passes back through the layer's mask of
+// the step, the one the forward pass drew (see dropout.go).
+//
 // For the linear shared-subspace model (one shared layer, identity φ) the
 // gradient factors through the heads: g_t = [X 1]ᵀ·dZ[:, cols_t]·A_t, so
 // P = [Xᵀ·dZ; 1ᵀ·dZ] is one d×C GEMM and every g_t = P[:, cols_t]·A_t is a
@@ -56,9 +59,11 @@ func (l *layout) layerOffsets() ([]int, int) {
 }
 
 // linearShared reports whether the model is the linear shared-subspace
-// model: exactly one shared layer with the identity activation.
+// model, exactly one shared layer with the identity activation, trained
+// without dropout: then its gradient factors through the heads (a dropout
+// mask between the layer and the heads does not).
 func (t *Trainer) linearShared() bool {
-	return t.lay.layers() == 1 && t.model.Spec.Activation == backend.Identity
+	return t.lay.layers() == 1 && t.model.Spec.Activation == backend.Identity && t.cfg.Dropout == 0
 }
 
 // uniformHeads reports whether every task is a plain head with the same
@@ -119,11 +124,14 @@ func (t *Trainer) taskGradients(in input, dz backend.Mat, s int) {
 		k := l.last()
 		cur := 0
 		t.perTask(dz, heads, backend.Dense(t.tg.delta[cur], 0, rows, k), rows*k)
+		d := t.dropout()
 		for i := l.layers() - 1; i >= 0; i-- {
 			kin, kout := l.widths[i], l.widths[i+1]
-			out, _ := n.act(in, i+1, rows)
+			out, _ := n.actPhi(in, i+1, rows, d)
 			for task := range nt {
-				b.ActGrad(backend.Dense(t.tg.delta[cur], task*rows*kout, rows, kout), out, n.spec.Activation)
+				delta := backend.Dense(t.tg.delta[cur], task*rows*kout, rows, kout)
+				d.backward(b, delta, 0, i)
+				b.ActGrad(delta, out, n.spec.Activation)
 			}
 			first := backend.Dense(t.tg.delta[cur], 0, rows, kout)
 			prev, _ := n.act(in, i, rows)

@@ -167,6 +167,9 @@ func buildTrainer(b backend.Backend, model *Model, cfg Config, train, val *Datas
 	if cfg.Weighting.usesGram() && t.lay.layers() == 0 && t.lay.moe == nil && len(t.lay.embed) == 0 {
 		return nil, &NoSharedLayersError{Method: cfg.Weighting.method()}
 	}
+	if cfg.Dropout > 0 && t.lay.layers() == 0 && t.lay.moe == nil {
+		return nil, &NoHiddenLayersError{Dropout: cfg.Dropout}
+	}
 	t.optim.segs = t.lay.segments(model.Spec)
 	for m := range t.members {
 		var decay []float64
@@ -251,6 +254,10 @@ func (t *Trainer) Close() {
 		t.net.free()
 		t.net = nil
 	}
+	if t.cfg.LabelSmoothing > 0 && t.loss.evalTable.Ints != nil {
+		t.loss.evalTable.Free(t.b)
+	}
+	t.loss.evalTable = backend.LossTable{}
 	if t.loss.table.Ints != nil {
 		t.loss.table.Free(t.b)
 		t.loss.table = backend.LossTable{}
@@ -569,7 +576,8 @@ func (t *Trainer) losses(sums []float32, weights []float64) ([]float64, float64)
 	return per, total
 }
 
-// evalVal computes the validation loss sums on the device.
+// evalVal computes the validation loss sums on the device, without
+// dropout and with the labels unsmoothed.
 func (t *Trainer) evalVal() ([]float32, error) {
 	b, l, spec := t.b, t.lay, t.model.Spec
 	vs := t.loss.sumsVec(2)
@@ -583,8 +591,8 @@ func (t *Trainer) evalVal() ([]float32, error) {
 		r := min(rows, t.val.N-lo)
 		x := backend.Dense(t.data.xVal, lo*spec.Inputs, r, spec.Inputs)
 		y := backend.Dense(t.data.yVal, lo*l.lblCols, r, l.lblCols)
-		t.net.forward(t.net.rowsInput(x, index, lo))
-		b.LossGrad(t.net.out(r), y, t.loss.table, t.loss.weightsVec(), backend.Dense(t.batch.dz, 0, r, t.members*l.outputs()), t.loss.sumsVec(0))
+		t.net.forward(t.net.rowsInput(x, index, lo), dropout{})
+		b.LossGrad(t.net.out(r), y, t.loss.evalTable, t.loss.weightsVec(), backend.Dense(t.batch.dz, 0, r, t.members*l.outputs()), t.loss.sumsVec(0))
 		b.Axpy(vs, 1, t.loss.sumsVec(0))
 	}
 	out := make([]float32, vs.Len)

@@ -201,26 +201,31 @@ func TestGramStats(t *testing.T) {
 // TestTaskGradientsMatchSeparatePasses computes every task's gradient of
 // the shared parameters with the batched path and, separately, with one
 // ordinary backward pass per task (loss weight 1 for that task, 0 for the
-// others), on the float64 reference backend.
+// others), on the float64 reference backend; with dropout, both see the
+// step's masks.
 func TestTaskGradientsMatchSeparatePasses(t *testing.T) {
 	uniform := Spec{Tasks: []Task{{Name: "a", Type: Multiclass, Classes: 3}, {Name: "b", Type: Multiclass, Classes: 3}, {Name: "c", Type: Multiclass, Classes: 3, Weight: 2}}}
 	for _, c := range []struct {
-		name   string
-		spec   Spec
-		inputs int
-		hidden []int
-		act    backend.Activation
+		name    string
+		spec    Spec
+		inputs  int
+		hidden  []int
+		act     backend.Activation
+		dropout float64
 	}{
-		{"linear", gradSpec(nil, 0), 6, []int{4}, backend.Identity},
-		{"linear/uniform", uniform, 6, []int{4}, backend.Identity},
-		{"relu/uniform", uniform, 6, []int{5}, backend.ReLU},
-		{"tanh/two layers", gradSpec(nil, 0), 6, []int{5, 4}, backend.Tanh},
-		{"relu/three layers", gradSpec(nil, 0), 7, []int{6, 5, 3}, backend.ReLU},
+		{"linear", gradSpec(nil, 0), 6, []int{4}, backend.Identity, 0},
+		{"linear/uniform", uniform, 6, []int{4}, backend.Identity, 0},
+		{"relu/uniform", uniform, 6, []int{5}, backend.ReLU, 0},
+		{"tanh/two layers", gradSpec(nil, 0), 6, []int{5, 4}, backend.Tanh, 0},
+		{"relu/three layers", gradSpec(nil, 0), 7, []int{6, 5, 3}, backend.ReLU, 0},
+		{"linear/dropout", gradSpec(nil, 0), 6, []int{4}, backend.Identity, 0.3},
+		{"relu/uniform/dropout", uniform, 6, []int{5}, backend.ReLU, 0.3},
+		{"tanh/two layers/dropout", gradSpec(nil, 0), 6, []int{5, 4}, backend.Tanh, 0.4},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			spec := c.spec
 			spec.Inputs, spec.Hidden, spec.Activation = c.inputs, c.hidden, c.act
-			tr, data := referenceTrainer(t, spec, 19, 3, PCGrad)
+			tr, data := referenceTrainer(t, spec, 19, 3, PCGrad, withDropout(c.dropout))
 			ref := backendtest.Reference{}
 			x, dz := tr.gradient(0, data.N)
 			tr.taskGradients(x, dz, 0)

@@ -6,8 +6,16 @@
 //	    double for a numeric column, string for a categorical one
 //	    and for the group column of task families
 //	preprocessing, as data.Schema.Encode does it:
-//	    numeric: (x − mean)/scale in double, rounded to float; NaN
-//	        (missing) is 0 when the model imputes the mean
+//	    numeric, in double with the operations of package data in
+//	    their order, then rounded to float; NaN (missing) is the
+//	    training mean when the model imputes it:
+//	        standard: (x − mean)/scale
+//	        robust: u = (x − centre)/scale clamped to ±1e150,
+//	            u/√(1 + (u/3)²)
+//	        ple: clip((x − e_i)/(e_{i+1} − e_i), 0, 1) for every bin
+//	        quantile: the segment i (the number of inner knots ≤ x),
+//	            then score_i + t·(score_{i+1} − score_i) with
+//	            t = clip((x − knot_i)/(knot_{i+1} − knot_i), 0, 1)
 //	    categorical: ai.onnx.ml LabelEncoder to the category's index,
 //	        then one-hot; a value unseen in training is all zeros
 //	network, per member (mtl.Model.Parts):

@@ -191,24 +191,92 @@ func (b *graph) features(s *data.Schema) string {
 			continue
 		}
 		b.input(f.Name, pb.TensorProto_DOUBLE, rowsDim, 1)
-		// (x − mean)/scale in double, then rounded to float, as Encode.
-		z := b.node("Div", hint+"/standardised", []string{
-			b.node("Sub", hint+"/centred", []string{f.Name, b.scalarDouble(hint+"/mean", f.Mean)}),
-			b.scalarDouble(hint+"/scale", f.Scale),
-		})
-		if s.Impute == "mean" {
-			// A missing value (NaN) is the training mean: 0 once
-			// standardised.
-			z = b.node("Where", hint+"/imputed", []string{
-				b.node("IsNaN", hint+"/missing", []string{f.Name}), b.scalarDouble(hint+"/zero", 0), z,
-			})
-		}
-		cols = append(cols, b.cast(hint+"/float", z, pb.TensorProto_FLOAT))
+		cols = append(cols, b.cast(hint+"/float", b.numeric(hint, f, s.Impute == "mean"), pb.TensorProto_FLOAT))
 	}
 	if len(cols) == 1 {
 		return cols[0]
 	}
 	return b.node("Concat", "features/x", cols, attrInt("axis", 1))
+}
+
+// numeric encodes a numeric column ([N, 1] double) as data's encoders
+// do, in double, with the same operations in the same order, and returns
+// the encoded columns in double: [N, 1], or [N, K] for K PLE bins.
+func (b *graph) numeric(hint string, f data.Feature, impute bool) string {
+	x := f.Name
+	if f.Method() == data.Standard {
+		// (x − mean)/scale; a missing value (NaN) is the training mean,
+		// 0 once standardised.
+		z := b.node("Div", hint+"/standardised", []string{
+			b.node("Sub", hint+"/centred", []string{x, b.scalarDouble(hint+"/mean", f.Mean)}),
+			b.scalarDouble(hint+"/scale", f.Scale),
+		})
+		if impute {
+			z = b.node("Where", hint+"/imputed", []string{
+				b.node("IsNaN", hint+"/missing", []string{x}), b.scalarDouble(hint+"/zero", 0), z,
+			})
+		}
+		return z
+	}
+	if impute {
+		// A missing value (NaN) is the training mean, then encoded.
+		x = b.node("Where", hint+"/imputed", []string{
+			b.node("IsNaN", hint+"/missing", []string{x}), b.scalarDouble(hint+"/mean", f.Mean), x,
+		})
+	}
+	edges := f.Edges
+	widths := make([]float64, 0, len(edges))
+	for i := 1; i < len(edges); i++ {
+		widths = append(widths, edges[i]-edges[i-1])
+	}
+	switch f.Method() {
+	case data.Robust:
+		// u = (x − centre)/scale, clamped to ±1e150; u/√(1 + (u/3)²).
+		u := b.node("Div", hint+"/scaled", []string{
+			b.node("Sub", hint+"/centred", []string{x, b.scalarDouble(hint+"/center", f.Center)}),
+			b.scalarDouble(hint+"/scale", f.Scale),
+		})
+		u = b.clip(hint+"/bounded", u, -1e150, 1e150)
+		t := b.node("Div", hint+"/third", []string{u, b.scalarDouble(hint+"/three", 3)})
+		root := b.node("Sqrt", hint+"/root", []string{
+			b.node("Add", hint+"/one_plus", []string{b.scalarDouble(hint+"/one", 1), b.node("Mul", hint+"/square", []string{t, t})}),
+		})
+		return b.node("Div", hint+"/clipped", []string{u, root})
+	case data.PLE:
+		// Bin i: clip((x − e_i)/(e_{i+1} − e_i), 0, 1), all bins at once.
+		k := len(widths)
+		frac := b.node("Div", hint+"/bins", []string{
+			b.node("Sub", hint+"/from_edges", []string{x, b.doubles(hint+"/edges", []int{1, k}, edges[:k])}),
+			b.doubles(hint+"/widths", []int{1, k}, widths),
+		})
+		return b.clip(hint+"/ple", frac, 0, 1)
+	default: // data.Quantile
+		return b.interpolate(hint, x, f, widths)
+	}
+}
+
+// interpolate writes a Quantile column's piecewise-linear map: on segment
+// i, the number of inner knots at most x, scores_i + t·(scores_{i+1} −
+// scores_i) with t = clip((x − knot_i)/(knot_{i+1} − knot_i), 0, 1).
+func (b *graph) interpolate(hint, x string, f data.Feature, widths []float64) string {
+	m := len(widths)
+	rises := make([]float64, m)
+	for i := range rises {
+		rises[i] = f.Scores[i+1] - f.Scores[i]
+	}
+	pick := func(name string, table []float64) string { return b.scalarDouble(hint+"/"+name, table[0]) }
+	if m > 1 {
+		below := b.node("LessOrEqual", hint+"/passed", []string{b.doubles(hint+"/inner_knots", []int{1, m - 1}, f.Edges[1:m]), x})
+		seg := b.node("ReduceSum", hint+"/segment", []string{b.cast(hint+"/passed_int", below, pb.TensorProto_INT64), b.ints(hint+"/axis", 1)}, attrInt("keepdims", 1))
+		pick = func(name string, table []float64) string {
+			return b.node("Gather", hint+"/"+name, []string{b.doubles(hint+"/"+name+"_table", []int{m}, table), seg})
+		}
+	}
+	t := b.clip(hint+"/t", b.node("Div", hint+"/fraction", []string{
+		b.node("Sub", hint+"/from_knot", []string{x, pick("knot", f.Edges[:m])}),
+		pick("width", widths),
+	}), 0, 1)
+	return b.node("Add", hint+"/score", []string{pick("base", f.Scores[:m]), b.node("Mul", hint+"/rise_part", []string{t, pick("rise", rises)})})
 }
 
 // member writes one network: the shared layers, the logits of every head,

@@ -103,6 +103,11 @@ func (b *graph) scalarDouble(hint string, v float64) string {
 	return b.initializer(hint, &pb.TensorProto{DataType: elemType(pb.TensorProto_DOUBLE), DoubleData: []float64{v}})
 }
 
+// doubles adds a double constant of the given shape.
+func (b *graph) doubles(hint string, dims []int, v []float64) string {
+	return b.initializer(hint, &pb.TensorProto{Dims: int64Dims(dims), DataType: elemType(pb.TensorProto_DOUBLE), DoubleData: v})
+}
+
 // scalarFloat adds a float scalar.
 func (b *graph) scalarFloat(hint string, v float32) string {
 	return b.initializer(hint, &pb.TensorProto{DataType: elemType(pb.TensorProto_FLOAT), FloatData: []float32{v}})
@@ -200,6 +205,11 @@ func (b *graph) labels(hint, idx string, classes []string) string {
 	}
 	return b.domainNode(mlDomain, "LabelEncoder", hint, []string{idx},
 		attrInts("keys_int64s", keys), attrStrings("values_strings", classes), attrString("default_string", ""))
+}
+
+// clip bounds the doubles of x to [lo, hi].
+func (b *graph) clip(hint, x string, lo, hi float64) string {
+	return b.node("Clip", hint, []string{x, b.scalarDouble(hint+"/min", lo), b.scalarDouble(hint+"/max", hi)})
 }
 
 // slice takes columns [lo, hi) of a matrix.

@@ -96,6 +96,17 @@ func TestONNXRuntimeAgreesWithPredict(t *testing.T) {
 	o.Hidden, o.Activation = []int{32, 16}, backend.Tanh
 	models = append(models, export(t, b, "emotions", train(t, b, o), testdata.File(t, "emotions/emotions_test.csv")))
 
+	// adult again with piecewise-linear bins (capital_gain, 0 on most
+	// rows, topped up from its distinct values; education_num, with
+	// fewer distinct values than bins), and emotions with the quantile
+	// encoding (72 maps of hundreds of knots).
+	o = opts("adult-ple", testdata.File(t, "adult/adult_train.csv.gz"), "income_gt_50k:binary", "relationship:multiclass")
+	o.Numeric = "ple"
+	models = append(models, export(t, b, "adult-ple", train(t, b, o), testdata.File(t, "adult/adult_test.csv.gz")))
+	o = opts("emotions-quantile", testdata.File(t, "emotions/emotions_train.csv"), labels...)
+	o.Numeric = "quantile"
+	models = append(models, export(t, b, "emotions-quantile", train(t, b, o), testdata.File(t, "emotions/emotions_test.csv")))
+
 	// A regression whose target and one input sit at 1e9: scaling the
 	// input or unscaling the target in float would lose them.
 	trainFile, testFile := writeGenerated(t, dir, generated{name: "offset", offset: 1e9, impute: true})
@@ -242,6 +253,7 @@ type kindCase struct {
 	impute     bool
 	family     bool
 	members    int
+	numeric    string // the encoding of numeric inputs; empty for the default
 }
 
 // TestONNXRuntimeEveryKind enumerates every kind of model the project can
@@ -259,6 +271,11 @@ func TestONNXRuntimeEveryKind(t *testing.T) {
 		{name: "relu family", hidden: []int{16}, activation: backend.ReLU, family: true, members: 1},
 		{name: "tanh two layers, family, imputed", hidden: []int{12, 6}, activation: backend.Tanh, family: true, impute: true, members: 1},
 		{name: "ensemble of two, family", hidden: []int{8}, activation: backend.ReLU, family: true, members: 2},
+		{name: "standard", hidden: []int{8}, activation: backend.ReLU, impute: true, members: 1, numeric: "standard"},
+		{name: "robust, imputed", hidden: []int{8}, activation: backend.ReLU, impute: true, members: 1, numeric: "robust"},
+		{name: "quantile, imputed, family", hidden: []int{8}, activation: backend.ReLU, impute: true, family: true, members: 1, numeric: "quantile"},
+		{name: "ple, imputed", hidden: []int{8}, activation: backend.ReLU, impute: true, members: 1, numeric: "ple:8"},
+		{name: "ple", hidden: nil, activation: backend.Identity, members: 1, numeric: "ple:3"},
 	}
 	b := cpuBackend(t)
 	dir := t.TempDir()
@@ -275,6 +292,7 @@ func TestONNXRuntimeEveryKind(t *testing.T) {
 			o.Data, o.Out = trainFile, filepath.Join(dir, fmt.Sprintf("%s-%d.mtl", slug(c.name), seed))
 			o.Tasks = []string{"y:regression", "flag:binary", "kind:multiclass"}
 			o.Hidden, o.Activation, o.Train.Epochs, o.Train.Seed = c.hidden, c.activation, 3, seed
+			o.Numeric = c.numeric
 			if c.impute {
 				o.Impute = "mean"
 			} else {
@@ -380,6 +398,9 @@ func cover(covered map[string]bool, c kindCase, m *pipeline.Model) error {
 	}
 	for _, f := range m.Schema.Features {
 		covered["feature "+f.Kind.String()] = true
+		if f.Kind == data.Numeric {
+			covered["numeric "+string(f.Method())] = true
+		}
 	}
 	for _, task := range spec.Tasks {
 		covered["task "+task.Type.String()] = true
@@ -389,6 +410,19 @@ func cover(covered map[string]bool, c kindCase, m *pipeline.Model) error {
 	}
 	covered["impute "+strconv.Quote(m.Schema.Impute)] = true
 	covered[fmt.Sprintf("members %d", min(c.members, 2))] = true
+	method := data.Standard
+	if c.numeric != "" {
+		enc, err := data.ParseNumericEncoding(c.numeric)
+		if err != nil {
+			return err
+		}
+		method = enc.Method
+	}
+	for _, f := range m.Schema.Features {
+		if f.Kind == data.Numeric && f.Method() != method {
+			return fmt.Errorf("feature %q is encoded by %s, not %s", f.Name, f.Method(), method)
+		}
+	}
 	if c.family != (m.Schema.GroupColumn != "") || c.impute != (m.Schema.Impute == "mean") {
 		return fmt.Errorf("the model is not the kind the case describes")
 	}
@@ -416,6 +450,9 @@ func checkCoverage(t *testing.T, covered map[string]bool) {
 			break
 		}
 		kinds = append(kinds, "feature "+k.String())
+	}
+	for _, m := range data.NumericMethods {
+		kinds = append(kinds, "numeric "+string(m))
 	}
 	for i := 0; ; i++ {
 		tt := mtl.TaskType(i)

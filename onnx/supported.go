@@ -65,10 +65,20 @@ func imputeSupported(method string) error {
 
 func featureSupported(f data.Feature) error {
 	switch f.Kind {
-	case data.Numeric, data.Categorical:
+	case data.Numeric:
+		return numericSupported(f)
+	case data.Categorical:
 		return nil
 	}
 	return unsupported("%s features (column %q)", f.Kind, f.Name)
+}
+
+func numericSupported(f data.Feature) error {
+	switch f.Method() {
+	case data.Standard, data.Robust, data.Quantile, data.PLE:
+		return nil
+	}
+	return unsupported("the %s numeric encoding (column %q)", f.Method(), f.Name)
 }
 
 func architectureSupported(a mtl.Arch) error {

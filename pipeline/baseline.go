@@ -48,11 +48,14 @@ func (e *NoBetterError) Is(target error) bool { return target == mtl.ErrDiverged
 // the positive-class weight w: w·p/(w·p + 1 − p)), for a regression task
 // the mean. Losses are the trainer's: softmax and weighted sigmoid
 // cross-entropy, and the squared error of the standardised target. A task
-// without labels in d adds nothing, as in training.
-func constantLoss(spec mtl.Spec, train, d *mtl.Dataset) float64 {
+// without labels in d adds nothing, as in training. Classification labels
+// are smoothed by smoothing (mtl.Config.LabelSmoothing), as the training
+// loss smooths them: pass it when d is the training rows, 0 for
+// validation rows.
+func constantLoss(spec mtl.Spec, train, d *mtl.Dataset, smoothing float64) float64 {
 	var total float64
 	for t, task := range spec.Tasks {
-		loss := constantTaskLoss(task, train.Labels[t], d.Labels[t])
+		loss := constantTaskLoss(task, train.Labels[t], d.Labels[t], smoothing)
 		if math.IsNaN(loss) {
 			continue
 		}
@@ -65,9 +68,10 @@ func constantLoss(spec mtl.Spec, train, d *mtl.Dataset) float64 {
 	return total
 }
 
-// constantTaskLoss is one task's mean loss on the labels y of the constant
-// predictor fitted to the labels fit (NaN when y has no label).
-func constantTaskLoss(task mtl.Task, fit, y []float32) float64 {
+// constantTaskLoss is one task's mean loss on the labels y, smoothed by
+// eps, of the constant predictor fitted to the labels fit (NaN when y has
+// no label).
+func constantTaskLoss(task mtl.Task, fit, y []float32, eps float64) float64 {
 	var labelled []float64
 	for _, v := range y {
 		if !math.IsNaN(float64(v)) {
@@ -89,7 +93,14 @@ func constantTaskLoss(task mtl.Task, fit, y []float32) float64 {
 			}
 		}
 		for _, v := range labelled {
-			sum -= math.Log((counts[int(v)] + 1) / n)
+			// The target (1−ε)·onehot(v) + ε/C.
+			for c, k := range counts {
+				q := eps / float64(len(counts))
+				if c == int(v) {
+					q += 1 - eps
+				}
+				sum -= q * math.Log((k+1)/n)
+			}
 		}
 	case mtl.Binary:
 		var pos, n float64
@@ -109,6 +120,7 @@ func constantTaskLoss(task mtl.Task, fit, y []float32) float64 {
 		}
 		q := min(max(w*p/(w*p+1-p), 1e-7), 1-1e-7)
 		for _, v := range labelled {
+			v = v*(1-eps) + eps/2
 			sum -= w*v*math.Log(q) + (1-v)*math.Log(1-q)
 		}
 	default:

@@ -252,13 +252,14 @@ func (r *Run) acquire() error {
 }
 
 // constantLoss is the constant predictor's loss on the rows that judge the
-// run, recorded in the model file.
+// run, recorded in the model file: the validation rows, or the training
+// rows with their labels smoothed as the training loss smooths them.
 func (r *Run) constantLoss(model *mtl.Model) float64 {
-	judge := r.Val
+	judge, smoothing := r.Val, 0.0
 	if judge == nil {
-		judge = r.Train
+		judge, smoothing = r.Train, r.Config.LabelSmoothing
 	}
-	c := constantLoss(model.Spec, r.Train, judge)
+	c := constantLoss(model.Spec, r.Train, judge, smoothing)
 	r.Record.ConstantLoss = &c
 	return c
 }

@@ -79,6 +79,8 @@ func TestNumbersValidated(t *testing.T) {
 		"lr":              func(o *Options) { o.Train.LR = math.Inf(1) },
 		"weight-decay":    func(o *Options) { o.Train.WeightDecay = nan },
 		"clip":            func(o *Options) { o.Train.ClipNorm = -1 },
+		"dropout":         func(o *Options) { o.Train.Dropout = 1 },
+		"label-smoothing": func(o *Options) { o.Train.LabelSmoothing = nan },
 		"warmup":          func(o *Options) { o.Train.Schedule.Warmup = nan },
 		"gamma":           func(o *Options) { o.Train.Schedule.Gamma = 0 },
 		"epochs":          func(o *Options) { o.Train.Epochs = mtl.MaxEpochs + 1 },
@@ -103,6 +105,11 @@ func TestNumbersValidated(t *testing.T) {
 	o.Ignore = []string{"y"}
 	_, err := Prepare(o)
 	optionErr(t, err, "ignore")
+	// Dropout needs hidden layers to drop units of.
+	o = options(data, filepath.Join(dir, "m.mtl"))
+	o.Hidden, o.Train.Dropout = nil, 0.2
+	_, err = Prepare(o)
+	optionErr(t, err, "dropout")
 }
 
 // TestNamesForgiven: enum values in any case, and a near miss suggests the
@@ -339,8 +346,18 @@ func TestConstantLoss(t *testing.T) {
 	bl := -math.Log(0.25)
 	// regression: train mean 3 standardises to 1; eval 3 and 7 to 1 and 3.
 	rl := (0.0 + 4.0) / 2
-	if got, want := constantLoss(spec, train, eval), m+2*bl+rl; math.Abs(got-want) > 1e-12 {
+	if got, want := constantLoss(spec, train, eval, 0), m+2*bl+rl; math.Abs(got-want) > 1e-12 {
 		t.Errorf("constant loss %v, want %v", got, want)
+	}
+	// With the labels smoothed by ε = 0.3, as the training loss smooths
+	// them: the multiclass target (0.8, 0.1, 0.1) and the binary label 1
+	// become 0.85.
+	const eps = 0.3
+	ms := -((0.8*math.Log(3.0/6) + 0.1*math.Log(2.0/6) + 0.1*math.Log(1.0/6)) +
+		(0.1*math.Log(3.0/6) + 0.1*math.Log(2.0/6) + 0.8*math.Log(1.0/6))) / 2
+	bs := -(0.85*math.Log(0.25) + 0.15*math.Log(0.75))
+	if got, want := constantLoss(spec, train, eval, eps), ms+2*bs+rl; math.Abs(got-want) > 1e-12 {
+		t.Errorf("constant loss with smoothing %v, want %v", got, want)
 	}
 }
 

@@ -84,9 +84,15 @@ type InputDescription struct {
 	Rows    int `json:"rows,omitempty"`
 	Dim     int `json:"dim,omitempty"`
 	Buckets int `json:"hash_buckets,omitempty"`
-	// Mean and Scale standardise a numeric column: (x − mean)/scale.
+	// Mean and Scale standardise a numeric column: (x − mean)/scale (see
+	// data.Feature: under robust, Scale divides x − median instead).
 	Mean  *float64 `json:"mean,omitempty"`
 	Scale *float64 `json:"scale,omitempty"`
+	// Encoding is a numeric column's encoding (standard, robust,
+	// quantile or ple; see data.NumericMethod) and Width the number of
+	// encoded inputs it makes.
+	Encoding string `json:"encoding,omitempty"`
+	Width    int    `json:"width,omitempty"`
 }
 
 // CategoricalInput is a one-hot encoded input column.
@@ -211,6 +217,7 @@ func describeInputs(s *data.Schema) InputsDescription {
 		default:
 			in.Numeric = append(in.Numeric, f.Name)
 			col.Mean, col.Scale = &f.Mean, &f.Scale
+			col.Encoding, col.Width = string(f.Method()), f.Width()
 		}
 		in.List = append(in.List, col)
 	}
@@ -265,7 +272,7 @@ func (d *Description) Text() string {
 	}
 	b.WriteString("\n")
 	if len(in.Numeric) > 0 {
-		fmt.Fprintf(&b, "  numeric: %s\n", abbreviate(in.Numeric, 12))
+		fmt.Fprintf(&b, "  numeric%s: %s\n", encodingText(in.List), abbreviate(in.Numeric, 12))
 	}
 	if len(in.Categorical) > 0 {
 		var cats []string
@@ -394,4 +401,15 @@ func abbreviate(items []string, n int) string {
 		return strings.Join(items, ", ")
 	}
 	return strings.Join(items[:n], ", ") + fmt.Sprintf(" and %d more", len(items)-n)
+}
+
+// encodingText names the encoding of the numeric inputs, " (robust)" say,
+// unless it is standardising.
+func encodingText(list []InputDescription) string {
+	for _, in := range list {
+		if in.Encoding != "" && in.Encoding != string(data.Standard) {
+			return " (" + in.Encoding + ")"
+		}
+	}
+	return ""
 }

@@ -30,6 +30,9 @@ type Options struct {
 	Ignore, Categorical []string
 	// Impute is "" or "mean".
 	Impute string
+	// Numeric is the encoding of numeric inputs (see
+	// data.ParseNumericEncoding); empty for data.DefaultNumeric.
+	Numeric string
 	// Hidden lists the widths of the shared layers; AutoWidth chooses one
 	// width and the weight decay by validation instead (Run.ChooseWidth).
 	Hidden    []int
@@ -168,6 +171,8 @@ func (o *Options) validate() error {
 		{"step-every", float64(c.Schedule.StepEvery), c.Schedule.StepEvery >= 1, "at least 1"},
 		{"gamma", c.Schedule.Gamma, finite(c.Schedule.Gamma) && c.Schedule.Gamma > 0, "a number above 0"},
 		{"clip", c.ClipNorm, finite(c.ClipNorm) && c.ClipNorm >= 0, "a number ≥ 0 (0: off)"},
+		{"dropout", c.Dropout, c.Dropout >= 0 && c.Dropout < 1, "in [0, 1) (0: off)"},
+		{"label-smoothing", c.LabelSmoothing, c.LabelSmoothing >= 0 && c.LabelSmoothing < 1, "in [0, 1) (0: off)"},
 		{"patience", float64(c.Patience), c.Patience >= AutoPatience, "at least 0 (0: never stop early; -1: by the epochs)"},
 		{"gradnorm-alpha", c.Weighting.Alpha, finite(c.Weighting.Alpha) && c.Weighting.Alpha >= 0, "a number ≥ 0"},
 		{"dwa-temperature", c.Weighting.Temperature, finite(c.Weighting.Temperature) && c.Weighting.Temperature > 0, "a number above 0"},
@@ -192,8 +197,14 @@ func (o *Options) validate() error {
 		}
 		o.Impute = impute
 	}
+	if _, err := o.numeric(); err != nil {
+		return err
+	}
 	if err := withBudget(o.Train).Validate(); err != nil {
 		return &OptionError{Option: "config", Err: err}
+	}
+	if c.Dropout > 0 && len(o.Hidden) == 0 && !o.AutoWidth && (o.Arch == "" || o.Arch == mtl.SharedBottom) {
+		return optionErrorf("dropout", fmt.Sprint(c.Dropout), "drops units of hidden layers, and with --hidden none the model has none")
 	}
 	if o.AutoWidth && o.ValSplit == 0 {
 		return optionErrorf("hidden", "auto", "choosing the width by validation loss needs a validation split above 0")
@@ -254,6 +265,10 @@ func listWords(names []string) string {
 // dataOptions parses the task specs and says which columns are what.
 func (o *Options) dataOptions() (data.Options, error) {
 	opts := data.Options{GroupColumn: o.GroupColumn, Ignore: o.Ignore, Categorical: o.Categorical, Impute: o.Impute}
+	var err error
+	if opts.Numeric, err = o.numeric(); err != nil {
+		return opts, err
+	}
 	for _, s := range o.Tasks {
 		ts, err := data.ParseTaskSpec(s)
 		if err != nil {
@@ -287,6 +302,23 @@ func (o *Options) embedOptions(opts *data.Options) error {
 		}
 	}
 	return nil
+}
+
+// DefaultNumeric names the encoding of numeric inputs when Options.Numeric
+// is empty.
+var DefaultNumeric = data.DefaultNumeric.String()
+
+// numeric parses the encoding of numeric inputs.
+func (o *Options) numeric() (data.NumericEncoding, error) {
+	if strings.TrimSpace(o.Numeric) == "" {
+		return data.NumericEncoding{}, nil
+	}
+	enc, err := data.ParseNumericEncoding(o.Numeric)
+	if err != nil {
+		name, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(o.Numeric)), ":")
+		return enc, &OptionError{Option: "numeric", Value: o.Numeric, Err: fmt.Errorf("%v%s", err, suggest.Hint(name, []string{"standard", "robust", "quantile", "ple"}, "%s"))}
+	}
+	return enc, nil
 }
 
 // ParseHidden reads the widths of the shared layers: comma-separated

@@ -186,6 +186,23 @@ func (Reference) ActGrad(grad, out backend.Mat, act backend.Activation) {
 	}
 }
 
+// Dropout keeps the elements backend.DropoutKeep keeps, times 1/(1−p) as
+// the mask's keep rate t/2²⁴ gives it.
+func (Reference) Dropout(dst, src backend.Mat, key uint64, p float32) {
+	backend.CheckDropout(dst, src, p)
+	dd, sd := rf(dst.Buf), rf(src.Buf)
+	keep := 1 - float64(backend.DropoutThreshold(p))/(1<<24)
+	for i := range dst.Rows {
+		for j := range dst.Cols {
+			v := 0.0
+			if backend.DropoutKeep(key, uint32(i*dst.Cols+j), p) {
+				v = sd[at(src, i, j)] / keep
+			}
+			dd[at(dst, i, j)] = v
+		}
+	}
+}
+
 // ColSum sums each column.
 func (Reference) ColSum(dst backend.Vec, m backend.Mat, alpha, beta float32) {
 	backend.CheckColSum(dst, m)
@@ -245,6 +262,7 @@ func (Reference) LossGrad(logits, labels backend.Mat, table backend.LossTable, w
 				}
 			}
 			y := label(i, task.LabelCol)
+			eps := float64(task.Smoothing)
 			d := make([]float64, task.Classes)
 			var loss float64
 			switch task.Kind {
@@ -257,12 +275,17 @@ func (Reference) LossGrad(logits, labels backend.Mat, table backend.LossTable, w
 				for _, v := range z {
 					s += math.Exp(v)
 				}
+				// The target distribution q, smoothed towards uniform.
 				for j := range z {
-					d[j] = math.Exp(z[j]) / s
+					q := eps / float64(task.Classes)
+					if j == c {
+						q += 1 - eps
+					}
+					d[j] = math.Exp(z[j])/s - q
+					loss -= q * math.Log(math.Exp(z[j])/s)
 				}
-				d[c]--
-				loss = -math.Log(math.Exp(z[c]) / s)
 			case backend.Sigmoid:
+				y = y*(1-eps) + eps/2
 				p := 1 / (1 + math.Exp(-z[0]))
 				pw := float64(task.PosWeight)
 				loss = -pw*y*math.Log(p) - (1-y)*math.Log(1-p)

@@ -49,3 +49,32 @@ func BenchmarkLossGrad(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDropout masks the reference workload's hidden layer (1,024 rows
+// of 256) in place, next to BiasAct with ReLU on the same matrix, the
+// element-wise operation it follows.
+func BenchmarkDropout(b *testing.B) {
+	be, err := cpu.New(backend.Options{BLAS: "gonum", Threads: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer be.Close()
+	const rows, cols = 1024, 256
+	x := make([]float32, rows*cols)
+	for i := range x {
+		x[i] = float32(i%7) - 3
+	}
+	buf, _ := be.Upload(x)
+	bias, _ := be.Alloc(backend.Float32, cols)
+	m := backend.Dense(buf, 0, rows, cols)
+	b.Run("Dropout", func(b *testing.B) {
+		for b.Loop() {
+			be.Dropout(m, m, 0x243f6a8885a308d3, 0.1)
+		}
+	})
+	b.Run("BiasAct", func(b *testing.B) {
+		for b.Loop() {
+			be.BiasAct(m, backend.Whole(bias), backend.ReLU)
+		}
+	})
+}

@@ -115,14 +115,18 @@ func rowLoss(t *backend.LossTask, z, y, g []float32, scale float64, tmp []float6
 			}
 		}
 		zc := zs[c] - zmax
-		var sum float64
+		var sum, spread float64 // spread is Σ_j (z_j − zmax)
 		for j, v := range zs {
 			e := expNeg(v - zmax)
 			zs[j] = e
 			sum += e
+			spread += v - zmax
+		}
+		gs := g[t.Col : t.Col+k]
+		if t.Smoothing > 0 {
+			return m * smoothSoftmax(zs, zc, spread, sum, c, float64(t.Smoothing), s, gs, g, dev), m
 		}
 		inv := s / sum
-		gs := g[t.Col : t.Col+k]
 		for j, e := range zs {
 			gs[j] = float32(e * inv)
 		}
@@ -134,6 +138,9 @@ func rowLoss(t *backend.LossTask, z, y, g []float32, scale float64, tmp []float6
 	case backend.Sigmoid:
 		x := zs[0]
 		pw := float64(t.PosWeight)
+		if eps := float64(t.Smoothing); eps > 0 {
+			label = label*(1-eps) + eps/2
+		}
 		loss = pw*label*softplus(-x) + (1-label)*softplus(x)
 		d = (pw*label+1-label)*sigmoid(x) - pw*label
 	case backend.Squared:
@@ -146,6 +153,27 @@ func rowLoss(t *backend.LossTask, z, y, g []float32, scale float64, tmp []float6
 		g[dev] = g[t.Col]
 	}
 	return m * loss, m
+}
+
+// smoothSoftmax finishes a softmax row of class c whose target is smoothed
+// by eps: es holds e^(z_j − zmax), sum their sum, zc = z_c − zmax and
+// spread = Σ_j (z_j − zmax). It writes s·(p_j − q_j) into gs (and into the
+// group's deviation columns of g at dev, when dev ≥ 0) and returns
+// ℓ = log sum − Σ_j q_j·(z_j − zmax), q_j = (1−eps)·[j = c] + eps/C.
+func smoothSoftmax(es []float64, zc, spread, sum float64, c int, eps, s float64, gs, g []float32, dev int) float64 {
+	k := len(es)
+	uniform := eps / float64(k)
+	for j, e := range es {
+		q := uniform
+		if j == c {
+			q += 1 - eps
+		}
+		gs[j] = float32((e/sum - q) * s)
+	}
+	if dev >= 0 {
+		copy(g[dev:dev+k], gs)
+	}
+	return math.Log(sum) - (1-eps)*zc - uniform*spread
 }
 
 // softplus is log(1 + eˣ) without overflow.

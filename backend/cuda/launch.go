@@ -51,6 +51,14 @@ func (l *launch) int(v int) *launch {
 	return l
 }
 
+// bits appends an int argument holding the bit pattern v, which is no
+// index: validate leaves it alone.
+func (l *launch) bits(v uint32) *launch {
+	l.args.Int(int32(v))
+	l.kinds = append(l.kinds, kernels.Int)
+	return l
+}
+
 // flag appends an int argument that is 1 when v is true.
 func (l *launch) flag(v bool) *launch {
 	if v {

@@ -145,6 +145,7 @@ func plans() map[string][]*launch {
 		"BiasAct":    {biasActLaunch(m, f.vec(17), backend.Tanh, mb)},
 		"BiasAct/no": {biasActLaunch(m, backend.Vec{}, backend.ReLU, mb)},
 		"ActGrad":    {actGradLaunch(m, out, backend.ReLU, mb)},
+		"Dropout":    {dropoutLaunch(out, m, 0xfedcba9876543210, 0.25, mb)},
 		"ColSum":     colSumLaunches(f.vec(17), m, 1, 0.5, partial, mb),
 		"SumSquares": sumSquaresLaunches(f.vec(1), x, partial),
 		"LossGrad":   lossLaunches(logits, labels, table, f.vec(2), grad, f.vec(4), mb),
@@ -222,6 +223,16 @@ func TestLaunchArguments(t *testing.T) {
 	s := sgdLaunch(backend.SGD{LR: 1}, x, y, backend.Vec{}, backend.Clip{}, 10).args.Slots()
 	if s[4] != 0 || s[11] != 0 || s[13] != 0 {
 		t.Errorf("sgd_step without momentum or clip: slots %v", s)
+	}
+	// A dropout key is two words of bits, passed whole: they are no
+	// indices, so a word near the top of the int32 range is no error.
+	d := dropoutLaunch(f.mat(3, 4), f.mat(3, 4), 0x7fffffff_7ffffff0, 0.25, 10)
+	if err := d.validate(); err != nil {
+		t.Errorf("dropout with a large key: %v", err)
+	}
+	if s := d.args.Slots(); s[2] != 0x7ffffff0 || s[3] != 0x7fffffff || s[4] != uint64(backend.DropoutThreshold(0.25)) ||
+		s[5] != uint64(math.Float32bits(backend.DropoutScale(0.25))) {
+		t.Errorf("dropout slots %#x", s)
 	}
 	// The Adam step carries the bias corrections of its step.
 	a := adamLaunch(backend.Adam{LR: 1, Beta1: 0.5, Beta2: 0.75, Step: 2}, x, y, x, y, backend.Clip{}, 10).args.Slots()

@@ -76,6 +76,14 @@ func actGradLaunch(grad, out backend.Mat, act backend.Activation, maxBlocks int)
 		buf(devBuffer(out.Buf, "ActGrad out"), out.Off).int(stride(out))
 }
 
+func dropoutLaunch(dst, src backend.Mat, key uint64, p float32, maxBlocks int) *launch {
+	grid, block := planar(dst.Rows, dst.Cols, maxBlocks)
+	return newLaunch("dropout", grid, block).int(dst.Rows).int(dst.Cols).
+		bits(uint32(key)).bits(uint32(key>>32)).int(int(backend.DropoutThreshold(p))).float(backend.DropoutScale(p)).
+		buf(devBuffer(dst.Buf, "Dropout dst"), dst.Off).int(stride(dst)).
+		buf(devBuffer(src.Buf, "Dropout src"), src.Off).int(stride(src))
+}
+
 // colSumBlocks is the number of blocks of kernels.ColSumRows rows that
 // col_sum_blocks sums separately for a matrix of rows rows; the partial
 // sums take colSumBlocks·cols elements.
@@ -200,6 +208,14 @@ func (b *Backend) ActGrad(grad, out backend.Mat, act backend.Activation) {
 		return
 	}
 	b.launch(actGradLaunch(grad, out, act, b.maxBlocks))
+}
+
+// Dropout sets dst = src ⊙ mask/q with the mask of key.
+func (b *Backend) Dropout(dst, src backend.Mat, key uint64, p float32) {
+	backend.CheckDropout(dst, src, p)
+	if dst.Rows > 0 && dst.Cols > 0 {
+		b.launch(dropoutLaunch(dst, src, key, p, b.maxBlocks))
+	}
 }
 
 // ColSum sets dst = alpha·(column sums of m) + beta·dst.

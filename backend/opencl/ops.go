@@ -148,6 +148,18 @@ func (b *Backend) ActGrad(grad, out backend.Mat, act backend.Activation) {
 	b.launch("act_grad", b.rowGrid(grad.Rows, grad.Cols), grad.Rows, grad.Cols, int(act), gm, gstride, om, ostride)
 }
 
+// Dropout sets dst = src ⊙ mask/q with the mask of key, in one launch.
+func (b *Backend) Dropout(dst, src backend.Mat, key uint64, p float32) {
+	backend.CheckDropout(dst, src, p)
+	if dst.Rows == 0 || dst.Cols == 0 {
+		return
+	}
+	dm, dstride := b.matMem(dst, "Dropout dst")
+	sm, sstride := b.matMem(src, "Dropout src")
+	b.launch("dropout", b.rowGrid(dst.Rows, dst.Cols), dst.Rows, dst.Cols, int(int32(uint32(key))), int(int32(uint32(key>>32))),
+		int(backend.DropoutThreshold(p)), backend.DropoutScale(p), dm, dstride, sm, sstride)
+}
+
 // ColSum sets dst = alpha·(column sums of m) + beta·dst: sums over blocks
 // of rows into scratch memory, then the blocks' sums in order.
 func (b *Backend) ColSum(dst backend.Vec, m backend.Mat, alpha, beta float32) {

@@ -122,6 +122,11 @@ func (p *Backend) ActGrad(grad, out backend.Mat, act backend.Activation) {
 	p.time("ActGrad", 0, func() { p.Backend.ActGrad(grad, out, act) })
 }
 
+// Dropout is timed.
+func (p *Backend) Dropout(dst, src backend.Mat, key uint64, rate float32) {
+	p.time("Dropout", 0, func() { p.Backend.Dropout(dst, src, key, rate) })
+}
+
 // ColSum is timed.
 func (p *Backend) ColSum(dst backend.Vec, m backend.Mat, alpha, beta float32) {
 	p.time("ColSum", 0, func() { p.Backend.ColSum(dst, m, alpha, beta) })

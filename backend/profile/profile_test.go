@@ -22,7 +22,7 @@ func TestTransparent(t *testing.T) {
 	for _, o := range p.Ops() {
 		ops[o.Name] = o
 	}
-	for _, name := range []string{"Gemm", "GemmStrided", "LossGrad", "AdamStep", "SGDStep", "ColSum"} {
+	for _, name := range []string{"Gemm", "GemmStrided", "LossGrad", "AdamStep", "SGDStep", "ColSum", "Dropout"} {
 		if ops[name].Calls == 0 {
 			t.Errorf("%s was not counted", name)
 		}

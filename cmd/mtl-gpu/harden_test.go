@@ -388,6 +388,7 @@ func TestDidYouMean(t *testing.T) {
 		{[]string{"train", "--blas", "mkl"}, "--blas"},
 		{seedArgs(t, "m.mtl", "--task", "yy:multiclass"), `did you mean "y"?`},
 		{[]string{"train", "--weighting", "uncertainity"}, "did you mean uncertainty?"},
+		{[]string{"train", "--numeric", "pel"}, "did you mean ple?"},
 	} {
 		r := mtlgpu(t, dir, c.args...)
 		failsWith(t, strings.Join(c.args, " "), r, 2, c.want)

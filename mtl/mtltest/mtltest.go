@@ -43,29 +43,36 @@ type Problem struct {
 	// so that clipping scales some of its steps (a quarter to a half on
 	// the CPU backend) and leaves the others.
 	ClipNorm float64
+	// Dropout and LabelSmoothing are the training options of the same
+	// names (mtl.Config), 0 for none.
+	Dropout, LabelSmoothing float64
 }
 
 // Problems cover every task type, a positive-class weight, task weights, a
 // family of tasks, missing labels, one and two shared layers, each
-// activation, the mixture-of-experts bodies, embedding tables and a model
-// of several members.
+// activation, the mixture-of-experts bodies, embedding tables, a model
+// of several members, and dropout with label smoothing (whose masks every
+// backend must draw alike).
 func Problems() []Problem {
 	emb := []mtl.Embedding{{Name: "user", Rows: 23, Dim: 3}, {Name: "item", Rows: 9, Dim: 2}}
 	return []Problem{
 		{"multiclass", mtl.Spec{Inputs: 12, Hidden: []int{16}, Activation: backend.ReLU, Tasks: []mtl.Task{
-			{Name: "a", Type: mtl.Multiclass, Classes: 4}, {Name: "b", Type: mtl.Multiclass, Classes: 3, Weight: 0.5}}}, 0.7},
+			{Name: "a", Type: mtl.Multiclass, Classes: 4}, {Name: "b", Type: mtl.Multiclass, Classes: 3, Weight: 0.5}}}, 0.7, 0, 0},
 		{"binary", mtl.Spec{Inputs: 12, Hidden: []int{16, 8}, Activation: backend.Tanh, Tasks: []mtl.Task{
-			{Name: "a", Type: mtl.Binary, PosWeight: 3}, {Name: "b", Type: mtl.Binary}, {Name: "c", Type: mtl.Binary}}}, 0.47},
+			{Name: "a", Type: mtl.Binary, PosWeight: 3}, {Name: "b", Type: mtl.Binary}, {Name: "c", Type: mtl.Binary}}}, 0.47, 0, 0},
 		{"regression", mtl.Spec{Inputs: 12, Hidden: []int{8}, Activation: backend.Identity, Tasks: []mtl.Task{
-			{Name: "a", Type: mtl.Regression}, {Name: "b", Type: mtl.Regression, Weight: 2}}}, 2.4},
+			{Name: "a", Type: mtl.Regression}, {Name: "b", Type: mtl.Regression, Weight: 2}}}, 2.4, 0, 0},
 		{"family", mtl.Spec{Inputs: 12, Hidden: []int{16}, Activation: backend.ReLU, Tasks: []mtl.Task{
-			{Name: "score", Type: mtl.Regression, Groups: 7}, {Name: "pass", Type: mtl.Binary, Groups: 7}}}, 2.0},
+			{Name: "score", Type: mtl.Regression, Groups: 7}, {Name: "pass", Type: mtl.Binary, Groups: 7}}}, 2.0, 0, 0},
 		{"mmoe", mtl.Spec{Inputs: 12, Arch: mtl.MMoE, Experts: 3, Hidden: []int{8}, Activation: backend.ReLU, Tasks: []mtl.Task{
-			{Name: "a", Type: mtl.Binary}, {Name: "b", Type: mtl.Regression}}}, 1.5},
+			{Name: "a", Type: mtl.Binary}, {Name: "b", Type: mtl.Regression}}}, 1.5, 0, 0},
 		{"ple/embeddings", mtl.Spec{Inputs: 12, Embeddings: emb, Arch: mtl.PLE, Experts: 1, TaskExperts: 1, Levels: 2, Hidden: []int{6},
-			Activation: backend.Tanh, Tasks: []mtl.Task{{Name: "a", Type: mtl.Multiclass, Classes: 3}, {Name: "b", Type: mtl.Binary}}}, 0.3},
+			Activation: backend.Tanh, Tasks: []mtl.Task{{Name: "a", Type: mtl.Multiclass, Classes: 3}, {Name: "b", Type: mtl.Binary}}}, 0.3, 0, 0},
 		{"members/embeddings", mtl.Spec{Inputs: 12, Embeddings: emb, Hidden: []int{8}, Activation: backend.ReLU, Members: 2, Tasks: []mtl.Task{
-			{Name: "a", Type: mtl.Multiclass, Classes: 3}, {Name: "b", Type: mtl.Regression, Groups: 7}}}, 1.5},
+			{Name: "a", Type: mtl.Multiclass, Classes: 3}, {Name: "b", Type: mtl.Regression, Groups: 7}}}, 1.5, 0, 0},
+		{"dropout/smoothing", mtl.Spec{Inputs: 12, Arch: mtl.PLE, Experts: 1, TaskExperts: 1, Levels: 2, Hidden: []int{8}, Activation: backend.Tanh,
+			Members: 2, Tasks: []mtl.Task{{Name: "a", Type: mtl.Multiclass, Classes: 3}, {Name: "b", Type: mtl.Binary, PosWeight: 2},
+				{Name: "c", Type: mtl.Regression}}}, 0.62, 0.2, 0.1},
 	}
 }
 
@@ -209,6 +216,7 @@ func FollowsCPU(t *testing.T, b backend.Backend) {
 			t.Run(p.Name+"/"+r.name, func(t *testing.T) {
 				cfg := mtl.DefaultConfig()
 				cfg.Epochs, cfg.Batch, cfg.Patience = 5, 64, 0
+				cfg.Dropout, cfg.LabelSmoothing = p.Dropout, p.LabelSmoothing
 				r.config(&cfg, p)
 				got, ck := run(t, b, p.Spec, cfg, train, val)
 				want, _ := run(t, ref, p.Spec, cfg, train, val)

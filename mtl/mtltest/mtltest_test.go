@@ -62,6 +62,26 @@ func (s stretchShortGradients) SGDStep(hp backend.SGD, param, grad, vel backend.
 	s.Backend.SGDStep(hp, param, grad, vel, clip)
 }
 
+// otherDropoutMasks is the CPU backend drawing the dropout masks of other
+// keys: the same rate and scale, other units.
+type otherDropoutMasks struct{ backend.Backend }
+
+func (o otherDropoutMasks) Dropout(dst, src backend.Mat, key uint64, p float32) {
+	o.Backend.Dropout(dst, src, key^1, p)
+}
+
+// unsmoothedLabels is the CPU backend with a loss that ignores the label
+// smoothing of its table.
+type unsmoothedLabels struct{ backend.Backend }
+
+func (u unsmoothedLabels) LossGrad(logits, labels backend.Mat, table backend.LossTable, weights backend.Vec, grad backend.Mat, sums backend.Vec) {
+	table.Tasks = slices.Clone(table.Tasks)
+	for t := range table.Tasks {
+		table.Tasks[t].Smoothing = 0
+	}
+	u.Backend.LossGrad(logits, labels, table, weights, grad, sums)
+}
+
 // brokenBackends are faulty backends FollowsCPU must reject, with the runs
 // that must fail for each (the adamw run hardly notices either fault).
 var brokenBackends = map[string]struct {
@@ -71,6 +91,8 @@ var brokenBackends = map[string]struct {
 	"half-bias-gradients":     {func(b backend.Backend) backend.Backend { return halfBiasGradients{b} }, []string{"sgd", "sgd-clipped"}},
 	"double-gradient-norm":    {func(b backend.Backend) backend.Backend { return doubleGradientNorm{b} }, []string{"sgd-clipped"}},
 	"stretch-short-gradients": {func(b backend.Backend) backend.Backend { return stretchShortGradients{b} }, []string{"sgd-clipped"}},
+	"other-dropout-masks":     {func(b backend.Backend) backend.Backend { return otherDropoutMasks{b} }, []string{"adamw", "sgd"}},
+	"unsmoothed-labels":       {func(b backend.Backend) backend.Backend { return unsmoothedLabels{b} }, []string{"adamw", "sgd"}},
 }
 
 // brokenEnv names the faulty backend a child test process checks.

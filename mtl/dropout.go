@@ -1,0 +1,97 @@
+package mtl
+
+import (
+	"github.com/mtl-gpu/mtl-gpu/backend"
+)
+
+// Dropout in training (Config.Dropout). Every hidden layer l of the body
+// (a shared layer, or one layer of all of a level's experts at once) keeps
+// its activation H_l = φ(P_l) and passes on
+//
+//	D_l = H_l ⊙ M_l / q
+//
+// where the mask M_l keeps each unit with probability q ≈ 1 − p (see
+// backend.Dropout). The next layer, the gates' mixtures and the heads read
+// D_l, so in the backward pass the gradient with respect to D_l becomes
+// that with respect to H_l by the same mask and scale, before φ':
+//
+//	dH_l = dD_l ⊙ M_l / q,   dP_l = dH_l ⊙ φ'(P_l)
+//
+// ActGrad reads φ' through the layer's output. For ReLU and the identity
+// the dropped output D_l gives the same φ' at every kept unit (a ReLU
+// unit is positive in D_l exactly when it is kept and positive in H_l),
+// and a dropped unit's gradient is zero anyway; for tanh, 1 − D² is not
+// 1 − H², so the trainer keeps H_l in a buffer of its own (net.pre) and
+// writes D_l beside it. Otherwise D_l replaces H_l in place.
+//
+// The mask of a layer is a pure function of a key, derived from the run's
+// seed, the step (State.Step, which a checkpoint keeps), the member and
+// the layer, so that the forward pass, every backward pass of the step
+// (the per-task passes of the gradient methods included) and a resumed
+// run draw the same masks, on every backend and thread count; each member
+// of a model has masks of its own. Prediction and the validation loss run
+// without dropout.
+
+// dropout is the dropout of one forward and backward pass: the rate and
+// what the keys of its masks derive from. The zero value is no dropout.
+type dropout struct {
+	rate float32
+	seed uint64
+	step int
+}
+
+// on reports whether the pass drops units.
+func (d dropout) on() bool { return d.rate > 0 }
+
+// dropoutDomain sets the keys of dropout masks apart from other uses of
+// the run's seed.
+const dropoutDomain = 0x6d746c2d64726f70 // "mtl-drop"
+
+// key returns the key of the mask of member m's hidden layer site at the
+// pass's step: splitmix64 applied in turn to the seed, the step, the
+// member and the site.
+func (d dropout) key(member, site int) uint64 {
+	k := splitmix64(d.seed ^ dropoutDomain)
+	k = splitmix64(k ^ uint64(d.step))
+	k = splitmix64(k ^ uint64(member))
+	return splitmix64(k ^ uint64(site))
+}
+
+// splitmix64 is the output function of Steele, Lea and Flood's SplitMix64
+// generator, a bijection that mixes every bit of x into every bit of the
+// result.
+func splitmix64(x uint64) uint64 {
+	z := x + 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// apply replaces member m's output h of hidden layer site by its dropped
+// form, read from phi (h itself, or the layer's separate φ output).
+func (d dropout) apply(b backend.Backend, h, phi backend.Mat, member, site int) {
+	if d.on() {
+		b.Dropout(h, phi, d.key(member, site), d.rate)
+	}
+}
+
+// backward turns member m's gradient with respect to the dropped output
+// of hidden layer site into the gradient with respect to the layer's φ
+// output, in place.
+func (d dropout) backward(b backend.Backend, grad backend.Mat, member, site int) {
+	if d.on() {
+		b.Dropout(grad, grad, d.key(member, site), d.rate)
+	}
+}
+
+// keepsPhi reports whether a trainer with dropout at rate p keeps the
+// hidden layers' φ outputs apart from their dropped outputs: for tanh,
+// whose φ' cannot be read through a dropped output.
+func keepsPhi(p float64, act backend.Activation) bool {
+	return p > 0 && act == backend.Tanh
+}
+
+// dropout returns the dropout of the trainer's current step.
+func (t *Trainer) dropout() dropout {
+	return dropout{rate: float32(t.cfg.Dropout), seed: t.cfg.Seed, step: t.state.Step}
+}
