@@ -29,12 +29,15 @@ type Comparison struct {
 
 // CompareOptions define a comparison: the run's options (data, tasks,
 // architecture, training configuration; the weighting is set per method),
-// an optional held-out file, the weighting methods, the number of seeds and,
-// without a test file, the share of each group's rows that trains.
+// an optional held-out file, the weighting methods, the architectures, the
+// number of seeds and, without a test file, the share of each group's rows
+// that trains. With several architectures every method is trained on each,
+// and the rows of the comparison are named ARCH/METHOD.
 type CompareOptions struct {
 	Options
 	Test          string
 	Methods       []mtl.Method
+	Archs         []mtl.Arch
 	Seeds         int
 	TrainFraction float64
 }
@@ -92,8 +95,10 @@ func (cp *Comparer) Close() {
 // method and seed.
 func (cp *Comparer) Run(ctx context.Context, b backend.Backend, done func(method string, seed int)) (*Comparison, error) {
 	res := &Comparison{seeds: cp.o.Seeds, methods: []string{SingleTask}, values: map[string][][]float64{}}
-	for _, m := range cp.o.Methods {
-		res.methods = append(res.methods, string(m))
+	for _, a := range cp.o.archs() {
+		for _, m := range cp.o.Methods {
+			res.methods = append(res.methods, cp.o.label(a, m))
+		}
 	}
 	for seed := range cp.o.Seeds {
 		train, test, schema, err := cp.encode(ctx, uint64(seed))
@@ -201,7 +206,8 @@ func (o *CompareOptions) validateCompare() error {
 // addSeed trains and scores every method, and the single-task models, on
 // one seed's encoded rows.
 func (c *Comparison) addSeed(ctx context.Context, b backend.Backend, o CompareOptions, schema *data.Schema, encTrain, encTest *data.Encoded, seed int, done func(string, int)) error {
-	spec := mtl.Spec{Inputs: encTrain.D, Embeddings: specEmbeddings(schema), Hidden: o.Hidden, Activation: o.Activation, Tasks: specTasks(schema)}
+	base := mtl.Spec{Inputs: encTrain.D, Embeddings: specEmbeddings(schema), Hidden: o.Hidden, Activation: o.Activation, Tasks: specTasks(schema)}
+	spec := base
 	if err := posWeights(spec.Tasks, o.PosWeight, encTrain.Labels); err != nil {
 		return err
 	}
@@ -225,24 +231,32 @@ func (c *Comparison) addSeed(ctx context.Context, b backend.Backend, o CompareOp
 		return err
 	}
 	cfg.Seed = uint64(seed)
-	for _, m := range o.Methods {
-		cm := cfg
-		cm.Weighting.Method = m
-		model, err := fitHeldOut(ctx, b, spec, cm, trainSet, valFrac)
-		if err != nil {
-			return fmt.Errorf("%s, seed %d: %w", m, seed, err)
-		}
-		preds, err := model.Predict(b, testSet)
-		if err != nil {
-			return err
-		}
-		for t, task := range spec.Tasks {
-			c.values[string(m)][t] = append(c.values[string(m)][t], compareMetric(task, schema.Targets[t].Offset, testSet.Labels[t], preds[t]))
-		}
-		if done != nil {
-			done(string(m), seed)
+	for _, a := range o.archs() {
+		spec = base
+		oa := o.Options
+		oa.Arch = a
+		oa.applyArch(&spec)
+		for _, m := range o.Methods {
+			cm := cfg
+			cm.Weighting.Method = m
+			label := o.label(a, m)
+			model, err := fitHeldOut(ctx, b, spec, cm, trainSet, valFrac)
+			if err != nil {
+				return fmt.Errorf("%s, seed %d: %w", label, seed, err)
+			}
+			preds, err := model.Predict(b, testSet)
+			if err != nil {
+				return err
+			}
+			for t, task := range spec.Tasks {
+				c.values[label][t] = append(c.values[label][t], compareMetric(task, schema.Targets[t].Offset, testSet.Labels[t], preds[t]))
+			}
+			if done != nil {
+				done(label, seed)
+			}
 		}
 	}
+	spec = base
 	for t, task := range spec.Tasks {
 		preds, err := singleTaskPredictions(ctx, b, spec, t, cfg, trainSet, testSet, valFrac)
 		if err != nil {
@@ -498,4 +512,43 @@ func (c *Comparison) JSON() any {
 		"delta_m":       delta,
 		"mean_rank":     c.meanRanks(),
 	}
+}
+
+// archs are the architectures a comparison trains: Archs, or the one of
+// the options.
+func (o *CompareOptions) archs() []mtl.Arch {
+	if len(o.Archs) > 0 {
+		return o.Archs
+	}
+	a := o.Arch
+	if a == "" {
+		a = mtl.SharedBottom
+	}
+	return []mtl.Arch{a}
+}
+
+// label names a row of the comparison: the method, prefixed by the
+// architecture when several are compared.
+func (o *CompareOptions) label(a mtl.Arch, m mtl.Method) string {
+	if len(o.Archs) > 1 {
+		return string(a) + "/" + string(m)
+	}
+	return string(m)
+}
+
+// ParseArchs reads a comma-separated list of architectures (see
+// ParseArch), each once.
+func ParseArchs(list string) ([]mtl.Arch, error) {
+	var out []mtl.Arch
+	for _, s := range strings.Split(list, ",") {
+		a, err := ParseArch(s)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(out, a) {
+			return nil, optionErrorf("arch", list, "names %s twice", a)
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }

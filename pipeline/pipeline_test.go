@@ -328,6 +328,46 @@ func TestCompare(t *testing.T) {
 	}
 }
 
+// TestCompareArchs: every method is trained on every architecture, the
+// rows are named ARCH/METHOD, and the bodies differ (a mixture of experts
+// is not a shared bottom under another name).
+func TestCompareArchs(t *testing.T) {
+	dir := t.TempDir()
+	archs, err := ParseArchs("shared,MMoE,ple")
+	if err != nil || !slices.Equal(archs, []mtl.Arch{mtl.SharedBottom, mtl.MMoE, mtl.PLE}) {
+		t.Fatalf("archs %v, %v", archs, err)
+	}
+	if _, err := ParseArchs("shared,mmoe,shared"); err == nil {
+		t.Error("an architecture named twice accepted")
+	}
+	o := CompareOptions{Options: options(writeCSV(t, dir, 300, 5), ""), Methods: []mtl.Method{mtl.Equal, mtl.PCGrad}, Archs: archs, Seeds: 1, TrainFraction: 0.7}
+	o.Train.Epochs, o.Experts = 3, 2
+	o.Arch = mtl.PLE
+	cp, err := PrepareCompare(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := cp.Run(context.Background(), cpuBackend(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{SingleTask, "shared/equal", "shared/pcgrad", "mmoe/equal", "mmoe/pcgrad", "ple/equal", "ple/pcgrad"}
+	if !slices.Equal(res.methods, want) {
+		t.Fatalf("rows %v, want %v", res.methods, want)
+	}
+	for _, m := range want[1:] {
+		if len(res.values[m][0]) != 1 {
+			t.Errorf("%s: values %v", m, res.values[m])
+		}
+	}
+	if res.values["shared/equal"][0][0] == res.values["mmoe/equal"][0][0] && res.values["mmoe/equal"][0][0] == res.values["ple/equal"][0][0] {
+		t.Errorf("the three bodies score alike: %v", res.values)
+	}
+	if !strings.Contains(res.Table(), "mmoe/pcgrad") {
+		t.Errorf("table:\n%s", res.Table())
+	}
+}
+
 func TestPosWeights(t *testing.T) {
 	nan := float32(math.NaN())
 	tasks := []mtl.Task{{Name: "a", Type: mtl.Binary}, {Name: "b", Type: mtl.Regression}}

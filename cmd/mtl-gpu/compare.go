@@ -29,10 +29,14 @@ multi-task learning helps) and the mean rank of each method over tasks.
 
 A target split by --group-column is one task (a family); its single-task
 baseline is one model per group. Without --test, each seed holds out a fresh
-random part of every group (or of the rows): --train-fraction of them train.`,
+random part of every group (or of the rows): --train-fraction of them train.
+With --arch shared,mmoe,ple every weighting is trained on each body, and the
+rows are named ARCH/METHOD.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.weighting = "equal"
+			archs := f.arch
+			f.arch = "shared"
 			if err := f.parse(cmd); err != nil {
 				return err
 			}
@@ -40,6 +44,12 @@ random part of every group (or of the rows): --train-fraction of them train.`,
 			if co.Methods, err = pipeline.ParseMethods(methods); err != nil {
 				return err
 			}
+			if co.Archs, err = pipeline.ParseArchs(archs); err != nil {
+				return err
+			}
+			// The expert options are checked against a mixture of experts
+			// when one is compared.
+			f.opts.Arch = co.Archs[len(co.Archs)-1]
 			co.Options = f.opts
 			return a.compare(cmd, co, asJSON)
 		},
@@ -53,6 +63,7 @@ random part of every group (or of the rows): --train-fraction of them train.`,
 	fl.BoolVar(&asJSON, "json", false, "print one JSON object")
 	fl.Float64Var(&co.TrainFraction, "train-fraction", 0.75, "without --test: the share of each group's rows used for training")
 	f.register(fl)
+	fl.Lookup("arch").Usage = "comma-separated model bodies to compare, each with every --weighting: shared, mmoe, ple"
 	return cmd
 }
 
