@@ -90,8 +90,8 @@
 //     z_i = clip((x − e_i) / (e_{i+1} − e_i), 0, 1),  i = 0 … K−1,
 //
 //     named COLUMN[ple0] … in EncodedNames. The edges are the quantiles
-//     of the column at levels 0, 1/B, …, 1 (B = NumericEncoding.Bins,
-//     DefaultPLEBins), each once; when values shared by many rows (a
+//     of the column at levels 0, 1/B, …, 1 (B = NumericEncoding.Bins, or
+//     AutoPLEBins of the column's training values), each once; when values shared by many rows (a
 //     column that is 0 on most rows) leave fewer than B bins, the
 //     quantiles of the column's distinct values at levels 0, 1/k, …, 1
 //     top them up, for the largest k that keeps at most B bins. A column

@@ -37,12 +37,10 @@ var NumericMethods = []NumericMethod{Standard, Robust, Quantile, PLE}
 
 // Sizes of the numeric encodings.
 const (
-	// DefaultPLEBins is the most bins of a PLE column when the encoding
-	// does not say. On the shared data sets (benchmark/cmd/defaults, 5
-	// seeds) more bins help the largest, adult (income AUC 0.880, 0.882,
-	// 0.884, 0.887 for 8, 16, 32, 64 bins), and fewer the smallest
-	// (diabetes, breast_cancer, wine); 32 is the middle ground.
-	DefaultPLEBins = 32
+	// MinPLEBins and MaxAutoPLEBins bound the bins of a PLE column when
+	// the encoding does not give them (see AutoPLEBins).
+	MinPLEBins     = 4
+	MaxAutoPLEBins = 64
 	// MaxPLEBins is the most bins a PLE column may ask for.
 	MaxPLEBins = 1024
 	// QuantileLevels is the number of evenly spaced levels, 0 to 1, at
@@ -70,7 +68,8 @@ type NumericEncoding struct {
 	// Method is the encoding; empty means DefaultNumeric.
 	Method NumericMethod
 	// Bins is, for PLE, the most bins (inputs) per column, between 1 and
-	// MaxPLEBins; 0 means DefaultPLEBins. Other methods take none.
+	// MaxPLEBins; 0 means AutoPLEBins of the column's training values.
+	// Other methods take none.
 	Bins int
 }
 
@@ -97,19 +96,32 @@ func ParseNumericEncoding(s string) (NumericEncoding, error) {
 // String writes the encoding as ParseNumericEncoding reads it.
 func (e NumericEncoding) String() string {
 	e = e.resolved()
-	if e.Method == PLE {
+	if e.Method == PLE && e.Bins > 0 {
 		return fmt.Sprintf("ple:%d", e.Bins)
 	}
 	return string(e.Method)
+}
+
+// AutoPLEBins is the number of bins of a PLE column of n training values
+// when the encoding does not give it: 2^round(log₂(√n / 2)), within
+// [MinPLEBins, MaxAutoPLEBins]. A bin needs rows to place its slope: on
+// the shared data sets (benchmark/cmd/defaults, 5 seeds) more bins help
+// the largest table, adult (income AUC 0.880, 0.882, 0.884, 0.887 for 8,
+// 16, 32 and 64 bins), and fewer the smallest (diabetes progression R²
+// 0.489 with 8 bins, 0.451 with 32). So 133 rows get 8 bins, 800 get 16,
+// 30,000 get 64.
+func AutoPLEBins(n int) int {
+	if n < 1 {
+		return MinPLEBins
+	}
+	b := 1 << int(max(math.Round(math.Log2(math.Sqrt(float64(n))/2)), 0))
+	return min(max(b, MinPLEBins), MaxAutoPLEBins)
 }
 
 // resolved fills in the defaults.
 func (e NumericEncoding) resolved() NumericEncoding {
 	if e.Method == "" {
 		e = DefaultNumeric
-	}
-	if e.Method == PLE && e.Bins == 0 {
-		e.Bins = DefaultPLEBins
 	}
 	return e
 }
@@ -120,7 +132,7 @@ func (e NumericEncoding) check() error {
 	switch {
 	case !slices.Contains(NumericMethods, r.Method):
 		return fmt.Errorf("unknown numeric encoding %q (want standard, robust, quantile or ple)", e.Method)
-	case r.Method == PLE && (r.Bins < 1 || r.Bins > MaxPLEBins):
+	case r.Method == PLE && (r.Bins < 0 || r.Bins > MaxPLEBins):
 		return fmt.Errorf("numeric encoding ple with %d bins (want 1 to %d)", e.Bins, MaxPLEBins)
 	case r.Method != PLE && r.Bins != 0:
 		return fmt.Errorf("numeric encoding %s takes no bins (%d given)", r.Method, e.Bins)
@@ -203,7 +215,11 @@ func (st *featureStats) fitEncoding(f Feature, enc NumericEncoding, file string,
 	case Quantile:
 		f.Edges, f.Scores = normalScores(sorted)
 	case PLE:
-		f.Edges = pleEdges(sorted, enc.Bins)
+		bins := enc.Bins
+		if bins == 0 {
+			bins = AutoPLEBins(st.numbers)
+		}
+		f.Edges = pleEdges(sorted, bins)
 	}
 	for i, e := range f.Edges {
 		if math.IsInf(e, 0) || (i > 0 && math.IsInf(e-f.Edges[i-1], 0)) {

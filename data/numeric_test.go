@@ -35,8 +35,13 @@ func TestParseNumericEncoding(t *testing.T) {
 	if s := (NumericEncoding{}).String(); s != string(DefaultNumeric.Method) && s != DefaultNumeric.String() {
 		t.Errorf("the zero encoding is %q, want the default %q", s, DefaultNumeric)
 	}
-	if s := (NumericEncoding{Method: PLE}).String(); s != fmt.Sprintf("ple:%d", DefaultPLEBins) {
+	if s := (NumericEncoding{Method: PLE}).String(); s != "ple" {
 		t.Errorf("ple without bins is %q", s)
+	}
+	for n, want := range map[int]int{0: 4, 20: 4, 133: 8, 331: 8, 800: 16, 1347: 16, 29_305: 64, 1_000_000: 64} {
+		if got := AutoPLEBins(n); got != want {
+			t.Errorf("%d values: %d bins, want %d", n, got, want)
+		}
 	}
 }
 
