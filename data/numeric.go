@@ -30,10 +30,19 @@ const (
 	// PLE is the piecewise-linear encoding of Gorishniy et al. 2022 over
 	// quantile bins: one input in [0, 1] per bin.
 	PLE NumericMethod = "ple"
+	// RobustPLE is the column robustly scaled (as Robust) followed by its
+	// PLE bins: 1 + K inputs. The bins let the network bend the column's
+	// effect where its values fall (a threshold on capital gains); the
+	// scaled column keeps a straight trend one weight away, which the
+	// bins alone can only spell by weights agreeing across every bin.
+	RobustPLE NumericMethod = "robust+ple"
 )
 
 // NumericMethods lists the numeric encodings.
-var NumericMethods = []NumericMethod{Standard, Robust, Quantile, PLE}
+var NumericMethods = []NumericMethod{Standard, Robust, Quantile, PLE, RobustPLE}
+
+// binned reports whether m makes PLE bins.
+func (m NumericMethod) binned() bool { return m == PLE || m == RobustPLE }
 
 // Sizes of the numeric encodings.
 const (
@@ -81,12 +90,12 @@ func ParseNumericEncoding(s string) (NumericEncoding, error) {
 	name, bins, hasBins := strings.Cut(v, ":")
 	e := NumericEncoding{Method: NumericMethod(name)}
 	if !slices.Contains(NumericMethods, e.Method) {
-		return NumericEncoding{}, fmt.Errorf("unknown numeric encoding (want standard, robust, quantile, ple or ple:BINS)")
+		return NumericEncoding{}, fmt.Errorf("unknown numeric encoding (want standard, robust, quantile, ple[:BINS] or robust+ple[:BINS])")
 	}
 	if hasBins {
 		n, err := strconv.Atoi(bins)
-		if e.Method != PLE || err != nil || n < 1 || n > MaxPLEBins {
-			return NumericEncoding{}, fmt.Errorf("want ple:BINS with BINS from 1 to %d", MaxPLEBins)
+		if !e.Method.binned() || err != nil || n < 1 || n > MaxPLEBins {
+			return NumericEncoding{}, fmt.Errorf("want ple:BINS or robust+ple:BINS with BINS from 1 to %d", MaxPLEBins)
 		}
 		e.Bins = n
 	}
@@ -96,8 +105,8 @@ func ParseNumericEncoding(s string) (NumericEncoding, error) {
 // String writes the encoding as ParseNumericEncoding reads it.
 func (e NumericEncoding) String() string {
 	e = e.resolved()
-	if e.Method == PLE && e.Bins > 0 {
-		return fmt.Sprintf("ple:%d", e.Bins)
+	if e.Method.binned() && e.Bins > 0 {
+		return fmt.Sprintf("%s:%d", e.Method, e.Bins)
 	}
 	return string(e.Method)
 }
@@ -131,10 +140,10 @@ func (e NumericEncoding) check() error {
 	r := e.resolved()
 	switch {
 	case !slices.Contains(NumericMethods, r.Method):
-		return fmt.Errorf("unknown numeric encoding %q (want standard, robust, quantile or ple)", e.Method)
-	case r.Method == PLE && (r.Bins < 0 || r.Bins > MaxPLEBins):
-		return fmt.Errorf("numeric encoding ple with %d bins (want 1 to %d)", e.Bins, MaxPLEBins)
-	case r.Method != PLE && r.Bins != 0:
+		return fmt.Errorf("unknown numeric encoding %q (want standard, robust, quantile, ple or robust+ple)", e.Method)
+	case r.Method.binned() && (r.Bins < 0 || r.Bins > MaxPLEBins):
+		return fmt.Errorf("numeric encoding %s with %d bins (want 1 to %d)", r.Method, e.Bins, MaxPLEBins)
+	case !r.Method.binned() && r.Bins != 0:
 		return fmt.Errorf("numeric encoding %s takes no bins (%d given)", r.Method, e.Bins)
 	}
 	return nil
@@ -214,7 +223,10 @@ func (st *featureStats) fitEncoding(f Feature, enc NumericEncoding, file string,
 		f.Center, f.Scale = robustScaling(sorted, st.sample.min, st.sample.max)
 	case Quantile:
 		f.Edges, f.Scores = normalScores(sorted)
-	case PLE:
+	case PLE, RobustPLE:
+		if enc.Method == RobustPLE {
+			f.Center, f.Scale = robustScaling(sorted, st.sample.min, st.sample.max)
+		}
 		bins := enc.Bins
 		if bins == 0 {
 			bins = AutoPLEBins(st.numbers)
@@ -380,6 +392,7 @@ const (
 	coderRobust
 	coderQuantile
 	coderPLE
+	coderRobustPLE
 )
 
 func newNumericCoder(f Feature) *numericCoder {
@@ -391,6 +404,8 @@ func newNumericCoder(f Feature) *numericCoder {
 		c.method = coderQuantile
 	case PLE:
 		c.method = coderPLE
+	case RobustPLE:
+		c.method = coderRobustPLE
 	}
 	for i := 1; i < len(f.Edges); i++ {
 		c.widths = append(c.widths, f.Edges[i]-f.Edges[i-1])
@@ -411,9 +426,10 @@ func (c *numericCoder) encode(v float64, x []float32) bool {
 	case coderQuantile:
 		x[0] = float32(c.interpolate(v))
 	case coderPLE:
-		for i, w := range c.widths {
-			x[i] = float32(min(max((v-c.edges[i])/w, 0), 1))
-		}
+		c.bins(v, x)
+	case coderRobustPLE:
+		x[0] = float32(smoothClip((v - c.center) / c.scale))
+		c.bins(v, x[1:])
 	default:
 		z := float32((v - c.mean) / c.scale)
 		if math.IsInf(float64(z), 0) {
@@ -422,6 +438,13 @@ func (c *numericCoder) encode(v float64, x []float32) bool {
 		x[0] = z
 	}
 	return true
+}
+
+// bins writes v's PLE bins into x.
+func (c *numericCoder) bins(v float64, x []float32) {
+	for i, w := range c.widths {
+		x[i] = float32(min(max((v-c.edges[i])/w, 0), 1))
+	}
 }
 
 // imputed writes the encoding of a missing value imputed by the training
@@ -459,10 +482,10 @@ func (f Feature) checkEncoding(version int) error {
 	if m != Standard && version < 3 {
 		return fmt.Errorf("schema: feature %q is encoded by %s in a version %d schema", f.Name, m, version)
 	}
-	if f.Center != 0 && m != Robust || math.IsNaN(f.Center) || math.IsInf(f.Center, 0) {
+	if f.Center != 0 && m != Robust && m != RobustPLE || math.IsNaN(f.Center) || math.IsInf(f.Center, 0) {
 		return fmt.Errorf("schema: %s feature %q has centre %v", m, f.Name, f.Center)
 	}
-	wantEdges := m == PLE || m == Quantile
+	wantEdges := m.binned() || m == Quantile
 	if !wantEdges {
 		if f.Edges != nil || f.Scores != nil {
 			return fmt.Errorf("schema: %s feature %q has bin edges or scores", m, f.Name)
@@ -477,9 +500,9 @@ func (f Feature) checkEncoding(version int) error {
 			return fmt.Errorf("schema: %s feature %q: edge %d (%v) is not finite or not above the one before", m, f.Name, i, e)
 		}
 	}
-	if m == PLE {
+	if m.binned() {
 		if f.Scores != nil {
-			return fmt.Errorf("schema: ple feature %q has scores", f.Name)
+			return fmt.Errorf("schema: %s feature %q has scores", m, f.Name)
 		}
 		return nil
 	}

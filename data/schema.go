@@ -106,8 +106,11 @@ func (f Feature) Width() int {
 	case Embedded:
 		return 0
 	}
-	if f.Method() == PLE {
+	switch f.Method() {
+	case PLE:
 		return max(len(f.Edges)-1, 0)
+	case RobustPLE:
+		return max(len(f.Edges), 1)
 	}
 	return 1
 }
@@ -191,13 +194,15 @@ func (s *Schema) EncodedNames() []string {
 				names = append(names, f.Name+"="+c)
 			}
 		case Numeric:
-			if f.Method() == PLE {
-				for i := range f.Width() {
+			m := f.Method()
+			if m != PLE {
+				names = append(names, f.Name)
+			}
+			if m.binned() {
+				for i := range len(f.Edges) - 1 {
 					names = append(names, fmt.Sprintf("%s[ple%d]", f.Name, i))
 				}
-				continue
 			}
-			names = append(names, f.Name)
 		}
 	}
 	return names

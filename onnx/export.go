@@ -230,26 +230,13 @@ func (b *graph) numeric(hint string, f data.Feature, impute bool) string {
 		widths = append(widths, edges[i]-edges[i-1])
 	}
 	switch f.Method() {
+	case data.RobustPLE:
+		// The robust column, then the bins.
+		return b.node("Concat", hint+"/robust_ple", []string{b.robust(hint, x, f), b.ple(hint, x, edges, widths)}, attrInt("axis", 1))
 	case data.Robust:
-		// u = (x − centre)/scale, clamped to ±1e150; u/√(1 + (u/3)²).
-		u := b.node("Div", hint+"/scaled", []string{
-			b.node("Sub", hint+"/centred", []string{x, b.scalarDouble(hint+"/center", f.Center)}),
-			b.scalarDouble(hint+"/scale", f.Scale),
-		})
-		u = b.clip(hint+"/bounded", u, -1e150, 1e150)
-		t := b.node("Div", hint+"/third", []string{u, b.scalarDouble(hint+"/three", 3)})
-		root := b.node("Sqrt", hint+"/root", []string{
-			b.node("Add", hint+"/one_plus", []string{b.scalarDouble(hint+"/one", 1), b.node("Mul", hint+"/square", []string{t, t})}),
-		})
-		return b.node("Div", hint+"/clipped", []string{u, root})
+		return b.robust(hint, x, f)
 	case data.PLE:
-		// Bin i: clip((x − e_i)/(e_{i+1} − e_i), 0, 1), all bins at once.
-		k := len(widths)
-		frac := b.node("Div", hint+"/bins", []string{
-			b.node("Sub", hint+"/from_edges", []string{x, b.doubles(hint+"/edges", []int{1, k}, edges[:k])}),
-			b.doubles(hint+"/widths", []int{1, k}, widths),
-		})
-		return b.clip(hint+"/ple", frac, 0, 1)
+		return b.ple(hint, x, edges, widths)
 	default: // data.Quantile
 		return b.interpolate(hint, x, f, widths)
 	}
@@ -400,4 +387,30 @@ func (b *graph) model(m Model, inputs []InputInfo, outputs []OutputInfo) (*pb.Mo
 		Graph:           b.g,
 		MetadataProps:   props,
 	}, nil
+}
+
+// robust writes a column's robust scaling: u = (x − centre)/scale,
+// clamped to ±1e150, then u/√(1 + (u/3)²).
+func (b *graph) robust(hint, x string, f data.Feature) string {
+	u := b.node("Div", hint+"/scaled", []string{
+		b.node("Sub", hint+"/centred", []string{x, b.scalarDouble(hint+"/center", f.Center)}),
+		b.scalarDouble(hint+"/scale", f.Scale),
+	})
+	u = b.clip(hint+"/bounded", u, -1e150, 1e150)
+	t := b.node("Div", hint+"/third", []string{u, b.scalarDouble(hint+"/three", 3)})
+	root := b.node("Sqrt", hint+"/root", []string{
+		b.node("Add", hint+"/one_plus", []string{b.scalarDouble(hint+"/one", 1), b.node("Mul", hint+"/square", []string{t, t})}),
+	})
+	return b.node("Div", hint+"/clipped", []string{u, root})
+}
+
+// ple writes a column's PLE bins: bin i is clip((x − e_i)/(e_{i+1} −
+// e_i), 0, 1), all bins at once.
+func (b *graph) ple(hint, x string, edges, widths []float64) string {
+	k := len(widths)
+	frac := b.node("Div", hint+"/bins", []string{
+		b.node("Sub", hint+"/from_edges", []string{x, b.doubles(hint+"/edges", []int{1, k}, edges[:k])}),
+		b.doubles(hint+"/widths", []int{1, k}, widths),
+	})
+	return b.clip(hint+"/ple", frac, 0, 1)
 }

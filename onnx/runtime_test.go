@@ -71,6 +71,9 @@ func TestONNXRuntimeAgreesWithPredict(t *testing.T) {
 		o := pipeline.DefaultOptions()
 		o.Data, o.Out, o.Tasks = train, filepath.Join(dir, name+".mtl"), tasks
 		o.Train.Epochs = 3
+		// One model with a validation split (checkPrecise reads a single
+		// member's parameters).
+		o.CV, o.ValSplit, o.Train.Batch = 0, 0.1, 128
 		return o
 	}
 	var models []exported
@@ -276,6 +279,8 @@ func TestONNXRuntimeEveryKind(t *testing.T) {
 		{name: "quantile, imputed, family", hidden: []int{8}, activation: backend.ReLU, impute: true, family: true, members: 1, numeric: "quantile"},
 		{name: "ple, imputed", hidden: []int{8}, activation: backend.ReLU, impute: true, members: 1, numeric: "ple:8"},
 		{name: "ple", hidden: nil, activation: backend.Identity, members: 1, numeric: "ple:3"},
+		{name: "robust+ple, imputed", hidden: []int{8}, activation: backend.ReLU, impute: true, members: 1, numeric: "robust+ple:5"},
+		{name: "robust+ple", hidden: nil, activation: backend.Identity, members: 1, numeric: "robust+ple"},
 	}
 	b := cpuBackend(t)
 	dir := t.TempDir()
@@ -293,6 +298,9 @@ func TestONNXRuntimeEveryKind(t *testing.T) {
 			o.Tasks = []string{"y:regression", "flag:binary", "kind:multiclass"}
 			o.Hidden, o.Activation, o.Train.Epochs, o.Train.Seed = c.hidden, c.activation, 3, seed
 			o.Numeric = c.numeric
+			// One model per seed: the ensemble below is put together
+			// from their files.
+			o.CV, o.ValSplit, o.Train.Batch = 0, 0.1, 128
 			if c.impute {
 				o.Impute = "mean"
 			} else {

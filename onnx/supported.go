@@ -75,7 +75,7 @@ func featureSupported(f data.Feature) error {
 
 func numericSupported(f data.Feature) error {
 	switch f.Method() {
-	case data.Standard, data.Robust, data.Quantile, data.PLE:
+	case data.Standard, data.Robust, data.Quantile, data.PLE, data.RobustPLE:
 		return nil
 	}
 	return unsupported("the %s numeric encoding (column %q)", f.Method(), f.Name)

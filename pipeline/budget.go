@@ -104,8 +104,8 @@ func (o *Options) budget(n int, c *mtl.Config) (*Budget, error) {
 // With AutoValSplit (the default), a run holds out a fifth of its rows
 // for validation, but no more than 1,000 rows unless that is under a
 // tenth: 20% up to 5,000 rows, then 1,000 rows, then 10% from 10,000
-// rows. With AutoCV (the default) a run of fewer than AutoCVRows rows is
-// cross-fitted instead (CVFolds folds, each member validated on its own
+// rows. With AutoCV (the default) a run of fewer than AutoCVRows rows (but
+// at least two a fold) is cross-fitted instead (CVFolds folds, each member validated on its own
 // fold), unless a validation split or file, an ensemble or --hidden auto
 // was asked for: on small tables a single split wastes rows and decides on
 // a few, and averaging the folds' members is worth their small cost.
@@ -159,7 +159,7 @@ func autoValSplit(n int) float64 {
 func (o *Options) resolveAuto(n int) {
 	if o.CV == AutoCV {
 		o.CV = 0
-		if n < AutoCVRows && o.ValSplit == AutoValSplit && o.ValData == "" && o.Ensemble <= 1 && !o.AutoWidth {
+		if n >= 2*CVFolds && n < AutoCVRows && o.ValSplit == AutoValSplit && o.ValData == "" && o.Ensemble <= 1 && !o.AutoWidth {
 			o.CV = CVFolds
 		}
 	}

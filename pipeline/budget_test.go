@@ -76,6 +76,8 @@ func TestAutoValidation(t *testing.T) {
 		split  float64
 	}{
 		{"small", func(*Options) {}, 4999, CVFolds, 0.2},
+		{"tiny", func(*Options) {}, 9, 0, 0.2},
+		{"two a fold", func(*Options) {}, 10, CVFolds, 0.2},
 		{"large", func(*Options) {}, 5000, 0, 0.2},
 		{"split given", func(o *Options) { o.ValSplit = 0.3 }, 100, 0, 0.3},
 		{"ensemble", func(o *Options) { o.Ensemble = 3 }, 100, 0, 0.2},

@@ -544,7 +544,7 @@ func TestProgressOnTerminal(t *testing.T) {
 		return out.String(), elapsed
 	}
 	data := sharedFile(t, "seed_example/seed_train.csv")
-	out, elapsed := run("train", "--data", data, "--task", "y:multiclass", "--out", "m.mtl", "--epochs", "400", "--patience", "0")
+	out, elapsed := run("train", "--data", data, "--task", "y:multiclass", "--out", "m.mtl", "--epochs", "400", "--patience", "0", "--cv", "0", "--batch", "128")
 	var lines []string
 	sc := bufio.NewScanner(strings.NewReader(strings.ReplaceAll(out, "\r", "\n")))
 	for sc.Scan() {
