@@ -91,7 +91,8 @@
 //
 //     named COLUMN[ple0] … in EncodedNames. The edges are the quantiles
 //     of the column at levels 0, 1/B, …, 1 (B = NumericEncoding.Bins, or
-//     AutoPLEBins of the column's training values), each once; when values shared by many rows (a
+//     AutoPLEBins of the column's training values within PLEBinsWithin
+//     of the table), each once; when values shared by many rows (a
 //     column that is 0 on most rows) leave fewer than B bins, the
 //     quantiles of the column's distinct values at levels 0, 1/k, …, 1
 //     top them up, for the largest k that keeps at most B bins. A column

@@ -407,6 +407,13 @@ func (f *fitter) finish() (*FitResult, error) {
 	s := &Schema{Version: SchemaVersion, GroupColumn: opts.GroupColumn, Impute: opts.Impute}
 	var warnings []string
 	var strata []int32
+	rows, numeric := 0, 0
+	for _, ff := range f.feats {
+		if ff != nil && !ff.stats.categorical(ff.forced) {
+			rows, numeric = max(rows, ff.stats.rows), numeric+1
+		}
+	}
+	maxBins := PLEBinsWithin(rows, numeric)
 	for c, ff := range f.feats {
 		if ff == nil {
 			continue
@@ -415,7 +422,7 @@ func (f *fitter) finish() (*FitResult, error) {
 		if !st.categorical(ff.forced) {
 			feat, warn, err := st.numeric(file, f.header[c], c, opts.Impute)
 			if err == nil {
-				feat, err = st.fitEncoding(feat, opts.Numeric, file, c)
+				feat, err = st.fitEncoding(feat, opts.Numeric, maxBins, file, c)
 			}
 			if err != nil {
 				return nil, err

@@ -43,6 +43,45 @@ func TestParseNumericEncoding(t *testing.T) {
 			t.Errorf("%d values: %d bins, want %d", n, got, want)
 		}
 	}
+	for _, c := range []struct{ rows, cols, want int }{
+		{30_000, 6, 64}, {1347, 64, 64}, {80_000, 30, 32}, {200_000, 30, 16}, {1_000_000, 40, 0}, {1_000_000, 4, 32}, {0, 0, 64},
+	} {
+		if got := PLEBinsWithin(c.rows, c.cols); got != c.want {
+			t.Errorf("%d rows of %d columns: %d bins within the budget, want %d", c.rows, c.cols, got, c.want)
+		}
+	}
+}
+
+// TestPLEBudget: automatic bins stay within the budget's bins, robust+ple
+// falls back to robust scaling when no bins fit, and bins given by the
+// encoding are kept.
+func TestPLEBudget(t *testing.T) {
+	var st featureStats
+	st.sample = newNumericSample()
+	for i := range 10_000 {
+		st.addNumber(float64(i % 997))
+		st.numbers++
+	}
+	for _, c := range []struct {
+		enc     NumericEncoding
+		maxBins int
+		method  NumericMethod
+		bins    int
+	}{
+		{NumericEncoding{Method: RobustPLE}, 64, RobustPLE, 64},
+		{NumericEncoding{Method: RobustPLE}, 8, RobustPLE, 8},
+		{NumericEncoding{Method: RobustPLE}, 0, Robust, 0},
+		{NumericEncoding{Method: PLE}, 0, PLE, MinPLEBins},
+		{NumericEncoding{Method: PLE, Bins: 48}, 0, PLE, 48},
+	} {
+		f, err := st.fitEncoding(Feature{Name: "x", Scale: 1}, c.enc, c.maxBins, "f.csv", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Encoding != c.method || max(len(f.Edges)-1, 0) != c.bins {
+			t.Errorf("%v within %d bins: %s with %d bins, want %s with %d", c.enc, c.maxBins, f.Encoding, len(f.Edges)-1, c.method, c.bins)
+		}
+	}
 }
 
 // column writes a CSV of one numeric column x (and a target y) from values

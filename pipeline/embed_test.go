@@ -129,7 +129,9 @@ func TestEmbeddingRoundTrip(t *testing.T) {
 		t.Fatalf("user %v (%d values), item %v (%d buckets)", user.Kind, len(user.Categories), item.Kind, item.Buckets)
 	}
 	want := []mtl.Embedding{{Name: "user", Rows: len(user.Categories) + 1, Dim: user.Dim}, {Name: "item", Rows: 50, Dim: item.Dim}}
-	if !slices.Equal(r.Spec.Embeddings, want) || r.Spec.Inputs != 1 {
+	// The dense inputs are the numeric column's alone (its encoding may
+	// widen it), no one-hot block.
+	if !slices.Equal(r.Spec.Embeddings, want) || r.Spec.Inputs != r.Schema.Features[2].Width() {
 		t.Fatalf("spec: %d inputs, tables %+v, want %+v", r.Spec.Inputs, r.Spec.Embeddings, want)
 	}
 	if _, err := r.Fit(context.Background(), bk, Progress{}); err != nil {
@@ -244,12 +246,13 @@ func TestHighCardinalityTrains(t *testing.T) {
 		}
 		peak := stop()
 		r = nil
-		spec := must(LoadModel(o.Out)).Checkpoint.Model.Spec
+		m := must(LoadModel(o.Out))
+		spec, x := m.Checkpoint.Model.Spec, m.Schema.Features[1]
 		wantRows := rows + 1
 		if hashed {
 			wantRows = 50_000
 		}
-		if spec.Inputs != 1 || len(spec.Embeddings) != 1 || spec.Embeddings[0].Rows != wantRows || spec.Embeddings[0].Dim != 8 {
+		if x.Name != "x" || spec.Inputs != x.Width() || len(spec.Embeddings) != 1 || spec.Embeddings[0].Rows != wantRows || spec.Embeddings[0].Dim != 8 {
 			t.Errorf("hashed %v: %d dense inputs, tables %+v", hashed, spec.Inputs, spec.Embeddings)
 		}
 		t.Logf("hashed %v: peak heap %.1f MB", hashed, float64(peak)/1e6)

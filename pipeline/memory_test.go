@@ -101,7 +101,7 @@ func wideCSV(t *testing.T, dir string, rows, d int, seed uint64) (string, int64)
 // TestApplyMemory: eval and predict stream a file, their peak heap does
 // not grow with its size but for one score per row of each binary task
 // (its AUC): four times the rows cost at most 8 bytes more per added row
-// (and 2 MB of slack), where holding the encoded rows would cost 120 and
+// (and 2 MB of slack), where holding the encoded rows would cost at least 120 and
 // their text more. Not parallel: the heap is the test's.
 func TestApplyMemory(t *testing.T) {
 	lowGC(t)
@@ -149,7 +149,9 @@ func TestApplyMemory(t *testing.T) {
 			return err
 		}, nil},
 	} {
-		ps, pl := peak(small, c.apply), peak(large, c.apply)
+		// The heap's peak is sampled: the larger of two runs on the
+		// small file keeps a lucky low sample from failing the test.
+		ps, pl := max(peak(small, c.apply), peak(small, c.apply)), peak(large, c.apply)
 		bound := c.perRow*(large-small) + 2<<20
 		t.Logf("%s: peak heap %.1f MB for %.1f MB of text, %.1f MB for %.1f MB", c.name, float64(ps)/1e6, float64(sizes[0])/1e6, float64(pl)/1e6, float64(sizes[1])/1e6)
 		if pl > ps+bound {
@@ -161,7 +163,7 @@ func TestApplyMemory(t *testing.T) {
 // TestTrainMemory: training holds its data once, encoded. The peak heap
 // grows with the rows by at most 1.3 times what the encoded rows, the
 // trainer's label matrix and its row order take (bytes per row: 4 per
-// input, 4 per label, 8 per task in the label matrix, 8 for the row
+// encoded input, 4 per label, 8 per task in the label matrix, 8 for the row
 // order); a table of strings, or a second copy of the matrix, would
 // double it. Parameters and optimiser state do not grow with the rows.
 // Not parallel: the heap is the test's.
@@ -172,6 +174,7 @@ func TestTrainMemory(t *testing.T) {
 	const small, large = 20_000, 80_000
 	b := cpuBackend(t)
 	var peaks [2]uint64
+	inputs := 0 // the encoded width: numeric encodings may widen a column
 	for i, rows := range []int{small, large} {
 		path, _ := wideCSV(t, dir, rows, d, uint64(rows))
 		o := options(path, filepath.Join(dir, fmt.Sprintf("m%d.mtl", rows)))
@@ -185,9 +188,10 @@ func TestTrainMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 		peaks[i] = stop()
+		inputs = len(r.Train.X) / r.Train.N
 	}
 	const tasks = 2
-	perRow := float64(4*d + 4*tasks + 8*tasks + 8)
+	perRow := float64(4*inputs + 4*tasks + 8*tasks + 8)
 	slope := float64(peaks[1]-peaks[0]) / (large - small)
 	t.Logf("peak heap %.1f MB for %d rows, %.1f MB for %d: %.0f bytes a row, %.2f times the %.0f the encoded rows need",
 		float64(peaks[0])/1e6, small, float64(peaks[1])/1e6, large, slope, slope/perRow, perRow)

@@ -31,7 +31,8 @@ type Options struct {
 	// Impute is "" or "mean".
 	Impute string
 	// Numeric is the encoding of numeric inputs (see
-	// data.ParseNumericEncoding); empty for data.DefaultNumeric.
+	// data.ParseNumericEncoding); DefaultOptions sets DefaultNumeric,
+	// empty is data.DefaultNumeric.
 	Numeric string
 	// Hidden lists the widths of the shared layers; AutoWidth chooses one
 	// width and the weight decay by validation instead (Run.ChooseWidth).
@@ -123,7 +124,7 @@ func (o *Options) given(name string) bool { return slices.Contains(o.Given, name
 // shared ReLU layer of 64, and the batch size, budget, validation rows and
 // folds that suit the number of rows (see budget.go).
 func DefaultOptions() Options {
-	o := Options{Hidden: []int{64}, Activation: backend.ReLU, ValSplit: AutoValSplit, CV: AutoCV, Train: mtl.DefaultConfig()}
+	o := Options{Hidden: []int{64}, Activation: backend.ReLU, ValSplit: AutoValSplit, CV: AutoCV, Numeric: DefaultNumeric, Train: mtl.DefaultConfig()}
 	o.Train.Epochs, o.Train.Batch, o.Train.Patience = 0, 0, AutoPatience
 	o.Train.Weighting.Alpha, o.Train.Weighting.Temperature = 1.5, 2
 	return o
@@ -304,9 +305,16 @@ func (o *Options) embedOptions(opts *data.Options) error {
 	return nil
 }
 
-// DefaultNumeric names the encoding of numeric inputs when Options.Numeric
-// is empty.
-var DefaultNumeric = data.DefaultNumeric.String()
+// DefaultNumeric is the encoding of numeric inputs of DefaultOptions:
+// robust scaling beside PLE bins (data.RobustPLE). Over 5 seeds on the
+// shared data sets (benchmark/cmd/defaults) it beats standardisation on
+// the seed example (accuracy 0.865 against 0.833), adult (income AUC
+// 0.888 against 0.871), emotions (0.849 against 0.839), diabetes, wine's
+// proline and digits, and loses on wine's cultivar (0.960 against 0.982)
+// and breast cancer (0.972 against 0.983), about one test row each; PLE
+// bins alone, robust scaling alone and the quantile map each lose more.
+// Options.Numeric empty is the standardisation (data.DefaultNumeric).
+const DefaultNumeric = "robust+ple"
 
 // numeric parses the encoding of numeric inputs.
 func (o *Options) numeric() (data.NumericEncoding, error) {

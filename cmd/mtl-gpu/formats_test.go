@@ -23,8 +23,12 @@ func TestFormatErrors(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	var b bytes.Buffer
 	b.WriteString("a,y\n")
-	for i := range 40 {
-		fmt.Fprintf(&b, "%.3f,%d\n", rng.NormFloat64(), i%2)
+	for range 40 {
+		a, y := rng.NormFloat64(), 0
+		if a > 0 {
+			y = 1
+		}
+		fmt.Fprintf(&b, "%.3f,%d\n", a, y)
 	}
 	data := writeFile(t, dir, "d.csv", b.String())
 	values := make([]float64, 40*3)

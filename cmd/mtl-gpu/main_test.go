@@ -308,7 +308,7 @@ func TestBadInput(t *testing.T) {
 		return p
 	}
 	good := write("good.csv", "a,b,y\n1,2,x\n3,4,z\n5,6,x\n")
-	ok(t, mtlgpu(t, dir, "train", "--data", good, "--task", "y:multiclass", "--out", "good.mtl", "--epochs", "1", "--val-split", "0"))
+	ok(t, mtlgpu(t, dir, "train", "--data", good, "--task", "y:multiclass", "--out", "good.mtl", "--epochs", "20", "--val-split", "0"))
 	cases := []struct {
 		name string
 		args []string

@@ -80,7 +80,7 @@ func (f *trainFlags) register(fl *pflag.FlagSet) {
 	fl.StringSliceVar(&o.Ignore, "ignore", nil, "columns (or globs) that are neither features nor targets")
 	fl.StringSliceVar(&o.Categorical, "categorical", nil, "columns (or globs) to one-hot encode even if numeric")
 	fl.StringVar(&o.Impute, "impute", "", `"mean" to replace missing numeric features by the training mean (default: error)`)
-	fl.StringVar(&o.Numeric, "numeric", pipeline.DefaultNumeric, "encoding of numeric features: standard, robust, quantile or ple[:BINS]")
+	fl.StringVar(&o.Numeric, "numeric", pipeline.DefaultNumeric, "encoding of numeric features: standard, robust, quantile, ple[:BINS] or robust+ple[:BINS] (BINS by default 2^round(log2(√rows/2)) within [4, 64])")
 	fl.StringVar(&f.hidden, "hidden", "64", "widths of the shared layers, e.g. 64 or 256,128; none for linear heads on the inputs; auto to choose width and weight decay by validation")
 	fl.StringVar(&f.activation, "activation", "relu", "activation of the shared layers: relu, tanh or identity")
 	fl.IntVar(&c.Epochs, "epochs", c.Epochs, "number of passes over the training data (auto: enough for --steps)")
