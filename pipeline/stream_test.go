@@ -268,6 +268,15 @@ func TestStreamingRefused(t *testing.T) {
 	if _, err := Prepare(o); err == nil || !strings.Contains(err.Error(), "the 400 rows encoded") || !strings.Contains(err.Error(), "streaming is off") {
 		t.Errorf("too large, streaming off: %v", err)
 	}
+	// The cache kept, OUT.cache, would be the data.
+	o = streamOptions(filepath.Join(dir, "d.mtl.cache"), filepath.Join(dir, "d.mtl"))
+	o.Memory.KeepCache = true
+	if err := os.Rename(data, o.Data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Prepare(o); !errors.As(err, &oe) || oe.Option != "keep-cache" || !strings.Contains(err.Error(), "refusing to overwrite an input") {
+		t.Errorf("keeping the cache over the data: %v", err)
+	}
 	demo := DefaultOptions()
 	demo.Memory.Mode = stream.Always
 	if _, err := Prepare(demo); !errors.As(err, &oe) || oe.Option != "data" || !strings.Contains(err.Error(), "--stream") {

@@ -98,10 +98,20 @@ func (o *Options) memoryBudget() stream.Budget {
 	return stream.DefaultBudget()
 }
 
-// checkStreaming refuses, before anything is read, a run that asks to
-// stream with options that keep the rows in memory.
+// checkStreaming refuses, before anything is read, a block cache to keep
+// that would replace an input, and a run that asks to stream with options
+// that keep the rows in memory.
 func (r *Run) checkStreaming() error {
 	o := r.Options
+	if o.Memory.KeepCache {
+		inputs := []Input{{Option: "data", Path: r.input.Path}, {Option: "val-data", Path: r.valPath}}
+		for _, f := range r.input.Features {
+			inputs = append(inputs, Input{Option: "features", Path: f.Path})
+		}
+		if err := CheckOutput("keep-cache", r.cachePath(), inputs...); err != nil {
+			return err
+		}
+	}
 	if o.Memory.Mode != stream.Always || o.Resume != "" {
 		return nil
 	}
