@@ -274,10 +274,12 @@ func (t *Trainer) streamEpoch(ctx context.Context, hooks Hooks) error {
 	for wi := first; wi < len(s.plan); wi++ {
 		w := s.plan[wi]
 		ld, ok := <-windows
-		if !ok || (ld.err != nil && ctx.Err() != nil) {
+		switch {
+		case ctx.Err() != nil && (!ok || ld.err != nil):
 			return t.interrupt(ctx.Err())
-		}
-		if ld.err != nil {
+		case !ok:
+			return errors.New("the stream's reader stopped before the end of the epoch")
+		case ld.err != nil:
 			return ld.err
 		}
 		if err := t.loadWindow(ld.data, w); err != nil {
