@@ -2,6 +2,7 @@ package mtl
 
 import (
 	"context"
+	"errors"
 	"math"
 	"slices"
 	"testing"
@@ -58,5 +59,69 @@ func TestReadWindow(t *testing.T) {
 	}
 	if cap(got.X) != len(rows)*inputs || cap(got.Labels[0]) != len(rows) || cap(got.Groups[1]) != len(rows) {
 		t.Errorf("window allocated for %d and %d values, holds %d and %d", cap(got.X), cap(got.Labels[0]), len(got.X), len(got.Labels[0]))
+	}
+}
+
+// cancelStream cancels a context when a block is read for the calls-th
+// time, and fails that read as a reader cancelled in its midst does.
+type cancelStream struct {
+	*memStream
+	calls  int
+	cancel context.CancelFunc
+}
+
+func (s *cancelStream) Block(ctx context.Context, i int) (*Dataset, error) {
+	if s.calls--; s.calls == 0 {
+		s.cancel()
+		return nil, ctx.Err()
+	}
+	return s.memStream.Block(ctx, i)
+}
+
+// TestStreamInterruptedWhileReading: a run without validation rows whose
+// context is cancelled while the next window is read stops as an
+// interrupted run, and resumed from its checkpoint reaches the very
+// parameters of an uninterrupted run.
+func TestStreamInterruptedWhileReading(t *testing.T) {
+	spec := gradSpec([]int{8}, 2)
+	data, _ := archData(spec, 5)
+	cfg := DefaultConfig()
+	cfg.Epochs, cfg.Batch, cfg.Patience = 3, 16, 0
+	fresh := func() *Model {
+		m, err := NewModel(spec, data, cfg.Seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	full, _, err := streamRun(context.Background(), t, fresh(), cfg, data, nil, 2, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := &cancelStream{memStream: newMemStream(data, 23, 37, 11), calls: 2*newMemStream(data, 23, 37, 11).Blocks() + 3, cancel: cancel}
+	tr, err := NewStreamTrainer(cpuBackend(t), fresh(), cfg, s, 2, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if err := tr.Fit(ctx, Hooks{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("run cancelled while reading: %v", err)
+	}
+	ck, err := tr.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.State.Epoch != 2 || ck.State.EpochStep == 0 {
+		t.Fatalf("stopped at epoch %d, step %d; want inside the third epoch", ck.State.Epoch, ck.State.EpochStep)
+	}
+	ck = roundTrip(t, ck)
+	resumed, _, err := streamRun(context.Background(), t, ck.Model, ck.Config, data, nil, 2, ck, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(resumed.model.Params, full.model.Params) {
+		t.Error("the run resumed from a stop while reading differs from the uninterrupted one")
 	}
 }
