@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mtl-gpu/mtl-gpu/mtl"
+	"github.com/mtl-gpu/mtl-gpu/stream"
 )
 
 // TestBudgetRule: the batch size, epochs and patience the rule gives for
@@ -82,6 +83,7 @@ func TestAutoValidation(t *testing.T) {
 		{"split given", func(o *Options) { o.ValSplit = 0.3 }, 100, 0, 0.3},
 		{"ensemble", func(o *Options) { o.Ensemble = 3 }, 100, 0, 0.2},
 		{"width search", func(o *Options) { o.AutoWidth = true }, 100, 0, 0.2},
+		{"streamed", func(o *Options) { o.Memory.Mode = stream.Always }, 100, 0, 0.2},
 		{"validation file", func(o *Options) { o.ValData = "v.csv" }, 100, 0, 0},
 		{"folds given", func(o *Options) { o.CV = 3 }, 100, 3, 0.2},
 	} {

@@ -143,8 +143,16 @@ func (r *Run) encode(ctx context.Context, src, encodeFrom data.Source, base, hel
 	} else {
 		r.Train, r.Val = train, val
 	}
+	return r.settle()
+}
+
+// settle sets a new run's batch size, epochs and patience by the budget
+// rule for its training rows, now known, records them and the validation
+// metric, and warns when few validation rows choose the best epoch.
+func (r *Run) settle() error {
 	if r.Checkpoint == nil {
-		if r.Record.Budget, err = r.Options.budget(r.Train.N, &r.Config); err != nil {
+		var err error
+		if r.Record.Budget, err = r.Options.budget(r.TrainRows(), &r.Config); err != nil {
 			return err
 		}
 		if r.Options.Metric != MetricLoss {

@@ -98,6 +98,7 @@ func streamedMemoryRun(t *testing.T, path string) {
 	o := options(path, filepath.Join(filepath.Dir(path), "m.mtl"))
 	o.Tasks, o.Train.Epochs, o.Train.Batch, o.ValSplit = []string{"y:binary", "k:multiclass", "r:regression"}, 1, 256, 0.02
 	o.Memory = MemoryOptions{Mode: stream.Always, Budget: stream.Budget{Bytes: budget}, DeviceIsHost: true}
+	o.Numeric = "standard" // one input a column: the budget is sized for it
 	r, err := Prepare(o)
 	if err != nil {
 		t.Fatal(err)

@@ -238,6 +238,7 @@ func TestBudgetDecides(t *testing.T) {
 	data := writeCSV(t, dir, 30000, 16)
 	o := streamOptions(data, filepath.Join(dir, "m.mtl"))
 	o.Memory.Mode = stream.Auto
+	o.Numeric = "standard" // one input a column: the budgets are sized for it
 	for budget, streamed := range map[int64]bool{2 << 20: true, 64 << 20: false} {
 		o.Memory.Budget.Bytes = budget
 		r := prepared(t, o)

@@ -193,7 +193,13 @@ func (r *Run) decide(f *stream.Fitted) (stream.Need, bool, error) {
 	if r.Options.AutoWidth && spec.Arch == "" {
 		spec.Hidden = []int{slices.Max(AutoWidths)}
 	}
-	need := stream.Estimate(f.FitResult, spec, r.Config, r.Options.Memory.DeviceIsHost)
+	// The batch the budget rule will choose for about this many training
+	// rows (settle sets it once they are drawn) sizes the activations.
+	cfg := r.Config
+	if _, err := r.Options.budget(int(float64(f.FitResult.Rows)*(1-r.Options.ValSplit)), &cfg); err != nil {
+		return stream.Need{}, false, err
+	}
+	need := stream.Estimate(f.FitResult, spec, cfg, r.Options.Memory.DeviceIsHost)
 	why := f.Streamable()
 	if why == nil {
 		why = r.cannotStream()
@@ -256,8 +262,8 @@ func (r *Run) loadStream(ctx context.Context, need stream.Need) error {
 			return err
 		}
 	}
-	if r.Checkpoint != nil {
-		return nil
+	if err := r.settle(); err != nil || r.Checkpoint != nil {
+		return err
 	}
 	stats := d.LabelStats()
 	return posWeightsBy(r.Spec.Tasks, r.Options.PosWeight, func(t int) (pos, neg float64) {

@@ -157,9 +157,10 @@ func metric(t *testing.T, rep report, task, name string) float64 {
 	return v
 }
 
-// TestEmotions trains six binary tasks and scores them on the official
-// test split; binary relevance with logistic regression has Hamming loss
-// 0.221 and mean AUC 0.825 there.
+// TestEmotions trains six binary tasks with default flags and scores them
+// on the official test split; binary relevance with logistic regression
+// has Hamming loss 0.221 and mean AUC 0.825 there, the defaults 0.849 over
+// 5 seeds.
 func TestEmotions(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -180,7 +181,7 @@ func TestEmotions(t *testing.T) {
 	// With every label present, the Hamming loss is 1 − the mean accuracy.
 	auc, ham := *rep.Overall["binary_mean_auc"], 1-*rep.Overall["binary_mean_accuracy"]
 	t.Logf("emotions: mean AUC %.4f, Hamming loss %.4f", auc, ham)
-	if auc < 0.80 || ham > 0.235 {
+	if auc < 0.835 || ham > 0.235 {
 		t.Errorf("mean AUC %.4f, Hamming loss %.4f", auc, ham)
 	}
 	checkLog(t, filepath.Join(dir, "log.jsonl"), emotionTasks)
@@ -220,8 +221,10 @@ func checkLog(t *testing.T, path string, tasks []string) {
 }
 
 // TestAdult trains a binary and two multiclass tasks with categorical
-// inputs. Logistic regression on the same inputs reaches accuracies 0.829,
-// 0.680 and 0.605.
+// inputs and default flags. Logistic regression on the same inputs
+// reaches accuracies 0.829, 0.680 and 0.605; HistGB an income AUC of
+// 0.8965 and accuracy of 0.854, the defaults 0.8875 and 0.848 over 5
+// seeds.
 func TestAdult(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -230,8 +233,11 @@ func TestAdult(t *testing.T) {
 	rep := evalJSON(t, dir, "adult.mtl", sharedFile(t, "adult/adult_test.csv.gz"))
 	income, marital, rel := metric(t, rep, "income_gt_50k", "accuracy"), metric(t, rep, "marital_status", "accuracy"), metric(t, rep, "relationship", "accuracy")
 	t.Logf("adult: income accuracy %.4f AUC %.4f, marital status %.4f, relationship %.4f", income, metric(t, rep, "income_gt_50k", "auc"), marital, rel)
-	if income < 0.825 || marital < 0.67 || rel < 0.60 {
+	if income < 0.84 || marital < 0.67 || rel < 0.60 {
 		t.Errorf("accuracies %.4f, %.4f, %.4f", income, marital, rel)
+	}
+	if auc := metric(t, rep, "income_gt_50k", "auc"); auc < 0.88 {
+		t.Errorf("income AUC %.4f, want at least 0.88", auc)
 	}
 	// The same rows written as Parquet by DuckDB (a null for "?") score the
 	// same, number for number.
