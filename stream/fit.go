@@ -30,11 +30,14 @@ type FitOptions struct {
 }
 
 // ChunkSize is the number of bytes of text in a block of a CSV file read
-// under the budget: a 256th of it, between 16 KiB and 4 MiB. The first
+// under the budget: a 1024th of it, between 16 KiB and 4 MiB. The first
 // pass parses a few such chunks at once; each is a unit of the cache,
-// and a stream's blocks are runs of them.
+// and a stream's blocks are runs of them. The chunk is chosen before the
+// encoding is known, and a row encoded with PLE bins may take twenty
+// times its text, held in a window of several blocks: a 1024th leaves
+// room for that, and a budget of 4 GiB or more still reads 4 MiB chunks.
 func ChunkSize(budget int64) int {
-	return int(min(max(budget/256, 16<<10), 4<<20))
+	return int(min(max(budget/1024, 16<<10), 4<<20))
 }
 
 // Fitted is a run's first pass over its source: what data.FitSource
