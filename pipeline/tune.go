@@ -295,8 +295,8 @@ func (s TuneSpace) configs(base TrialConfig) []TrialConfig {
 	return out
 }
 
-// largest returns the widest shape the run may train, for the memory
-// estimate of a new run.
+// largestHidden returns the widest shared layers the run may train, for
+// the memory estimate of a new run.
 func (r *Run) largestHidden() []int {
 	switch {
 	case r.Options.AutoWidth:
@@ -447,7 +447,7 @@ func (r *Run) search(ctx context.Context, configs []TrialConfig, train trialFunc
 func (r *Run) saveTrial(rec *TuneRecord, best int, ck *mtl.Checkpoint, cause error) error {
 	rec.Interrupted = true
 	if best < 0 {
-		return &InterruptedError{Epoch: 1, Out: r.Out, Err: cause, Candidate: "none"}
+		return &InterruptedError{Epoch: 1, Out: r.Out, Err: cause}
 	}
 	t := &rec.Trials[best]
 	t.Chosen = true
