@@ -62,13 +62,7 @@ frequencies, target means) has diverged: it exits with status 3 and leaves
 an existing --out as it was unless --force.`,
 		Args: f.tuneArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := f.takeTrials(cmd, args); err != nil {
-				return err
-			}
-			if err := f.parse(cmd); err != nil {
-				return err
-			}
-			if err := f.memory.options(&f.opts.Memory); err != nil {
+			if err := f.parseTrain(cmd, args); err != nil {
 				return err
 			}
 			return a.train(cmd, f.opts)
@@ -82,8 +76,7 @@ an existing --out as it was unless --force.`,
 	f.register(fl)
 	fl.StringVar(&f.weighting, "weighting", "equal", "how task losses and gradients combine: equal, uncertainty, dwa, gradnorm, pcgrad or mgda")
 	fl.StringVar(&f.opts.Resume, "resume", "", "continue training the run saved in this model file (a tuned run: its chosen configuration; the search is not repeated)")
-	fl.IntVar(&f.opts.Tune, "tune", 0, fmt.Sprintf("search width {64,128,256,512} × depth {1,2} × dropout {0,0.1,0.2} × weight decay {0,1e-3,1e-2,0.1} × lr {⅓,1,3}×--lr by successive halving (η=%d) over `TRIALS` (the run's own settings first, the others drawn by --seed), judged as --metric on the validation rows, then train the best to the full budget", pipeline.TuneEta))
-	fl.Lookup("tune").NoOptDefVal = fmt.Sprint(pipeline.DefaultTuneTrials)
+	f.registerTune(fl)
 	fl.StringVar(&f.opts.Log, "log", "", "append one JSON line per epoch to this file")
 	fl.BoolVar(&f.opts.Force, "force", false, "replace --out even if it is not a model, or with a model no better than a constant; append --log to any file")
 	f.memory.register(fl)
@@ -295,6 +288,24 @@ func (a *app) printBoard(rec *pipeline.TuneRecord) {
 			t.Rung+1, rec.Rungs, t.Epochs, score, mark)
 	}
 	tw.Flush()
+}
+
+// registerTune adds --tune, whose number of trials may be left out.
+func (f *trainFlags) registerTune(fl *pflag.FlagSet) {
+	fl.IntVar(&f.opts.Tune, "tune", 0, fmt.Sprintf("search width {64,128,256,512} × depth {1,2} × dropout {0,0.1,0.2} × weight decay {0,1e-3,1e-2,0.1} × lr {⅓,1,3}×--lr by successive halving (η=%d) over `TRIALS` (the run's own settings first, the others drawn by --seed), judged as --metric on the validation rows, then train the best to the full budget", pipeline.TuneEta))
+	fl.Lookup("tune").NoOptDefVal = fmt.Sprint(pipeline.DefaultTuneTrials)
+}
+
+// parseTrain completes the options of train from its flags and the
+// number of trials that followed --tune.
+func (f *trainFlags) parseTrain(cmd *cobra.Command, args []string) error {
+	if err := f.takeTrials(cmd, args); err != nil {
+		return err
+	}
+	if err := f.parse(cmd); err != nil {
+		return err
+	}
+	return f.memory.options(&f.opts.Memory)
 }
 
 // tuneArgs accepts, after --tune without =, its number of trials:
