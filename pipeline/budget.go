@@ -107,8 +107,8 @@ func (o *Options) budget(n int, c *mtl.Config) (*Budget, error) {
 // tenth: 20% up to 5,000 rows, then 1,000 rows, then 10% from 10,000
 // rows. With AutoCV (the default) a run of fewer than AutoCVRows rows (but
 // at least two a fold) is cross-fitted instead (CVFolds folds, each member validated on its own
-// fold), unless a validation split or file, an ensemble, --hidden auto or
-// streaming was asked for: on small tables a single split wastes rows and decides on
+// fold), unless a validation split or file, an ensemble, --tune, --hidden
+// auto or streaming was asked for: on small tables a single split wastes rows and decides on
 // a few, and averaging the folds' members is worth their small cost.
 const (
 	AutoValSplit = -1
@@ -161,7 +161,7 @@ func (o *Options) resolveAuto(n int) {
 	if o.CV == AutoCV {
 		o.CV = 0
 		if n >= 2*CVFolds && n < AutoCVRows && o.ValSplit == AutoValSplit && o.ValData == "" && o.Ensemble <= 1 && !o.AutoWidth &&
-			o.Memory.Mode != stream.Always {
+			o.Tune == 0 && o.Memory.Mode != stream.Always {
 			o.CV = CVFolds
 		}
 	}

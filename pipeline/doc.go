@@ -19,7 +19,11 @@
 // blocks. Prepare does everything up to the model without touching a
 // device;
 // Run.Fit trains on a backend, saving the model file at every epoch and
-// when interrupted; Run.ChooseWidth searches the shared width.
+// when interrupted; Run.Tune searches the shared layers, learning rate,
+// weight decay and dropout first (Options.Tune, Options.AutoWidth) by
+// successive halving on the validation rows, judged as the run judges its
+// epochs, records the search and leaves the survivor for Fit to train to
+// the run's budget (see TuneEta).
 // Model.Evaluate and Model.PredictTo stream a data file through a model,
 // in memory that does not grow with the file; Model.ReadRows encodes rows
 // given as strings (serve); Describe says what a model file holds;

@@ -79,8 +79,8 @@ type InterruptedError struct {
 	Epoch, Step int
 	Out         string
 	Saved       bool
-	// Candidate describes, for a run interrupted while choosing its
-	// width, the candidate saved.
+	// Candidate describes, for a run interrupted while searching its
+	// configuration (Run.Tune), the trial saved.
 	Candidate string
 	Err       error
 }
@@ -90,7 +90,7 @@ func (e *InterruptedError) Error() string {
 	case !e.Saved:
 		return fmt.Sprintf("interrupted at epoch %d, step %d: nothing saved, since the run had not yet beaten a constant prediction and %s holds an earlier model", e.Epoch, e.Step, e.Out)
 	case e.Candidate != "":
-		return fmt.Sprintf("interrupted while choosing the width: the best candidate so far (%s) saved to %s", e.Candidate, e.Out)
+		return fmt.Sprintf("interrupted while searching the configuration: the best candidate so far (%s) saved to %s", e.Candidate, e.Out)
 	}
 	return fmt.Sprintf("interrupted at epoch %d, step %d: saved to %s", e.Epoch, e.Step, e.Out)
 }
@@ -454,10 +454,6 @@ func withOffset(v []float32, offset float64) []float64 {
 	}
 	return out
 }
-
-// ChoosesWidth reports whether the run chooses its shared width by
-// validation (Options.AutoWidth on a new run) before Fit.
-func (r *Run) ChoosesWidth() bool { return r.Options.AutoWidth && r.Checkpoint == nil }
 
 // DivergedError reports a run whose loss became NaN or infinite (see
 // mtl.DivergedError).

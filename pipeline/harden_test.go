@@ -374,13 +374,13 @@ func TestChooseWidthInterrupted(t *testing.T) {
 	defer r.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	// Each candidate takes 2 epochs of 2 steps and a validation pass per
-	// epoch: cancel in the third candidate.
+	// Each candidate of rung 0 takes 1 epoch of 2 steps and a validation
+	// pass: cancel in the fifth candidate.
 	cancelling := &cancellingBackend{Backend: cpuBackend(t), after: 14, cancel: cancel}
-	grid, err := r.ChooseWidth(ctx, cancelling)
+	rec, err := r.Tune(ctx, cancelling)
 	var ie *InterruptedError
-	if !errors.As(err, &ie) || !ie.Saved || ie.Candidate == "" || len(grid) < 2 {
-		t.Fatalf("interrupted search: %v after %d candidates", err, len(grid))
+	if !errors.As(err, &ie) || !ie.Saved || ie.Candidate == "" || rec == nil || !finite(rec.Trials[1].Score) {
+		t.Fatalf("interrupted search: %v, %+v", err, rec)
 	}
 	m, err := LoadModel(o.Out)
 	if err != nil {

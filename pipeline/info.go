@@ -317,6 +317,7 @@ func (d *Description) Text() string {
 	}
 	b.WriteString("\n")
 	d.metricsText(&b)
+	d.tuneText(&b)
 	d.dataText(&b)
 	return b.String()
 }

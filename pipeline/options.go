@@ -38,6 +38,11 @@ type Options struct {
 	// width and the weight decay by validation instead (Run.ChooseWidth).
 	Hidden    []int
 	AutoWidth bool
+	// Tune searches the configuration (shared layers, learning rate,
+	// weight decay, dropout) by successive halving over this many trials
+	// before training the best (Run.Tune; 0: no search). The run's own
+	// configuration is the first trial.
+	Tune int
 	// Activation is the shared layers' φ.
 	Activation backend.Activation
 	// Arch is the model's body (see mtl.Arch; empty means a shared
@@ -214,6 +219,9 @@ func (o *Options) validate() error {
 	if o.AutoWidth && o.ValSplit == 0 {
 		return optionErrorf("hidden", "auto", "choosing the width by validation loss needs a validation split above 0")
 	}
+	if err := o.validateTune(); err != nil {
+		return err
+	}
 	if err := o.validateArch(); err != nil {
 		return err
 	}
@@ -224,6 +232,25 @@ func (o *Options) validate() error {
 		return err
 	}
 	return o.validateData()
+}
+
+// validateTune checks a search of the configuration against the rest.
+func (o *Options) validateTune() error {
+	if o.Tune == 0 {
+		return nil
+	}
+	value := fmt.Sprint(o.Tune)
+	switch {
+	case o.Tune < 2 || o.Tune > 1<<16:
+		return optionErrorf("tune", value, "must be at least 2 trials (at most %d)", 1<<16)
+	case o.AutoWidth:
+		return optionErrorf("tune", value, "searches the width too: give --tune or --hidden auto, not both")
+	case o.Arch != "" && o.Arch != mtl.SharedBottom:
+		return optionErrorf("tune", value, "searches the shared layers of a shared bottom; for --arch %s give --expert-hidden", o.Arch)
+	case o.ValSplit == 0 && o.ValData == "" && o.CV <= 1:
+		return optionErrorf("tune", value, "judges trials on validation rows: it needs a validation split above 0, --val-data or --cv")
+	}
+	return nil
 }
 
 // validateData checks the options about reading the data and embedding

@@ -270,6 +270,8 @@ func TestApplyReportAndPredictions(t *testing.T) {
 	}
 }
 
+// TestChooseWidth: --hidden auto searches every point of its grid by
+// successive halving and takes the survivor's width and weight decay.
 func TestChooseWidth(t *testing.T) {
 	dir := t.TempDir()
 	o := options(writeCSV(t, dir, 200, 4), filepath.Join(dir, "m.mtl"))
@@ -278,18 +280,24 @@ func TestChooseWidth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !r.ChoosesWidth() {
+	if !r.Tunes() {
 		t.Fatal("a new run with AutoWidth does not choose its width")
 	}
-	grid, err := r.ChooseWidth(context.Background(), cpuBackend(t))
+	rec, err := r.Tune(context.Background(), cpuBackend(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(grid) != len(AutoWidths)*len(AutoDecays) {
-		t.Fatalf("%d candidates", len(grid))
+	if len(rec.Trials) != len(AutoWidths)*len(AutoDecays) {
+		t.Fatalf("%d candidates", len(rec.Trials))
 	}
-	best := slices.MinFunc(grid, func(a, b WidthCandidate) int { return cmpFloat(a.BestVal, b.BestVal) })
-	if !best.Chosen || r.Spec.Hidden[0] != best.Width || r.Config.WeightDecay != best.WeightDecay {
+	var last []Trial
+	for _, tr := range rec.Trials {
+		if tr.Rung == rec.Rungs-2 || tr.Chosen {
+			last = append(last, tr)
+		}
+	}
+	best := slices.MinFunc(last, func(a, b Trial) int { return cmpFloat(a.Score, b.Score) })
+	if !best.Chosen || r.Spec.Hidden[0] != best.Hidden[0] || r.Config.WeightDecay != best.WeightDecay {
 		t.Errorf("chose %v and %g; the best is %+v", r.Spec.Hidden, r.Config.WeightDecay, best)
 	}
 }

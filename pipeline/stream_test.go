@@ -163,8 +163,8 @@ func TestStreamedRunsEveryKind(t *testing.T) {
 			if !r.Streamed() {
 				t.Fatalf("not streamed: %s", r.Memory)
 			}
-			if r.ChoosesWidth() {
-				if _, err := r.ChooseWidth(context.Background(), b); err != nil {
+			if r.Tunes() {
+				if _, err := r.Tune(context.Background(), b); err != nil {
 					t.Fatal(err)
 				}
 			}

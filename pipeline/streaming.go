@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/mtl-gpu/mtl-gpu/data"
 	"github.com/mtl-gpu/mtl-gpu/mtl"
@@ -190,8 +189,8 @@ func (r *Run) firstPass(ctx context.Context, src data.Source) (*stream.Fitted, e
 // architecture, and records the decision.
 func (r *Run) decide(f *stream.Fitted) (stream.Need, bool, error) {
 	spec := r.Spec
-	if r.Options.AutoWidth && spec.Arch == "" {
-		spec.Hidden = []int{slices.Max(AutoWidths)}
+	if spec.Arch == "" {
+		spec.Hidden = r.largestHidden()
 	}
 	// The batch the budget rule will choose for about this many training
 	// rows (settle sets it once they are drawn) sizes the activations.

@@ -572,3 +572,36 @@ func TestHiddenAuto(t *testing.T) {
 		t.Errorf("saved model has hidden %v and weight decay %g", ck.Model.Spec.Hidden, ck.Config.WeightDecay)
 	}
 }
+
+// TestTune searches four configurations by successive halving, prints
+// the leaderboard best first, saves the survivor trained to the run's
+// budget with the search recorded, and the model evaluates.
+func TestTune(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := mtlgpu(t, dir, "train", "--data", sharedFile(t, "seed_example/seed_train.csv"), "--task", "y:multiclass", "--out", "m.mtl",
+		"--tune", "4", "--epochs", "6", "--metric", "accuracy", "--seed", "3")
+	ok(t, r)
+	header := regexp.MustCompile(`(?m)^ *trial +hidden +lr +weight decay +dropout +rung +epochs +1 − accuracy *$`).FindStringIndex(r.stderr)
+	if header == nil {
+		t.Fatalf("no leaderboard in %s", r.stderr)
+	}
+	rows := regexp.MustCompile(`(?m)^ +([1-4]) +[0-9,]+ +[0-9.e-]+ +[0-9.e-]+ +[0-9.]+ +([12])/3 +[0-9]+ +([0-9.]+)(.*)$`).FindAllStringSubmatch(r.stderr[header[1]:], -1)
+	if len(rows) != 4 || !strings.Contains(rows[0][4], "← chosen: trains to 6 epochs") || rows[0][2] != "2" || rows[2][2] != "1" || rows[3][2] != "1" {
+		t.Errorf("leaderboard rows %q in %s", rows, r.stderr)
+	}
+	info := mtlgpu(t, dir, "info", "m.mtl")
+	ok(t, info)
+	if !strings.Contains(info.stdout, "successive halving of 4 trials (η = 3, 3 rungs, the last of 6 epochs) by 1 − accuracy") ||
+		!strings.Contains(info.stdout, "chosen: trial "+rows[0][1]) || !strings.Contains(info.stdout, "6 of 6 epochs") && !strings.Contains(info.stdout, "stopped early") {
+		t.Errorf("info says %s", info.stdout)
+	}
+	rep := evalJSON(t, dir, "m.mtl", sharedFile(t, "seed_example/seed_test.csv"))
+	if acc := metric(t, rep, "y", "accuracy"); acc < 0.5 {
+		t.Errorf("the tuned model's test accuracy is %g", acc)
+	}
+	bad := mtlgpu(t, dir, "train", "--data", sharedFile(t, "seed_example/seed_train.csv"), "--task", "y:multiclass", "--out", "n.mtl", "--tune=1")
+	if bad.code != 2 || !strings.Contains(bad.stderr, "--tune 1: must be at least 2 trials") {
+		t.Errorf("--tune=1: %d %s", bad.code, bad.stderr)
+	}
+}

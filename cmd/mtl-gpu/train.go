@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -58,12 +60,9 @@ model unless --force. A run whose best validation loss (training loss
 without validation) is not below that of a constant prediction (class
 frequencies, target means) has diverged: it exits with status 3 and leaves
 an existing --out as it was unless --force.`,
-		Args: cobra.NoArgs,
+		Args: f.tuneArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := f.parse(cmd); err != nil {
-				return err
-			}
-			if err := f.memory.options(&f.opts.Memory); err != nil {
+			if err := f.parseTrain(cmd, args); err != nil {
 				return err
 			}
 			return a.train(cmd, f.opts)
@@ -76,7 +75,8 @@ an existing --out as it was unless --force.`,
 	fl.StringVar(&f.opts.ValData, "val-data", "", "validation rows from this file (the columns of --data) instead of --val-split")
 	f.register(fl)
 	fl.StringVar(&f.weighting, "weighting", "equal", "how task losses and gradients combine: equal, uncertainty, dwa, gradnorm, pcgrad or mgda")
-	fl.StringVar(&f.opts.Resume, "resume", "", "continue training the run saved in this model file")
+	fl.StringVar(&f.opts.Resume, "resume", "", "continue training the run saved in this model file (a tuned run: its chosen configuration; the search is not repeated)")
+	f.registerTune(fl)
 	fl.StringVar(&f.opts.Log, "log", "", "append one JSON line per epoch to this file")
 	fl.BoolVar(&f.opts.Force, "force", false, "replace --out even if it is not a model, or with a model no better than a constant; append --log to any file")
 	f.memory.register(fl)
@@ -145,7 +145,7 @@ func (f *trainFlags) registerModel(fl *pflag.FlagSet) {
 	fl.IntVar(&o.Levels, "levels", 0, fmt.Sprintf("ple: levels of experts (default %d)", pipeline.DefaultLevels))
 	fl.StringVar(&f.expertHidden, "expert-hidden", "", fmt.Sprintf("mmoe, ple: widths of each expert's layers (default %v)", pipeline.DefaultExpertHidden))
 	fl.IntVar(&o.Ensemble, "ensemble", 0, "train this many members from consecutive seeds together and average them")
-	fl.StringVar(&f.cv, "cv", "auto", "K-fold cross-fitting: one member per fold, out-of-fold metrics, the members averaged; auto: 5 folds under 5,000 rows unless --val-split, --ensemble or --hidden auto is given; 0: none")
+	fl.StringVar(&f.cv, "cv", "auto", "K-fold cross-fitting: one member per fold, out-of-fold metrics, the members averaged; auto: 5 folds under 5,000 rows unless --val-split, --ensemble, --tune or --hidden auto is given; 0: none")
 }
 
 // parse completes the options from the flags given as strings, and notes
@@ -225,9 +225,9 @@ func (a *app) train(cmd *cobra.Command, o pipeline.Options) error {
 	a.logMemory(r)
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if r.ChoosesWidth() {
-		grid, err := r.ChooseWidth(ctx, b)
-		a.printGrid(grid)
+	if r.Tunes() {
+		rec, err := r.Tune(ctx, b)
+		a.printBoard(rec)
 		if err != nil {
 			return err
 		}
@@ -264,21 +264,79 @@ func (a *app) warn(lines []string) {
 	}
 }
 
-// printGrid shows the candidates of --hidden auto on standard error.
-func (a *app) printGrid(grid []pipeline.WidthCandidate) {
-	if a.quiet || len(grid) == 0 {
+// printBoard shows the trials of --tune or --hidden auto on standard
+// error, best first.
+func (a *app) printBoard(rec *pipeline.TuneRecord) {
+	if a.quiet || rec == nil {
 		return
 	}
 	tw := tabwriter.NewWriter(a.stderr, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "width\tweight decay\tbest val loss\tepochs\t\t")
-	for _, p := range grid {
+	fmt.Fprintf(tw, "trial\thidden\tlr\tweight decay\tdropout\trung\tepochs\t%s\t\t\n", rec.Score)
+	for _, t := range rec.Leaderboard() {
 		mark := ""
-		if p.Chosen {
-			mark = "← chosen"
+		switch {
+		case t.Chosen && rec.Interrupted:
+			mark = "← best so far, saved"
+		case t.Chosen:
+			mark = fmt.Sprintf("← chosen: trains to %d epochs", rec.Epochs)
 		}
-		fmt.Fprintf(tw, "%d\t%g\t%.5f\t%d\t%s\t\n", p.Width, p.WeightDecay, p.BestVal, p.Epochs, mark)
+		score := fmt.Sprintf("%.5f", t.Score)
+		if math.IsNaN(t.Score) {
+			score = "not trained"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%g\t%g\t%g\t%d/%d\t%d\t%s\t%s\t\n", t.Index+1, pipeline.WidthsText(t.Hidden), t.LR, t.WeightDecay, t.Dropout,
+			t.Rung+1, rec.Rungs, t.Epochs, score, mark)
 	}
 	tw.Flush()
+}
+
+// registerTune adds --tune, whose number of trials may be left out.
+func (f *trainFlags) registerTune(fl *pflag.FlagSet) {
+	fl.IntVar(&f.opts.Tune, "tune", 0, fmt.Sprintf("search width {64,128,256,512} × depth {1,2} × dropout {0,0.1,0.2} × weight decay {0,1e-3,1e-2,0.1} × lr {⅓,1,3}×--lr by successive halving (η=%d) over `TRIALS` (the run's own settings first, the others drawn by --seed), judged as --metric on the validation rows, then train the best to the full budget", pipeline.TuneEta))
+	fl.Lookup("tune").NoOptDefVal = fmt.Sprint(pipeline.DefaultTuneTrials)
+}
+
+// parseTrain completes the options of train from its flags and the
+// number of trials that followed --tune.
+func (f *trainFlags) parseTrain(cmd *cobra.Command, args []string) error {
+	if err := f.takeTrials(cmd, args); err != nil {
+		return err
+	}
+	if err := f.parse(cmd); err != nil {
+		return err
+	}
+	return f.memory.options(&f.opts.Memory)
+}
+
+// tuneArgs accepts, after --tune without =, its number of trials:
+// --tune 16 as well as --tune=16.
+func (f *trainFlags) tuneArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 1 && f.bareTune(cmd) {
+		if _, err := strconv.Atoi(args[0]); err == nil {
+			return nil
+		}
+	}
+	return cobra.NoArgs(cmd, args)
+}
+
+// bareTune reports whether --tune was given with its default number of
+// trials, as it is when the number follows it without =.
+func (f *trainFlags) bareTune(cmd *cobra.Command) bool {
+	fl := cmd.Flags().Lookup("tune")
+	return fl.Changed && fl.Value.String() == fl.NoOptDefVal
+}
+
+// takeTrials reads the number of trials that followed --tune.
+func (f *trainFlags) takeTrials(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 || !f.bareTune(cmd) {
+		return nil
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil {
+		return usageError("--tune %s: want a number of trials", args[0])
+	}
+	f.opts.Tune = n
+	return nil
 }
 
 // printTrained prints the outcome of a run on standard output.
