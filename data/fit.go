@@ -209,6 +209,7 @@ func (st *featureStats) numeric(file, name string, c int, impute string) (Featur
 		return f, nil, errorf(file, 0, name, c, "values too large to standardise")
 	}
 	f.Mean, f.Scale = mean, std
+	f.Indicator = st.missing > 0 // impute is "mean": refused above otherwise
 	var warnings []string
 	if std == 0 {
 		f.Scale = 1

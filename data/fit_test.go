@@ -113,7 +113,7 @@ func TestFit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{`"version":3`, `"features":`, `"kind":"categorical"`, `"targets":`, `"type":"binary"`, `"positive":"yes"`, `"group_column":"g"`, `"groups":`, `"offset":`} {
+	for _, key := range []string{`"version":4`, `"features":`, `"kind":"categorical"`, `"targets":`, `"type":"binary"`, `"positive":"yes"`, `"group_column":"g"`, `"groups":`, `"offset":`} {
 		if !strings.Contains(string(b), key) {
 			t.Errorf("JSON %s lacks %s", b, key)
 		}
@@ -296,14 +296,19 @@ func TestFitImpute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f := s.Features[0]; f.Kind != Numeric || f.Mean != 2 || f.Scale != 1 || s.Impute != "mean" {
+	if f := s.Features[0]; f.Kind != Numeric || f.Mean != 2 || f.Scale != 1 || s.Impute != "mean" || !f.Indicator {
 		t.Errorf("feature %+v impute %q", f, s.Impute)
+	}
+	if names := s.EncodedNames(); !reflect.DeepEqual(names, []string{"a", "a[missing]"}) {
+		t.Errorf("encoded names %q", names)
 	}
 	enc, warnings, err := encodeText(t, s, "i.csv", content, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []float32{-1, 0, 1, 0}; !reflect.DeepEqual(enc.X, want) {
+	// The imputed mean, standardised, is 0; the indicator beside it says
+	// which rows were missing.
+	if want := []float32{-1, 0, 0, 1, 1, 0, 0, 1}; !reflect.DeepEqual(enc.X, want) {
 		t.Errorf("X = %v, want %v", enc.X, want)
 	}
 	if want := []string{`i.csv: column "a": 2 missing values replaced by the training mean`}; !reflect.DeepEqual(warnings, want) {
@@ -407,7 +412,10 @@ func TestValidate(t *testing.T) {
 		spoil func(*Schema)
 		want  string
 	}{
-		{"version", func(s *Schema) { s.Version = 4 }, "schema version 4 is not supported (want 1 to 3)"},
+		{"version", func(s *Schema) { s.Version = 5 }, "schema version 5 is not supported (want 1 to 4)"},
+		{"indicator without imputing", func(s *Schema) { s.Features[0].Indicator = true }, `schema: feature "a" has a missing-value indicator in a version 4 schema that does not impute`},
+		{"indicator in version 3", func(s *Schema) { s.Features[0].Indicator, s.Impute, s.Version = true, "mean", 3 },
+			`schema: feature "a" has a missing-value indicator in a version 3 schema that does not impute`},
 		{"no features", func(s *Schema) { s.Features = nil }, "schema has no features"},
 		{"no targets", func(s *Schema) { s.Targets = nil }, "schema has no targets"},
 		{"impute", func(s *Schema) { s.Impute = "zero" }, `schema: unknown impute method "zero"`},

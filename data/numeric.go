@@ -406,6 +406,9 @@ func pleEdges(sorted []float64, bins int) []float64 {
 type numericCoder struct {
 	method              coderMethod
 	mean, center, scale float64
+	// indicator is the index in x of the missing-value indicator, after
+	// the encoded columns; −1 without one.
+	indicator int
 	// edges are the bin edges (PLE) or knots (quantile), widths the
 	// differences of neighbours; scores and rises are the quantile
 	// encoding's score at each knot and the differences of neighbours.
@@ -425,7 +428,10 @@ const (
 )
 
 func newNumericCoder(f Feature) *numericCoder {
-	c := &numericCoder{mean: f.Mean, center: f.Center, scale: f.Scale, edges: f.Edges, scores: f.Scores}
+	c := &numericCoder{mean: f.Mean, center: f.Center, scale: f.Scale, edges: f.Edges, scores: f.Scores, indicator: -1}
+	if f.Indicator {
+		c.indicator = f.Width() - 1
+	}
 	switch f.Method() {
 	case Robust:
 		c.method = coderRobust
@@ -449,6 +455,9 @@ func newNumericCoder(f Feature) *numericCoder {
 // reports false when v standardises beyond the range of float32; the
 // other encodings are bounded.
 func (c *numericCoder) encode(v float64, x []float32) bool {
+	if c.indicator >= 0 {
+		x[c.indicator] = 0
+	}
 	switch c.method {
 	case coderRobust:
 		x[0] = float32(smoothClip((v - c.center) / c.scale))
@@ -477,13 +486,17 @@ func (c *numericCoder) bins(v float64, x []float32) {
 }
 
 // imputed writes the encoding of a missing value imputed by the training
-// mean: 0 when standardised, as ever, else the mean encoded.
+// mean: 0 when standardised, as ever, else the mean encoded; and 1 in the
+// indicator.
 func (c *numericCoder) imputed(x []float32) {
 	if c.method == coderStandard {
 		clear(x[:1])
-		return
+	} else {
+		c.encode(c.mean, x)
 	}
-	c.encode(c.mean, x)
+	if c.indicator >= 0 {
+		x[c.indicator] = 1
+	}
 }
 
 // interpolate is the quantile encoding of v: on segment i, the last whose

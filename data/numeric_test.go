@@ -376,7 +376,8 @@ func TestPLEEdges(t *testing.T) {
 }
 
 // TestNumericImputed checks that a missing value imputed by the training
-// mean encodes as the mean does under every encoding, and is an error
+// mean encodes as the mean does under every encoding, with 1 in the
+// indicator column after it (0 for the measured mean), and is an error
 // without imputation, as for standardising.
 func TestNumericImputed(t *testing.T) {
 	t.Parallel()
@@ -384,12 +385,16 @@ func TestNumericImputed(t *testing.T) {
 	for _, m := range NumericMethods {
 		s := fitNumeric(t, content, NumericEncoding{Method: m}, "mean")
 		f := s.Features[0]
-		if f.Mean != 2 || f.Method() != m {
+		if f.Mean != 2 || f.Method() != m || !f.Indicator {
 			t.Fatalf("%s: feature %+v", m, f)
 		}
 		rows, warnings := encodeRows(t, s, content)
 		mean, _ := encodeRows(t, s, column("2"))
-		if !sameBits(rows[2], mean[0]) || !sameBits(rows[4], mean[0]) {
+		w := f.Width() - 1 // the indicator's column
+		if mean[0][w] != 0 || rows[2][w] != 1 || rows[4][w] != 1 || rows[1][w] != 0 {
+			t.Errorf("%s: indicators %v, %v of missing values, %v of the mean, %v of a number", m, rows[2][w], rows[4][w], mean[0][w], rows[1][w])
+		}
+		if !sameBits(rows[2][:w], mean[0][:w]) || !sameBits(rows[4][:w], mean[0][:w]) {
 			t.Errorf("%s: a missing value encodes as %v and %v, the mean as %v", m, rows[2], rows[4], mean[0])
 		}
 		if len(warnings) != 1 || !strings.Contains(warnings[0], "2 missing values replaced by the training mean") {
@@ -401,8 +406,8 @@ func TestNumericImputed(t *testing.T) {
 	// The PLE of the mean, 2, on the edges 0 2 4.
 	s := fitNumeric(t, content, NumericEncoding{Method: PLE}, "mean")
 	rows, _ := encodeRows(t, s, content)
-	if !near(rows[2], []float64{1, 0}) {
-		t.Errorf("ple of the imputed mean %v, want [1 0]", rows[2])
+	if !near(rows[2], []float64{1, 0, 1}) {
+		t.Errorf("ple of the imputed mean %v, want [1 0] and the indicator 1", rows[2])
 	}
 }
 
@@ -520,7 +525,7 @@ func TestNumericSchemaRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{`"version":3`, `"encoding":"robust"`, `"center":`, `"encoding":"quantile"`, `"scores":`, `"encoding":"ple"`, `"edges":`} {
+	for _, key := range []string{`"version":4`, `"encoding":"robust"`, `"center":`, `"encoding":"quantile"`, `"scores":`, `"encoding":"ple"`, `"edges":`} {
 		if !strings.Contains(string(js), key) {
 			t.Errorf("JSON %s lacks %s", js, key)
 		}

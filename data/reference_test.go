@@ -426,6 +426,9 @@ func encodeNumeric(t *Table, c int, f Feature, impute bool, x []float32, d int) 
 			}
 			imputed++
 			x[i*d] = 0
+			if f.Indicator {
+				x[i*d+1] = 1
+			}
 		case cellNonFinite:
 			return "", errorf(t.Path, t.Lines[i], f.Name, c, "%q is not a finite number", strings.TrimSpace(row[c]))
 		default:

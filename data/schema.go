@@ -11,7 +11,7 @@ import (
 // package. Version 2 added embedded features and the offset of regression
 // targets, version 3 the numeric encodings other than Standard; Validate
 // accepts versions 1 to 3 and rejects others.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // FeatureKind says how a feature column is encoded.
 type FeatureKind int
@@ -93,18 +93,29 @@ type Feature struct {
 	Buckets int `json:"buckets,omitempty"`
 	// Dim is the width of an embedded column's vectors.
 	Dim int `json:"dim,omitempty"`
+	// Indicator marks a numeric column of a schema that imputes and that
+	// had missing values in training: after its encoded columns comes
+	// one more, COLUMN[missing], 1 where the value is missing (and
+	// imputed) and 0 elsewhere, so that the model can tell an imputed
+	// mean from a measured one.
+	Indicator bool `json:"indicator,omitempty"`
 }
 
 // Width is the number of columns of the feature in Encoded.X: one for a
-// numeric column (one per bin, len(Edges) − 1, for PLE), one per category
-// for a categorical column, none for an embedded one (whose vectors the
-// model looks up from Encoded.Index).
+// numeric column (one per bin, len(Edges) − 1, for PLE; one more for its
+// Indicator), one per category for a categorical column, none for an
+// embedded one (whose vectors the model looks up from Encoded.Index).
 func (f Feature) Width() int {
 	switch f.Kind {
 	case Categorical:
 		return len(f.Categories)
 	case Embedded:
 		return 0
+	}
+	if f.Indicator {
+		g := f
+		g.Indicator = false
+		return g.Width() + 1
 	}
 	switch f.Method() {
 	case PLE:
@@ -183,8 +194,9 @@ func (s *Schema) Dim() int {
 }
 
 // EncodedNames names the columns of Encoded.X: a numeric feature by its
-// column name (the bins of a PLE column as COLUMN[ple0], COLUMN[ple1], …),
-// a category as COLUMN=CATEGORY.
+// column name (the bins of a PLE column as COLUMN[ple0], COLUMN[ple1], …,
+// its missing-value indicator as COLUMN[missing]), a category as
+// COLUMN=CATEGORY.
 func (s *Schema) EncodedNames() []string {
 	names := make([]string, 0, s.Dim())
 	for _, f := range s.Features {
@@ -202,6 +214,9 @@ func (s *Schema) EncodedNames() []string {
 				for i := range len(f.Edges) - 1 {
 					names = append(names, fmt.Sprintf("%s[ple%d]", f.Name, i))
 				}
+			}
+			if f.Indicator {
+				names = append(names, f.Name+"[missing]")
 			}
 		}
 	}
@@ -248,7 +263,8 @@ func (s *Schema) HeadName(t, g int) string {
 // hash buckets (not both), that binary targets have two classes with
 // Positive the second, that only regression targets have a finite offset,
 // and that weights are positive and finite. Embedded features and offsets
-// need version 2, numeric encodings other than Standard version 3.
+// need version 2, numeric encodings other than Standard version 3,
+// missing-value indicators version 4 and a schema that imputes.
 func (s *Schema) Validate() error {
 	if s.Version < 1 || s.Version > SchemaVersion {
 		return fmt.Errorf("schema version %d is not supported (want 1 to %d)", s.Version, SchemaVersion)
@@ -290,6 +306,9 @@ func (s *Schema) Validate() error {
 			}
 			if err := f.checkEncoding(s.Version); err != nil {
 				return err
+			}
+			if f.Indicator && (s.Impute == "" || s.Version < 4) {
+				return fmt.Errorf("schema: feature %q has a missing-value indicator in a version %d schema that does not impute", f.Name, s.Version)
 			}
 		case Categorical:
 			if err := checkList(f.Categories, "feature "+quote(f.Name), "categories"); err != nil {

@@ -192,6 +192,10 @@ func (b *graph) features(s *data.Schema) string {
 		}
 		b.input(f.Name, pb.TensorProto_DOUBLE, rowsDim, 1)
 		cols = append(cols, b.cast(hint+"/float", b.numeric(hint, f, s.Impute == "mean"), pb.TensorProto_FLOAT))
+		if f.Indicator {
+			// 1 where the value is missing (and imputed), else 0.
+			cols = append(cols, b.cast(hint+"/indicator", b.node("IsNaN", hint+"/is_missing", []string{f.Name}), pb.TensorProto_FLOAT))
+		}
 	}
 	if len(cols) == 1 {
 		return cols[0]
