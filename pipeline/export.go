@@ -17,6 +17,9 @@ import (
 // A kind of model the exporter cannot write yet is refused by name (an
 // *onnx.UnsupportedError).
 func (m *Model) ExportONNX(path string) error {
+	if err := CheckOutput("onnx", path, Input{Option: "model", Path: m.Path}); err != nil {
+		return err
+	}
 	desc, err := json.Marshal(m.Describe())
 	if err != nil {
 		return err

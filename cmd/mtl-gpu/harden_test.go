@@ -73,6 +73,7 @@ func TestOutputsNeverInputs(t *testing.T) {
 		{"predict --out the data", []string{"predict", "--model", "m.mtl", "--data", "x.csv", "--out", "x.csv"}, "--out x.csv"},
 		{"predict --out the model", []string{"predict", "--model", "m.mtl", "--data", "x.csv", "--out", "m.mtl"}, "--out m.mtl"},
 		{"plot --out the log", []string{"plot", "--log", "x.csv", "--out", "x.csv"}, "--out"},
+		{"export --onnx the model", []string{"export", "--model", "m.mtl", "--onnx", "m.mtl"}, "--onnx m.mtl"},
 		{"train --out a file that is not a model", []string{"train", "--data", "x.csv", "--task", "y:multiclass", "--out", "notes.txt"}, "not an mtl-gpu model"},
 		{"train --log a file that is not a log", []string{"train", "--data", "x.csv", "--task", "y:multiclass", "--out", "n.mtl", "--log", "notes.txt"}, "not an mtl-gpu training log"},
 	} {
