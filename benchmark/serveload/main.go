@@ -68,7 +68,9 @@ func requests(url string, data [][]string, perRequest int) ([][]byte, error) {
 	}
 	defer resp.Body.Close()
 	var desc struct {
-		Inputs []struct{ Name, Kind string }
+		Inputs struct {
+			List []struct{ Name, Kind string }
+		}
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&desc); err != nil {
 		return nil, err
@@ -82,7 +84,7 @@ func requests(url string, data [][]string, perRequest int) ([][]byte, error) {
 		var rows []map[string]any
 		for _, rec := range data[lo : lo+perRequest] {
 			obj := map[string]any{}
-			for _, in := range desc.Inputs {
+			for _, in := range desc.Inputs.List {
 				c, ok := col[in.Name]
 				if !ok {
 					return nil, fmt.Errorf("the data has no column %q", in.Name)
