@@ -24,15 +24,68 @@ func (b *Backend) Mix(dst, gates, experts backend.Mat, t backend.MixTable) {
 			for q := range t.Groups() {
 				out := d[q*w : (q+1)*w]
 				clear(out)
-				for s := t.Starts[q]; s < t.Starts[q+1]; s++ {
-					gs, e := g[s], x[t.Experts[s]*w:(t.Experts[s]+1)*w]
-					for j := range out {
-						out[j] += gs * e[j]
-					}
-				}
+				mixAdd(out, g, x, t.Experts, t.Starts[q], t.Starts[q+1], w)
 			}
 		}
 	})
+}
+
+// mixAdd adds to out, slot after slot from first to end, each slot's
+// gate times its expert's row, e(s)·w onwards in x: each element's sum in
+// slot order, as the interface requires, four slots at a time so that out
+// is read and written once for four.
+func mixAdd(out, g, x []float32, experts []int, first, end, w int) {
+	s := first
+	for ; s+4 <= end; s += 4 {
+		g0, g1, g2, g3 := g[s], g[s+1], g[s+2], g[s+3]
+		e0 := x[experts[s]*w:][:len(out)]
+		e1 := x[experts[s+1]*w:][:len(out)]
+		e2 := x[experts[s+2]*w:][:len(out)]
+		e3 := x[experts[s+3]*w:][:len(out)]
+		for j, v := range out {
+			v += g0 * e0[j]
+			v += g1 * e1[j]
+			v += g2 * e2[j]
+			v += g3 * e3[j]
+			out[j] = v
+		}
+	}
+	for ; s < end; s++ {
+		gs, e := g[s], x[experts[s]*w:][:len(out)]
+		for j := range out {
+			out[j] += gs * e[j]
+		}
+	}
+}
+
+// gateDots sets dg[s], for the slots s of [first, end), to the dot product
+// of dq with slot s's expert row of x (e(s)·w onwards), each summed in
+// increasing order of the column. Four dot products run side by side: a
+// single one waits on its own additions.
+func gateDots(dg, dq, x []float32, experts []int, first, end, w int) {
+	s := first
+	for ; s+4 <= end; s += 4 {
+		e0 := x[experts[s]*w:][:len(dq)]
+		e1 := x[experts[s+1]*w:][:len(dq)]
+		e2 := x[experts[s+2]*w:][:len(dq)]
+		e3 := x[experts[s+3]*w:][:len(dq)]
+		var s0, s1, s2, s3 float32
+		for j, v := range dq {
+			s0 += v * e0[j]
+			s1 += v * e1[j]
+			s2 += v * e2[j]
+			s3 += v * e3[j]
+		}
+		dg[s], dg[s+1], dg[s+2], dg[s+3] = s0, s1, s2, s3
+	}
+	for ; s < end; s++ {
+		e := x[experts[s]*w:][:len(dq)]
+		var sum float32
+		for j, v := range dq {
+			sum += v * e[j]
+		}
+		dg[s] = sum
+	}
 }
 
 // MixGrad computes the gradients of Mix's inputs.
@@ -46,39 +99,56 @@ func (b *Backend) MixGrad(dGates, dExperts, dDst, gates, experts backend.Mat, t 
 	gd, lg := mat(gates, "MixGrad gates")
 	xd, lx := mat(experts, "MixGrad experts")
 	w := t.Width
+	// The slots that read each expert, in slot order, and each slot's group.
+	readers, group := make([][]int, t.NumExperts), make([]int, t.Slots())
+	for q := range t.Groups() {
+		for s := t.Starts[q]; s < t.Starts[q+1]; s++ {
+			readers[t.Experts[s]] = append(readers[t.Experts[s]], s)
+			group[s] = q
+		}
+	}
 	b.workers.parallel(dDst.Rows, rowGrain(dDst.Cols*t.Slots()), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			dg, dx, dd, g, x := dgd[i*ldg:], dxd[i*ldx:], ddd[i*ldd:], gd[i*lg:], xd[i*lx:]
 			clear(dx[:t.NumExperts*w])
 			for q := range t.Groups() {
-				dq := dd[q*w : (q+1)*w]
-				for s := t.Starts[q]; s < t.Starts[q+1]; s++ {
-					e := t.Experts[s]
-					var sum float32
-					for j, v := range dq {
-						sum += v * x[e*w+j]
-					}
-					dg[s] = sum
-				}
+				gateDots(dg, dd[q*w:(q+1)*w], x, t.Experts, t.Starts[q], t.Starts[q+1], w)
 			}
 			// dExperts in the order of the reference: for each expert,
 			// every slot that reads it, in slot order.
-			for e := range t.NumExperts {
-				out := dx[e*w : (e+1)*w]
-				for q := range t.Groups() {
-					for s := t.Starts[q]; s < t.Starts[q+1]; s++ {
-						if t.Experts[s] != e {
-							continue
-						}
-						gs, dq := g[s], dd[q*w:(q+1)*w]
-						for j := range out {
-							out[j] += gs * dq[j]
-						}
-					}
-				}
+			for e, rs := range readers {
+				expertGrad(dx[e*w:(e+1)*w], g, dd, rs, group, w)
 			}
 		}
 	})
+}
+
+// expertGrad adds to out, for each slot s of slots in order, the gate g[s]
+// times the gradient of s's group's mixture (group[s]·w onwards in dd),
+// four slots at a time.
+func expertGrad(out, g, dd []float32, slots, group []int, w int) {
+	k := 0
+	for ; k+4 <= len(slots); k += 4 {
+		s0, s1, s2, s3 := slots[k], slots[k+1], slots[k+2], slots[k+3]
+		g0, g1, g2, g3 := g[s0], g[s1], g[s2], g[s3]
+		d0 := dd[group[s0]*w:][:len(out)]
+		d1 := dd[group[s1]*w:][:len(out)]
+		d2 := dd[group[s2]*w:][:len(out)]
+		d3 := dd[group[s3]*w:][:len(out)]
+		for j, v := range out {
+			v += g0 * d0[j]
+			v += g1 * d1[j]
+			v += g2 * d2[j]
+			v += g3 * d3[j]
+			out[j] = v
+		}
+	}
+	for ; k < len(slots); k++ {
+		gs, d := g[slots[k]], dd[group[slots[k]]*w:][:len(out)]
+		for j := range out {
+			out[j] += gs * d[j]
+		}
+	}
 }
 
 // SoftmaxGroups normalises each group of every row in place.
