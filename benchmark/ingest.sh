@@ -8,7 +8,11 @@
 # the same file and number of threads, one after the other, and prints
 # times, ratios and peak memory; for training also its peak memory over
 # what it must hold: the encoded rows (inputs and labels, 4 bytes each),
-# the parameters and AdamW's two moments.
+# the parameters and AdamW's two moments. Last, it trains one epoch from
+# the CSV streamed (--stream) with a memory budget of a fifth of the
+# encoded rows, against the same run held in memory (both with 1% of the
+# rows for validation, which a streamed run holds in memory), and prints
+# the ratios of their peak memory and rows per second.
 #   benchmark/ingest.sh [THREADS]
 # The table is generated once into $INGEST_DIR (default out/ingest), which
 # git ignores. DuckDB's Node.js package is installed into a scratch folder
@@ -108,6 +112,28 @@ held=$("$dir/mtl-gpu" info --json "$dir/train-csv.mtl" | "$python" -c "
 import json, sys
 d = json.load(sys.stdin); a = d['architecture']
 print(int($rows) * (a['inputs'] + len(d['tasks'])) * 4 + 3 * a['parameters'] * 4)")
+# Streamed with a budget of a fifth of the encoded rows, against in
+# memory: peak RSS, and rows per second over the whole run (both passes
+# over the file and the epoch) and over the epoch alone (its log line).
+measure_train() {
+  local out
+  out=$( { /usr/bin/time -f 'wall=%e peak_rss_kb=%M cpu=%U %S' "$@"; } 2>&1 )
+  local secs rss cpu epoch
+  secs=$(echo "$out" | sed -n 's/.*wall=\([0-9.]*\).*/\1/p' | tail -1)
+  rss=$(echo "$out" | sed -n 's/.*peak_rss_kb=\([0-9]*\).*/\1/p' | tail -1)
+  cpu=$(echo "$out" | sed -n 's/.*cpu=\([0-9.]*\) \([0-9.]*\).*/\1 \2/p' | tail -1 | awk '{ print $1 + $2 }')
+  epoch=$(echo "$out" | sed -n 's/.* rows_per_s=\([0-9.]*\).*/\1/p' | tail -1)
+  echo "$secs $rss $cpu ${epoch:-0}"
+}
+encoded=$("$dir/mtl-gpu" info --json "$dir/train-csv.mtl" | "$python" -c "
+import json, sys
+d = json.load(sys.stdin)
+print(int($rows) * (d['architecture']['inputs'] + len(d['inputs']['embedded']) + len(d['tasks'])) * 4)")
+budget=$((encoded / 5))
+stream_args=(train --device cpu --epochs 1 --val-split 0.01 --task click:binary --task buy:binary --task spend:regression --force --data "$csv")
+read -r mem_run mem_rss_kb mem_cpu mem_epoch < <(measure_train env GOMAXPROCS="$threads" "$dir/mtl-gpu" "${stream_args[@]}" --no-stream --out "$dir/train-memory.mtl")
+read -r str_run str_rss_kb str_cpu str_epoch < <(measure_train env GOMAXPROCS="$threads" "$dir/mtl-gpu" "${stream_args[@]}" --stream --max-memory "$budget" --out "$dir/train-stream.mtl")
+mem_rss=$((mem_rss_kb / 1024)) str_rss=$((str_rss_kb / 1024))
 read -r ours_copy ours_copy_rss ours_copy_cpu < <(measure env GOMAXPROCS="$threads" "$dir/convert" "$csv" "$dir/convert.parquet")
 read -r duck_copy duck_copy_rss duck_copy_cpu < <(measure node "$duckdir/copy.mjs" "$PWD/$csv" "$PWD/$dir/duckdb.parquet" "$threads")
 read -r pandas_csv pandas_rss pandas_csv_cpu < <(measure env OMP_NUM_THREADS="$threads" "$python" -c "
@@ -130,5 +156,10 @@ row "mtl-gpu CSV to Parquet"  "$ours_copy" "$ours_copy_cpu" "$ours_copy_rss" "$o
 row "DuckDB COPY to Parquet"  "$duck_copy" "$duck_copy_cpu" "$duck_copy_rss" "$ours_copy"
 awk -v f="$fit_csv" -v p="$fit_pq" -v d="$duck_csv" 'BEGIN { printf "fit+encode (two passes) against DuckDB read_csv: CSV %.2fx, Parquet %.2fx faster\n", d / f, d / p }'
 awk -v f="$train_csv" -v p="$train_pq" -v d="$duck_csv" -v fm="$train_csv_rss" -v pm="$train_pq_rss" -v dm="$duck_csv_rss" 'BEGIN { printf "train 1 epoch against DuckDB read_csv alone: time CSV %.2fx, Parquet %.2fx of it; peak memory CSV %.2fx, Parquet %.2fx of it\n", f / d, p / d, fm / dm, pm / dm }'
+row "train 1 epoch, val 1%, memory" "$mem_run" "$mem_cpu" "$mem_rss" "$mem_run"
+row "train 1 epoch, val 1%, stream" "$str_run" "$str_cpu" "$str_rss" "$mem_run"
+awk -v b="$budget" -v e="$encoded" -v r="$rows" -v ms="$mem_run" -v ss="$str_run" -v mm="$mem_rss_kb" -v sm="$str_rss_kb" -v me="$mem_epoch" -v se="$str_epoch" -v mc="$mem_cpu" -v sc="$str_cpu" 'BEGIN {
+  printf "streamed (--max-memory %.1f MB, a fifth of the %.1f MB encoded) against in memory: peak RSS %.1f MB against %.1f MB (%.2fx; %.2fx the budget); rows/s over the run %.0f against %.0f (%.2fx), over the epoch %.0f against %.0f (%.2fx); CPU seconds %.1f against %.1f (%.2fx)\n",
+    b / 1e6, e / 1e6, sm * 1.024e-3, mm * 1.024e-3, sm / mm, sm * 1024 / b, r / ss, r / ms, ms / ss, se, me, (me > 0 ? se / me : 0), sc, mc, sc / mc }'
 awk -v c="$train_csv_rss_kb" -v p="$train_pq_rss_kb" -v h="$held" 'BEGIN { printf "train peak RSS over encoded rows + parameters + AdamW moments (%.1f MB): CSV %.2fx, Parquet %.2fx\n", h / 1e6, c * 1024 / h, p * 1024 / h }'
 echo "threads=$threads file=$csv ($(du -hL "$csv" | cut -f1)), parquet $(du -h "$pq" | cut -f1) (mtl-gpu $(du -h "$dir/convert.parquet" | cut -f1), DuckDB $(du -h "$dir/duckdb.parquet" | cut -f1))"

@@ -32,8 +32,11 @@ type Stream interface {
 // cuts it into windows of Window consecutive blocks, and gives each window
 // a seed of its own. A window's rows are shuffled with its seed and cut
 // into batches (a window's last batch may be short). While one window
-// trains, the next is read and encoded on another goroutine; it is then
-// copied to the device, where the current window's buffers are reused. The
+// trains, the next is read and encoded on another goroutine, block by
+// block into one data set sized for the window; it is then copied to the
+// device, where the current window's buffers are reused, and its host
+// copy let go before the reader starts on the window after. So the host
+// holds one window and a block, besides the device's buffers. The
 // same seed gives the same batches whatever the timing, and a run resumed
 // in the middle of an epoch re-draws the epoch's plan and reads only the
 // windows it has still to train.
@@ -102,9 +105,11 @@ func (t *Trainer) planEpoch() error {
 	return nil
 }
 
-// readWindow reads and joins a window's blocks.
+// readWindow reads a window's blocks into one data set, sized for the
+// window before the first block is read: each block is copied in and let
+// go, so that the window's rows are held once, and one block besides.
 func readWindow(ctx context.Context, s Stream, w streamWindow) (*Dataset, error) {
-	var parts []*Dataset
+	var out *window
 	for _, b := range w.blocks {
 		d, err := s.Block(ctx, b)
 		if err != nil {
@@ -113,51 +118,88 @@ func readWindow(ctx context.Context, s Stream, w streamWindow) (*Dataset, error)
 		if d.N != s.BlockRows(b) {
 			return nil, fmt.Errorf("block %d has %d rows, the stream said %d", b, d.N, s.BlockRows(b))
 		}
-		parts = append(parts, d)
+		if len(w.blocks) == 1 {
+			return d, nil
+		}
+		if out == nil {
+			out = newWindow(d, w.rows)
+		}
+		if err := out.add(d); err != nil {
+			return nil, fmt.Errorf("block %d: %w", b, err)
+		}
 	}
-	return joinRows(parts), nil
+	return out.d, nil
 }
 
-// joinRows stacks data sets of the same columns.
-func joinRows(parts []*Dataset) *Dataset {
-	if len(parts) == 1 {
-		return parts[0]
+// window is a window's data set as its blocks are copied in.
+type window struct {
+	d *Dataset
+	// alias[j] is the family whose group slice family j shares (j itself
+	// when it has its own).
+	alias []int
+}
+
+// newWindow returns an empty window with room for n rows of the columns
+// of its first block d. Families that share a group slice in d share the
+// window's.
+func newWindow(d *Dataset, n int) *window {
+	inputs := len(d.X) / max(d.N, 1)
+	w := &window{d: &Dataset{X: make([]float32, 0, n*inputs)}}
+	for range d.Index {
+		w.d.Index = append(w.d.Index, make([]int32, 0, n))
 	}
-	out := &Dataset{}
-	for _, p := range parts {
-		out.N += p.N
-		out.X = append(out.X, p.X...)
+	for range d.Labels {
+		w.d.Labels = append(w.d.Labels, make([]float32, 0, n))
 	}
-	join32 := func(get func(*Dataset) [][]float32) [][]float32 {
-		var res [][]float32
-		for i := range get(parts[0]) {
-			var col []float32
-			for _, p := range parts {
-				col = append(col, get(p)[i]...)
-			}
-			res = append(res, col)
+	first := map[*int32]int{}
+	for j, g := range d.Groups {
+		w.alias = append(w.alias, j)
+		if g == nil {
+			w.d.Groups = append(w.d.Groups, nil)
+			continue
 		}
-		return res
-	}
-	joinInt := func(get func(*Dataset) [][]int32) [][]int32 {
-		var res [][]int32
-		for i := range get(parts[0]) {
-			if get(parts[0])[i] == nil {
-				res = append(res, nil)
+		if cap(g) > 0 {
+			if k, ok := first[&g[:1][0]]; ok {
+				w.alias[j] = k
+				w.d.Groups = append(w.d.Groups, nil)
 				continue
 			}
-			var col []int32
-			for _, p := range parts {
-				col = append(col, get(p)[i]...)
-			}
-			res = append(res, col)
+			first[&g[:1][0]] = j
 		}
-		return res
+		w.d.Groups = append(w.d.Groups, make([]int32, 0, n))
 	}
-	out.Labels = join32(func(d *Dataset) [][]float32 { return d.Labels })
-	out.Index = joinInt(func(d *Dataset) [][]int32 { return d.Index })
-	out.Groups = joinInt(func(d *Dataset) [][]int32 { return d.Groups })
-	return out
+	if d.Members != nil {
+		w.d.Members = make([]uint64, 0, n)
+	}
+	return w
+}
+
+// add appends the rows of a block with the columns of the window's first.
+func (w *window) add(d *Dataset) error {
+	out := w.d
+	if len(d.Index) != len(out.Index) || len(d.Labels) != len(out.Labels) || len(d.Groups) != len(out.Groups) || (d.Members == nil) != (out.Members == nil) {
+		return errors.New("its columns differ from those of the window's first block")
+	}
+	out.X = append(out.X, d.X...)
+	for j := range out.Index {
+		out.Index[j] = append(out.Index[j], d.Index[j]...)
+	}
+	for j := range out.Labels {
+		out.Labels[j] = append(out.Labels[j], d.Labels[j]...)
+	}
+	for j, k := range w.alias {
+		if k == j && d.Groups[j] != nil {
+			out.Groups[j] = append(out.Groups[j], d.Groups[j]...)
+		}
+	}
+	for j, k := range w.alias {
+		if k != j {
+			out.Groups[j] = out.Groups[k]
+		}
+	}
+	out.Members = append(out.Members, d.Members...)
+	out.N += d.N
+	return nil
 }
 
 // fitStream is Fit for a streaming trainer.
@@ -195,6 +237,9 @@ type loaded struct {
 
 // streamEpoch trains the windows of the current epoch from the step the
 // state is at, reading each next window while the current one trains.
+// The reader starts on the next window once the current one is on the
+// device, whose host copy is then let go: the host holds one window (and
+// a block being read), besides the device's buffers.
 func (t *Trainer) streamEpoch(ctx context.Context, hooks Hooks) error {
 	s := t.stream
 	first := 0
@@ -203,10 +248,18 @@ func (t *Trainer) streamEpoch(ctx context.Context, hooks Hooks) error {
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	windows := make(chan loaded, 1)
+	windows := make(chan loaded)
+	loadedOne := make(chan struct{}, 1)
 	go func() {
 		defer close(windows)
-		for _, w := range s.plan[first:] {
+		for i, w := range s.plan[first:] {
+			if i > 0 {
+				select {
+				case <-loadedOne:
+				case <-rctx.Done():
+					return
+				}
+			}
 			d, err := readWindow(rctx, s.stream, w)
 			select {
 			case windows <- loaded{d, err}:
@@ -221,15 +274,19 @@ func (t *Trainer) streamEpoch(ctx context.Context, hooks Hooks) error {
 	for wi := first; wi < len(s.plan); wi++ {
 		w := s.plan[wi]
 		ld, ok := <-windows
-		if !ok {
-			return ctx.Err()
-		}
-		if ld.err != nil {
+		switch {
+		case ctx.Err() != nil && (!ok || ld.err != nil):
+			return t.interrupt(ctx.Err())
+		case !ok:
+			return errors.New("the stream's reader stopped before the end of the epoch")
+		case ld.err != nil:
 			return ld.err
 		}
 		if err := t.loadWindow(ld.data, w); err != nil {
 			return err
 		}
+		ld = loaded{}
+		loadedOne <- struct{}{}
 		for t.state.EpochStep < w.firstStep+w.steps {
 			if err := ctx.Err(); err != nil {
 				return t.interrupt(err)
@@ -248,13 +305,20 @@ func (t *Trainer) streamEpoch(ctx context.Context, hooks Hooks) error {
 	return nil
 }
 
+// epochRows is the number of training rows an epoch sees.
+func (t *Trainer) epochRows() int {
+	if t.stream != nil {
+		return t.stream.stream.Rows()
+	}
+	return t.train.N
+}
+
 // loadWindow copies a window to the device: its inputs, labels and row
 // order, and its embedding segments.
 func (t *Trainer) loadWindow(d *Dataset, w streamWindow) error {
 	if err := d.validate(t.model.Spec, true); err != nil {
 		return fmt.Errorf("training data: %w", err)
 	}
-	t.train = d
 	spec := t.model.Spec
 	if len(d.X) > 0 {
 		t.b.WriteFloat32(t.data.x, 0, d.X)
@@ -270,6 +334,9 @@ func (t *Trainer) loadWindow(d *Dataset, w streamWindow) error {
 	for j := range t.tables {
 		t.tables[j].index = d.Index[j]
 		t.epochSegments(&t.tables[j], perm)
+		t.tables[j].index = nil
 	}
+	// The rows are on the device: the trainer keeps only their number.
+	t.train = &Dataset{N: d.N}
 	return nil
 }

@@ -370,7 +370,7 @@ func (t *Trainer) endEpoch(start time.Time) (EpochStats, error) {
 	if err := t.b.ReadFloat32(sums, t.loss.sums, 2*n); err != nil {
 		return EpochStats{}, err
 	}
-	st := EpochStats{Epoch: t.state.Epoch + 1, ValLoss: math.NaN(), Samples: t.train.N, LR: t.cfg.lr(t.state.Step-1, t.stepsPerEpoch()),
+	st := EpochStats{Epoch: t.state.Epoch + 1, ValLoss: math.NaN(), Samples: t.epochRows(), LR: t.cfg.lr(t.state.Step-1, t.stepsPerEpoch()),
 		GradCosine: math.NaN(), Conflict: math.NaN()}
 	t.epoch.report(&st, float64(t.stepsPerEpoch()*t.members))
 	static := t.staticWeights()

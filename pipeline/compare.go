@@ -12,6 +12,7 @@ import (
 	"github.com/mtl-gpu/mtl-gpu/data"
 	"github.com/mtl-gpu/mtl-gpu/metrics"
 	"github.com/mtl-gpu/mtl-gpu/mtl"
+	"github.com/mtl-gpu/mtl-gpu/stream"
 )
 
 // SingleTask names the baseline of one model per task in comparisons.
@@ -182,6 +183,8 @@ func (o *CompareOptions) validateCompare() error {
 	switch {
 	case o.Data == "":
 		return optionErrorf("data", "", "required")
+	case o.Memory.Mode == stream.Always:
+		return optionErrorf("stream", "", "compare holds its rows in memory: it cannot stream them")
 	case len(o.Tasks) == 0:
 		return ErrNoTasks
 	case o.Seeds < 1:

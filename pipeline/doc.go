@@ -11,8 +11,13 @@
 //	  matrix → task specs and positive-class weights → model → trainer
 //	→ model file
 //
-// The data is read in blocks (package data) and never held as text.
-// Prepare does everything up to the model without touching a device;
+// The data is read in blocks (package data) and never held as text. When
+// the encoded training rows would not fit the memory budget (or when
+// asked, Options.Memory), they are not held at all: the run streams them
+// from the file block by block (package stream), holds the validation
+// rows in memory, and records how, so that a resumed run reads the same
+// blocks. Prepare does everything up to the model without touching a
+// device;
 // Run.Fit trains on a backend, saving the model file at every epoch and
 // when interrupted; Run.ChooseWidth searches the shared width.
 // Model.Evaluate and Model.PredictTo stream a data file through a model,

@@ -109,7 +109,7 @@ func (r *Run) Fit(ctx context.Context, b backend.Backend, p Progress) (*Result, 
 	if err := r.acquire(); err != nil {
 		return nil, err
 	}
-	defer r.Close()
+	defer r.release()
 	var log *runlog.Writer
 	if r.Options.Log != "" {
 		var err error
@@ -246,31 +246,48 @@ func (r *Run) acquire() error {
 // run, recorded in the model file: the validation rows, or the training
 // rows with their labels smoothed as the training loss smooths them.
 func (r *Run) constantLoss(model *mtl.Model) float64 {
-	judge, smoothing := r.Val, 0.0
-	if judge == nil {
-		judge, smoothing = r.Train, r.Config.LabelSmoothing
+	fits := r.trainingFits(model.Spec)
+	var c float64
+	switch {
+	case r.Val != nil:
+		c = constantLossOn(model.Spec, fits, r.Val, 0)
+	case r.Train != nil:
+		c = constantLossOn(model.Spec, fits, r.Train, r.Config.LabelSmoothing)
+	default:
+		c = constantSelfLoss(model.Spec, fits, r.Config.LabelSmoothing)
 	}
-	c := constantLoss(model.Spec, r.Train, judge, smoothing)
 	r.Record.ConstantLoss = &c
 	return c
 }
 
 // trainer makes the trainer of the run with cfg: on the checkpoint's
-// model when resuming, on a new one otherwise.
+// model when resuming, on a new one otherwise; from the stream of a
+// streamed run.
 func (r *Run) trainer(b backend.Backend, cfg mtl.Config) (*mtl.Trainer, *mtl.Model, error) {
 	model, ckpt := (*mtl.Model)(nil), r.Checkpoint
 	var err error
-	if ckpt != nil {
+	switch {
+	case ckpt != nil:
 		model = ckpt.Model
-	} else if model, err = mtl.NewModel(r.Spec, r.Train, cfg.Seed); err != nil {
+	case r.streamed != nil:
+		model, err = mtl.NewModelFromStats(r.Spec, r.streamed.LabelStats(), cfg.Seed)
+	default:
+		model, err = mtl.NewModel(r.Spec, r.Train, cfg.Seed)
+	}
+	if err != nil {
 		return nil, nil, err
 	}
-	tr, err := mtl.NewTrainer(b, model, cfg, r.Train, r.Val, ckpt)
+	var tr *mtl.Trainer
+	if r.streamed != nil {
+		tr, err = mtl.NewStreamTrainer(b, model, cfg, r.streamed, r.streamed.Window(), r.Val, ckpt)
+	} else {
+		tr, err = mtl.NewTrainer(b, model, cfg, r.Train, r.Val, ckpt)
+	}
 	return tr, model, err
 }
 
 func (r *Run) summary(b backend.Backend, model *mtl.Model) Summary {
-	s := Summary{Device: b.Info().Device, Rows: r.Train.N, Inputs: model.Spec.Inputs, Hidden: model.Spec.Hidden,
+	s := Summary{Device: b.Info().Device, Rows: r.TrainRows(), Inputs: model.Spec.Inputs, Hidden: model.Spec.Hidden,
 		Tasks: len(model.Spec.Tasks), Parameters: model.NumParams(), Epochs: r.Config.Epochs, Weighting: r.Config.Weighting.Method}
 	if r.Val != nil {
 		s.ValRows = r.Val.N

@@ -359,6 +359,9 @@ func (d *Description) dataText(b *strings.Builder) {
 	} else {
 		b.WriteString("  validation: none\n")
 	}
+	if m := d.Data.Memory; m != nil {
+		fmt.Fprintf(b, "  training rows: %s\n", m)
+	}
 }
 
 func taskDetail(t TaskDescription) string {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mtl-gpu/mtl-gpu/data"
 	"github.com/mtl-gpu/mtl-gpu/mtl"
+	"github.com/mtl-gpu/mtl-gpu/stream"
 )
 
 // rowKeys is what splitting needs to know of every row of the data: its
@@ -25,42 +26,80 @@ const (
 )
 
 // load fits the schema of a new run (or takes the resumed run's), draws
-// the holdout, the validation split or the folds, and encodes the
-// training and validation rows, each straight into its own matrix.
+// the holdout, the validation split or the folds, decides whether the
+// run streams, and encodes the training and validation rows, each
+// straight into its own matrix, or prepares their stream.
 func (r *Run) load(ctx context.Context, src data.Source) error {
 	base, held, err := r.holdout(ctx, src)
 	if err != nil {
 		return err
 	}
 	var keys rowKeys
-	if r.Checkpoint == nil {
-		var include []bool
-		if held != nil {
-			include = make([]bool, len(base)+len(held))
-			for _, i := range base {
-				include[i] = true
-			}
+	switch {
+	case r.Checkpoint == nil && held != nil:
+		include := make([]bool, len(base)+len(held))
+		for _, i := range base {
+			include[i] = true
 		}
 		res, err := r.fitSchema(ctx, src, include)
 		if err != nil {
 			return err
 		}
 		keys = rowKeys{rows: int(res.Rows), groups: res.Groups, strata: res.Strata}
-	} else if keys, err = r.scanKeys(ctx, src); err != nil {
-		return err
+	case r.Checkpoint == nil:
+		if r.fitted, err = r.firstPass(ctx, src); err != nil {
+			return err
+		}
+		res := r.fitted.FitResult
+		keys = rowKeys{rows: int(res.Rows), groups: res.Groups, strata: res.Strata}
+	default:
+		if keys, err = r.scanKeys(ctx, src); err != nil {
+			return err
+		}
 	}
 	if r.meta, err = json.Marshal(r.Schema); err != nil {
 		return err
 	}
+	cv := r.Options.CV > 1 || r.Record.CV != nil
+	r.recordSplit(cv)
+	if r.Checkpoint == nil {
+		r.newSpec()
+	}
+	streamed, need := false, stream.Need{}
+	switch {
+	case r.Checkpoint != nil && held == nil:
+		need, streamed, err = r.resumeStream(src, keys)
+	case r.fitted != nil:
+		need, streamed, err = r.decide(r.fitted)
+	}
+	if err != nil {
+		return err
+	}
+	if streamed {
+		return r.loadStream(ctx, need)
+	}
+	encodeFrom := src
+	if r.fitted != nil {
+		// The first pass's block cache, when it wrote one, is faster to
+		// read than the text; once encoded it is no longer needed.
+		encodeFrom = r.fitted.Source()
+		defer r.closeData()
+	}
+	return r.encode(ctx, src, encodeFrom, base, held, keys, cv)
+}
+
+// encode encodes the training and validation rows of a run held in
+// memory from encodeFrom (src, or its block cache), the held-out rows
+// from src, and sets the positive-class weights of a new run.
+func (r *Run) encode(ctx context.Context, src, encodeFrom data.Source, base, held []int, keys rowKeys, cv bool) error {
 	if base == nil {
 		base = make([]int, keys.rows)
 		for i := range base {
 			base[i] = i
 		}
 	}
-	cv := r.Options.CV > 1 || r.Record.CV != nil
 	parts, positions, nparts := r.splitRows(base, keys, cv)
-	encs, warnings, err := r.Schema.EncodeSource(ctx, src, data.EncodeOptions{Targets: true, Parts: parts, Positions: positions, NumParts: nparts})
+	encs, warnings, err := r.Schema.EncodeSource(ctx, encodeFrom, data.EncodeOptions{Targets: true, Parts: parts, Positions: positions, NumParts: nparts})
 	if err != nil {
 		return err
 	}
@@ -86,7 +125,7 @@ func (r *Run) load(ctx context.Context, src data.Source) error {
 		if val != nil && r.valPath == "" {
 			labels = append(labels, val.Labels)
 		}
-		if err := r.newSpec(labels...); err != nil {
+		if err := posWeights(r.Spec.Tasks, r.Options.PosWeight, labels...); err != nil {
 			return err
 		}
 	}
@@ -189,6 +228,22 @@ func indexOf(values []string) map[string]int {
 	return m
 }
 
+// recordSplit records the validation split of a new run, as the options
+// say: none for a cross-validated run or one with a validation file.
+func (r *Run) recordSplit(cv bool) {
+	rec := &r.Record
+	if r.Checkpoint != nil || cv {
+		return
+	}
+	rec.ValSplit, rec.SplitSeed, rec.SplitBy = r.Options.ValSplit, r.Config.Seed+1, "rows"
+	if r.valPath != "" {
+		rec.ValSplit = 0
+	}
+	if r.Schema.GroupColumn != "" {
+		rec.SplitBy = "group:" + r.Schema.GroupColumn
+	}
+}
+
 // splitRows decides the part of every row and its position there: the
 // rows of base (in that order) split into training and validation rows
 // as the record says (for a new run, as the options say, recorded), or,
@@ -196,15 +251,6 @@ func indexOf(values []string) map[string]int {
 // rows. Rows outside base are left out.
 func (r *Run) splitRows(base []int, keys rowKeys, cv bool) (parts []int8, positions []int32, nparts int) {
 	rec := &r.Record
-	if r.Checkpoint == nil && !cv {
-		rec.ValSplit, rec.SplitSeed, rec.SplitBy = r.Options.ValSplit, r.Config.Seed+1, "rows"
-		if r.valPath != "" {
-			rec.ValSplit = 0
-		}
-		if r.Schema.GroupColumn != "" {
-			rec.SplitBy = "group:" + r.Schema.GroupColumn
-		}
-	}
 	parts = make([]int8, keys.rows)
 	positions = make([]int32, keys.rows)
 	for i := range parts {

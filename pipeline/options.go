@@ -97,11 +97,15 @@ type Options struct {
 	// means the default, −1 never by cardinality.
 	OneHotMax, MinCount, EmbedDimMax int
 	Embed, HashBuckets               []string
+
+	// Memory says whether the training rows are held in memory or
+	// streamed from the data file, and the memory budget that decides.
+	Memory MemoryOptions
 }
 
 // ResumeApplies lists the options a resumed run takes from the command
 // line: those that cannot change the meaning of the run so far.
-var ResumeApplies = []string{"epochs", "patience", "data", "out", "log", "force", "resume", "features", "val-data", "max-row-bytes"}
+var ResumeApplies = []string{"epochs", "patience", "data", "out", "log", "force", "resume", "features", "val-data", "max-row-bytes", "keep-cache"}
 
 // DataOptions lists the options that describe a data file's columns;
 // without a data file they are an error rather than a reason to run the
@@ -196,6 +200,9 @@ func (o *Options) validate() error {
 		return err
 	}
 	if _, err := parsePosWeight(o.PosWeight); err != nil {
+		return err
+	}
+	if err := o.Memory.validate(); err != nil {
 		return err
 	}
 	return o.validateData()

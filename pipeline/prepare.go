@@ -13,6 +13,7 @@ import (
 	"github.com/mtl-gpu/mtl-gpu/internal/atomicfile"
 	"github.com/mtl-gpu/mtl-gpu/internal/suggest"
 	"github.com/mtl-gpu/mtl-gpu/mtl"
+	"github.com/mtl-gpu/mtl-gpu/stream"
 )
 
 // ErrNoTasks is returned by Prepare for a new run on a data file without
@@ -53,6 +54,15 @@ type Run struct {
 	// Record is what defines the run besides its model: data source,
 	// split and holdout. The model file stores it.
 	Record Record
+	// Memory is one line that says whether the run streams its training
+	// rows or holds them in memory, and why; Streaming describes a
+	// streamed run's blocks ("" in memory). Both are for a log.
+	Memory, Streaming string
+	// MemoryLimit is, for a streamed run, the memory budget its blocks
+	// were sized for: a command sets the runtime's soft memory limit to it
+	// (runtime/debug.SetMemoryLimit), which the sizes assume. 0 for a run
+	// in memory.
+	MemoryLimit int64
 
 	meta json.RawMessage // the schema as the model file stores it
 	// A cross-validated run keeps each row's fold, to score the rows out
@@ -65,18 +75,30 @@ type Run struct {
 	// be replaced by a run that beats the constant predictor.
 	protect bool
 	lock    *atomicfile.Lock
+	// budget is a new run's memory budget. A streamed run reads its
+	// training rows from streamed, made from fitted, which reads src.
+	budget   stream.Budget
+	streamed *stream.Data
+	fitted   *stream.Fitted
+	src      data.Source
 }
 
 // Prepare reads, fits and encodes the data and works out the model,
-// without touching any device or writing any file. It reads the data
-// file in passes and never holds it as text: a first pass fits the schema
-// (FitSource), which also gives each row's group and stratum, from which
-// the validation split or the folds are drawn; a second writes every
-// training and validation row straight into its own matrix
-// (EncodeSource). For the built-in data it holds out a quarter of each
-// school before anything is learnt. When resuming it reads the data
+// without touching any device or writing any file but a block cache. It
+// reads the data file in passes and never holds it as text: a first pass
+// fits the schema (stream.Fit), which also gives each row's group and
+// stratum, from which the validation split or the folds are drawn. It
+// then decides whether the training rows fit the memory budget
+// (Options.Memory): if so a second pass writes every training and
+// validation row straight into its own matrix (EncodeSource); if not, or
+// when asked, the run streams them from the file block by block (package
+// stream: a text file through a block cache written beside the model
+// file in the first pass), with the validation rows in memory. The
+// decision is recorded. For the built-in data it holds out a quarter of
+// each school before anything is learnt. When resuming it reads the data
 // source the model file records (or Options.Data, when its content is the
-// same), with the recorded split and holdout.
+// same), with the recorded split, holdout and, for a streamed run, its
+// blocks. A streamed run reads its file until Close.
 func Prepare(o Options) (*Run, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
@@ -106,18 +128,37 @@ func Prepare(o Options) (*Run, error) {
 	if err := r.checkOutputs(); err != nil {
 		return nil, err
 	}
+	if err := r.checkStreaming(); err != nil {
+		return nil, err
+	}
 	if r.Checkpoint == nil && r.input.Path != "" {
 		if err := r.recordSources(); err != nil {
 			return nil, err
 		}
+		r.budget = o.memoryBudget()
 	}
+	if o.Memory.KeepCache && r.input.Path != "" {
+		// The cache kept is OUT.cache: another run writing the same model
+		// file must not write it too.
+		if err := r.acquire(); err != nil {
+			return nil, err
+		}
+	}
+	r.input.ChunkSize = r.chunkSize()
 	src, err := r.openData()
 	if err != nil {
+		r.Close()
 		return nil, err
 	}
-	defer src.Close()
 	if err := r.load(context.Background(), src); err != nil {
+		r.Close()
+		src.Close()
 		return nil, err
+	}
+	if r.streamed != nil {
+		r.src = src // read again every epoch
+	} else {
+		src.Close()
 	}
 	return r, nil
 }
@@ -167,6 +208,7 @@ func (r *Run) demo() error {
 		"categorical": len(o.Categorical) > 0, "impute": o.Impute != "", "features": o.given("features") || len(o.Features) > 0,
 		"val-data": o.ValData != "", "embed": len(o.Embed) > 0, "hash-buckets": len(o.HashBuckets) > 0,
 		"onehot-max": o.given("onehot-max"), "min-count": o.given("min-count"), "embed-dim-max": o.given("embed-dim-max"),
+		"stream": o.Memory.Mode == stream.Always,
 	} {
 		if set {
 			given = append(given, "--"+name)
@@ -352,30 +394,47 @@ func (r *Run) checkOutputs() error {
 // from the rows include lets in (nil: every row), with the targets in the
 // order of the task specs.
 func (r *Run) fitSchema(ctx context.Context, src data.Source, include []bool) (*data.FitResult, error) {
-	o := r.Options
-	opts, err := o.dataOptions()
+	opts, err := r.fitDataOptions(src, include)
 	if err != nil {
 		return nil, err
-	}
-	if err := checkColumns(src, o, opts); err != nil {
-		return nil, err
-	}
-	if include != nil {
-		opts.Include = func(row int64) bool { return row < int64(len(include)) && include[row] }
 	}
 	res, err := data.FitSource(ctx, src, opts)
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range o.Ignore {
+	return res, r.takeFit(res)
+}
+
+// fitDataOptions returns the options of a new run's first pass over src,
+// from the rows include lets in (nil: every row), after checking that the
+// columns named are there.
+func (r *Run) fitDataOptions(src data.Source, include []bool) (data.Options, error) {
+	o := r.Options
+	opts, err := o.dataOptions()
+	if err != nil {
+		return opts, err
+	}
+	if err := checkColumns(src, o, opts); err != nil {
+		return opts, err
+	}
+	if include != nil {
+		opts.Include = func(row int64) bool { return row < int64(len(include)) && include[row] }
+	}
+	return opts, nil
+}
+
+// takeFit takes the schema of the first pass, refusing a task column that
+// is also ignored.
+func (r *Run) takeFit(res *data.FitResult) error {
+	for _, p := range r.Options.Ignore {
 		for _, tg := range res.Schema.Targets {
 			if matches(p, tg.Name) {
-				return nil, optionErrorf("ignore", p, "names the task column %q: a column is a task or ignored, not both", tg.Name)
+				return optionErrorf("ignore", p, "names the task column %q: a column is a task or ignored, not both", tg.Name)
 			}
 		}
 	}
 	r.Schema, r.Warnings = res.Schema, append(r.Warnings, res.Warnings...)
-	return res, nil
+	return nil
 }
 
 // matches reports whether a column pattern names a column, as package data
@@ -420,18 +479,23 @@ func checkColumns(src data.Source, o Options, opts data.Options) error {
 	return nil
 }
 
-// newSpec decides the architecture of a new run; the positive-class
-// weights count the labels of the data file's rows (training and
-// validation).
-func (r *Run) newSpec(labels ...[][]float32) error {
+// newSpec decides the architecture of a new run, without the
+// positive-class weights, which count the labels (see posWeights).
+func (r *Run) newSpec() {
 	o := r.Options
 	r.Spec = mtl.Spec{Inputs: r.Schema.Dim(), Embeddings: specEmbeddings(r.Schema), Hidden: o.Hidden, Activation: o.Activation, Tasks: specTasks(r.Schema)}
 	o.applyArch(&r.Spec)
-	return posWeights(r.Spec.Tasks, o.PosWeight, labels...)
 }
 
-// Close releases what the run holds (the lock of its model file).
+// Close releases what the run holds: the lock of its model file and, when
+// it streams, its data file and block cache (removed unless kept).
 func (r *Run) Close() {
+	r.release()
+	r.closeData()
+}
+
+// release releases the lock of the model file.
+func (r *Run) release() {
 	r.lock.Release()
 	r.lock = nil
 }

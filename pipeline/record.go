@@ -36,6 +36,10 @@ type Record struct {
 	ConstantLoss *float64 `json:"constant_predictor_loss,omitempty"`
 	// Best holds the validation metric of each task at the best epoch.
 	Best []TaskMetric `json:"best_validation_metrics,omitempty"`
+	// Memory says whether the training rows were held in memory or
+	// streamed, and how; nil for the built-in data and for files written
+	// before it was recorded, which held them in memory.
+	Memory *MemoryRecord `json:"memory,omitempty"`
 }
 
 // Source is one data file of a run.

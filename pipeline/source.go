@@ -56,17 +56,24 @@ type DataInput struct {
 	// MaxRowBytes bounds a row of a text file, quoted newlines included
 	// (0: the reader's default, 16 MiB).
 	MaxRowBytes int
+	// ChunkSize is the bytes of text in a block of a text file (0: 1 MiB).
+	// A streamed run's blocks are made of these chunks.
+	ChunkSize int
 }
 
 // parquetMagic starts (and ends) every Parquet file.
 var parquetMagic = []byte("PAR1")
 
-// isParquet reports whether a file is Parquet: by its name, or by its
-// first four bytes.
+// isParquet reports whether a file is Parquet: by its name, or by the
+// first four bytes of a regular file (those of a pipe would be lost to
+// its reader).
 func isParquet(path string) bool {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".parquet", ".pq":
 		return true
+	}
+	if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
+		return false
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -88,18 +95,22 @@ var (
 	parquetBlock = 1 << 14
 )
 
-// openFile opens a data file as a source, by its format.
-func openFile(path string, maxRowBytes int) (data.Source, error) {
+// openFile opens a data file as a source, by its format, a text file in
+// chunks of chunk bytes (0: textChunk).
+func openFile(path string, maxRowBytes, chunk int) (data.Source, error) {
 	if isParquet(path) {
 		return data.OpenParquet(path, data.ParquetOptions{BlockRows: parquetBlock})
 	}
-	return data.OpenCSV(path, data.CSVOptions{MaxRowBytes: maxRowBytes, ChunkSize: textChunk})
+	if chunk <= 0 {
+		chunk = textChunk
+	}
+	return data.OpenCSV(path, data.CSVOptions{MaxRowBytes: maxRowBytes, ChunkSize: chunk})
 }
 
 // open opens the data file and its feature files, joined. A feature file
 // whose row count differs from the data's is an error that names both.
 func (in DataInput) open() (data.Source, error) {
-	src, err := openFile(in.Path, in.MaxRowBytes)
+	src, err := openFile(in.Path, in.MaxRowBytes, in.ChunkSize)
 	if err != nil {
 		return nil, err
 	}

@@ -54,6 +54,24 @@ func dataset(enc *data.Encoded, tasks int) *mtl.Dataset {
 // auto (the ratio of negative to positive labels, counted over the sets of
 // labels given, each per task) or a number.
 func posWeights(tasks []mtl.Task, flag string, labels ...[][]float32) error {
+	return posWeightsBy(tasks, flag, func(t int) (pos, neg float64) {
+		for _, set := range labels {
+			for _, y := range set[t] {
+				switch y {
+				case 1:
+					pos++
+				case 0:
+					neg++
+				}
+			}
+		}
+		return pos, neg
+	})
+}
+
+// posWeightsBy is posWeights with the positive and negative labels of
+// task t counted by count.
+func posWeightsBy(tasks []mtl.Task, flag string, count func(t int) (pos, neg float64)) error {
 	fixed, err := parsePosWeight(flag)
 	if err != nil || fixed == 0 {
 		return err
@@ -66,18 +84,7 @@ func posWeights(tasks []mtl.Task, flag string, labels ...[][]float32) error {
 			tasks[i].PosWeight = fixed
 			continue
 		}
-		var pos, neg float64
-		for _, set := range labels {
-			for _, y := range set[i] {
-				switch y {
-				case 1:
-					pos++
-				case 0:
-					neg++
-				}
-			}
-		}
-		if pos > 0 && neg > 0 {
+		if pos, neg := count(i); pos > 0 && neg > 0 {
 			tasks[i].PosWeight = neg / pos
 		}
 	}

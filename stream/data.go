@@ -239,12 +239,13 @@ func (d *Data) plan(budget Budget, chunkSize int, o Options) error {
 		nval = int64(d.Val.N)
 	}
 	fixed := need.ModelBytes + rows + nval*(need.RowBytes+need.DeviceRowBytes) + widest*(raw+need.RowBytes)
-	// A row of a window is held four times on the host while the next
-	// window is read (the window training, the next one read, its blocks
-	// before they are joined, and the one after being read) and once in
-	// the device's buffers; the budget is halved for the garbage collector,
-	// which lets the heap grow to twice the live data between collections.
-	perRow := int64(l.Window)*(4*need.RowBytes+need.DeviceRowBytes) + need.RowBytes
+	// A row of a window is held once on the host (the next window, read
+	// while the current one trains from the device's buffers), with room
+	// for its label matrix while it is copied to the device, and once in
+	// the device's buffers; a block's rows once more as it is read. The
+	// budget is halved for the garbage collector, which lets the heap
+	// grow to twice the live data between collections.
+	perRow := int64(l.Window)*(2*need.RowBytes+need.DeviceRowBytes) + need.RowBytes
 	live := budget.Bytes / 2
 	if l.BlockRows <= 0 {
 		// The most that fit, but no more than makes four windows an

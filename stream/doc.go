@@ -51,13 +51,15 @@
 // goroutine while the current one trains, so that reading and encoding
 // stay off the training step's path. A block holds up to
 //
-//	BlockRows = (budget/2 − model − validation rows − one unit read) / (Window × (4 × encoded row + device row) + encoded row)
+//	BlockRows = (budget/2 − model − validation rows − one unit read) / (Window × (2 × encoded row + device row) + encoded row)
 //
 // rows, and no more than makes four windows an epoch (an epoch's first
-// window is read before it trains): a window's rows are held four times
-// on the host (the window training, the next window, its blocks before
-// they are joined, the one after being read) and once in the device's
-// buffers, and half the budget is left to the garbage collector (a
+// window is read before it trains): a window's rows are held on the host
+// once (the trainer reads the next window into one data set sized for it
+// once the current one is on the device, and keeps no host copy of the
+// window training), with room for its label matrix while it is copied
+// to the device, and once in the device's buffers; a block is held as
+// it is read; and half the budget is left to the garbage collector (a
 // command sets the runtime's memory limit to the budget, so that it
 // collects before the heap passes it). A budget too small for one window
 // and the model is an error that gives the amounts; so is a Parquet row

@@ -92,6 +92,20 @@ func Fit(ctx context.Context, src data.Source, opts data.Options, o FitOptions) 
 	return f, nil
 }
 
+// Reopen prepares to stream a source whose first pass an earlier run
+// made (a run resumed from its checkpoint knows its schema): res gives
+// the schema, the number of rows and, with a group column, each row's
+// group, as Fit gave them. No pass is made: Stream writes the block
+// cache of a text file in a pass of its own. A source that cannot be
+// streamed is an error that names it.
+func Reopen(src data.Source, res *data.FitResult, o FitOptions) (*Fitted, error) {
+	f := &Fitted{FitResult: res, src: src, opts: o, keep: o.KeepCache, notStream: streamable(src)}
+	if f.notStream != nil {
+		return nil, f.notStream
+	}
+	return f, nil
+}
+
 // wantsCache reports whether the first pass writes the block cache.
 func (f *Fitted) wantsCache() bool {
 	if f.notStream != nil || f.opts.Mode == Never {

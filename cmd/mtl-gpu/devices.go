@@ -53,20 +53,33 @@ func (d *deviceFlags) options() backend.Options {
 
 // openDevice parses --device and opens it, logging what auto chose.
 func (a *app) openDevice() (backend.Backend, error) {
+	b, logChoice, err := a.openDeviceQuietly()
+	if err != nil {
+		return nil, err
+	}
+	logChoice()
+	return b, nil
+}
+
+// openDeviceQuietly parses --device and opens it; logChoice logs what
+// auto chose, for a command that has more to say first (or errors to
+// report alone).
+func (a *app) openDeviceQuietly() (b backend.Backend, logChoice func(), err error) {
 	dev, err := backend.ParseDevice(a.dev.device)
 	if err != nil {
-		return nil, usageError("--device: %v", err)
+		return nil, nil, usageError("--device: %v", err)
 	}
 	b, why, err := backend.Open(dev, a.dev.options())
 	if err != nil {
-		return nil, fmt.Errorf("--device %s: %w", a.dev.device, err)
+		return nil, nil, fmt.Errorf("--device %s: %w", a.dev.device, err)
 	}
-	if why != "" {
-		a.log.Info(why)
-	}
-	info := b.Info()
-	a.log.Debug("device", "device", info.Device, "name", info.Name, "detail", info.Detail)
-	return b, nil
+	return b, func() {
+		if why != "" {
+			a.log.Info(why)
+		}
+		info := b.Info()
+		a.log.Debug("device", "device", info.Device, "name", info.Name, "detail", info.Detail)
+	}, nil
 }
 
 func (a *app) devicesCommand() *cobra.Command {

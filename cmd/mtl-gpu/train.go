@@ -20,6 +20,7 @@ type trainFlags struct {
 	in                                      inputFlags
 	hidden, activation, optimizer, schedule string
 	weighting, arch, expertHidden           string
+	memory                                  memoryFlags
 }
 
 func (a *app) trainCommand() *cobra.Command {
@@ -41,7 +42,13 @@ Empty, ?, NA and NaN target cells are missing labels.
 The model is saved to --out at the end of every epoch (the best by validation
 loss when --val-split is set) and when interrupted; --resume continues a
 saved run exactly where it stopped, on the data and split it records (give
---data only if the file moved). With --resume, --epochs and --patience may
+--data only if the file moved).
+
+The training rows are held in memory when they fit the memory budget
+(--max-memory, by default half the memory), and streamed from the data file
+block by block when they do not; --stream and --no-stream decide instead.
+The choice is printed and recorded in the model, and --resume continues the
+same way, with the same blocks. With --resume, --epochs and --patience may
 change; other training options are ignored, and said to be.
 
 --out never overwrites the data, and never a file that is not an mtl-gpu
@@ -52,6 +59,9 @@ an existing --out as it was unless --force.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := f.parse(cmd); err != nil {
+				return err
+			}
+			if err := f.memory.options(&f.opts.Memory); err != nil {
 				return err
 			}
 			return a.train(cmd, f.opts)
@@ -67,6 +77,7 @@ an existing --out as it was unless --force.`,
 	fl.StringVar(&f.opts.Resume, "resume", "", "continue training the run saved in this model file")
 	fl.StringVar(&f.opts.Log, "log", "", "append one JSON line per epoch to this file")
 	fl.BoolVar(&f.opts.Force, "force", false, "replace --out even if it is not a model, or with a model no better than a constant; append --log to any file")
+	f.memory.register(fl)
 	return cmd
 }
 
@@ -172,23 +183,33 @@ func (f *trainFlags) parse(cmd *cobra.Command) error {
 }
 
 func (a *app) train(cmd *cobra.Command, o pipeline.Options) error {
+	// The device comes first: whether its buffers are host memory counts
+	// in deciding whether the training rows fit in memory. What auto chose
+	// is said once the data is read, so that an error in it is said alone.
+	b, logDevice, err := a.openDeviceQuietly()
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	o.Memory.DeviceIsHost = b.Info().CPU
 	r, err := pipeline.Prepare(o)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	logDevice()
 	// What reading and encoding needed besides the encoded rows goes back
-	// to the system before training adds its own.
+	// to the system before training adds its own. A streamed run's blocks
+	// are sized for a heap the collector keeps within its budget.
 	debug.FreeOSMemory()
+	if r.MemoryLimit > 0 {
+		debug.SetMemoryLimit(r.MemoryLimit)
+	}
 	if len(r.IgnoredOptions) > 0 {
 		a.log.Warn(fmt.Sprintf("with --resume the model's own settings are used: --%s ignored (--epochs and --patience may change)", strings.Join(r.IgnoredOptions, ", --")))
 	}
 	a.warn(r.Warnings)
-	b, err := a.openDevice()
-	if err != nil {
-		return err
-	}
-	defer b.Close()
+	a.logMemory(r)
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if r.ChoosesWidth() {
@@ -210,6 +231,17 @@ func (a *app) train(cmd *cobra.Command, o pipeline.Options) error {
 	}
 	prog.finish(res)
 	return a.printTrained(r, res)
+}
+
+// logMemory says whether the run holds its training rows in memory or
+// streams them, and why.
+func (a *app) logMemory(r *pipeline.Run) {
+	switch {
+	case r.Streaming != "":
+		a.log.Info(r.Memory, "stream", r.Streaming)
+	case r.Memory != "":
+		a.log.Info(r.Memory)
+	}
 }
 
 // warn logs the library's warnings.

@@ -1,0 +1,113 @@
+package pipeline
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/mtl-gpu/mtl-gpu/stream"
+)
+
+// streamedMemoryChild names, in the environment, the data file of the run
+// TestStreamedRunMemory measures in a process of its own.
+const streamedMemoryChild = "MTLGPU_PIPELINE_STREAM_MEMORY"
+
+// procBytes reads a field of /proc/self/status (VmRSS, VmHWM) in bytes.
+func procBytes(t *testing.T, field string) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skipf("no /proc/self/status: %v", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("no %s in /proc/self/status", field)
+	return 0
+}
+
+// TestStreamedRunMemory trains, streamed, on a file whose encoded rows
+// are several times the memory budget, in a process of its own set up as
+// the command sets itself up (the collector at 10%, the runtime's memory
+// limit at the budget): Prepare's passes and an epoch of training make
+// its resident memory grow by no more than the budget and 12 MiB (the
+// runtime's and the backend's own). Holding the encoded rows, let alone
+// the text, would take more.
+func TestStreamedRunMemory(t *testing.T) {
+	if path := os.Getenv(streamedMemoryChild); path != "" {
+		streamedMemoryRun(t, path)
+		return
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("measures /proc/self/status")
+	}
+	const budget, margin = 6 << 20, 12 << 20
+	path, size := wideCSV(t, t.TempDir(), 200_000, 30, 21)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStreamedRunMemory$", "-test.v")
+	cmd.Env = append(os.Environ(), streamedMemoryChild+"="+path, fmt.Sprintf("MTLGPU_PIPELINE_STREAM_BUDGET=%d", budget))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var start, peak, encoded int64
+	for _, line := range strings.Split(string(out), "\n") {
+		if i := strings.Index(line, "memory: "); i >= 0 {
+			fmt.Sscanf(line[i:], "memory: start %d peak %d encoded %d", &start, &peak, &encoded)
+		}
+	}
+	if peak == 0 {
+		t.Fatalf("no measure in the child's output:\n%s", out)
+	}
+	grew := peak - start
+	t.Logf("file %s, encoded %s, budget %s: resident memory %s at the start, %s at the peak (+%s)",
+		stream.FormatSize(size), stream.FormatSize(encoded), stream.FormatSize(budget), stream.FormatSize(start), stream.FormatSize(peak), stream.FormatSize(grew))
+	if encoded < 4*budget || encoded < budget+margin {
+		t.Fatalf("the encoded rows (%s) are too few for the test to tell streaming from holding them", stream.FormatSize(encoded))
+	}
+	if grew > budget+margin {
+		t.Errorf("resident memory grew by %s, more than the budget of %s and %s", stream.FormatSize(grew), stream.FormatSize(budget), stream.FormatSize(margin))
+	}
+}
+
+// streamedMemoryRun is the measured run.
+func streamedMemoryRun(t *testing.T, path string) {
+	budget, err := strconv.ParseInt(os.Getenv("MTLGPU_PIPELINE_STREAM_BUDGET"), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	debug.SetGCPercent(10)
+	b := cpuBackend(t)
+	runtime.GC()
+	start := procBytes(t, "VmRSS")
+	o := options(path, filepath.Join(filepath.Dir(path), "m.mtl"))
+	o.Tasks, o.Train.Epochs, o.Train.Batch, o.ValSplit = []string{"y:binary", "k:multiclass", "r:regression"}, 1, 256, 0.02
+	o.Memory = MemoryOptions{Mode: stream.Always, Budget: stream.Budget{Bytes: budget}, DeviceIsHost: true}
+	r, err := Prepare(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	debug.SetMemoryLimit(r.MemoryLimit)
+	t.Log(r.Streaming)
+	if _, err := r.Fit(context.Background(), b, Progress{}); err != nil && !isNoBetter(err) {
+		t.Fatal(err)
+	}
+	rowBytes := int64(4 * (30 + 3))
+	t.Logf("memory: start %d peak %d encoded %d", start, procBytes(t, "VmHWM"), int64(r.TrainRows()+r.Val.N)*rowBytes)
+}
