@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"gonum.org/v1/gonum/blas/gonum"
+
 	"github.com/mtl-gpu/mtl-gpu/backend"
 )
 
@@ -32,29 +34,25 @@ func (b *Backend) Mix(dst, gates, experts backend.Mat, t backend.MixTable) {
 
 // mixAdd adds to out, slot after slot from first to end, each slot's
 // gate times its expert's row, e(s)·w onwards in x: each element's sum in
-// slot order, as the interface requires, four slots at a time so that out
-// is read and written once for four.
+// slot order, as the interface requires.
 func mixAdd(out, g, x []float32, experts []int, first, end, w int) {
-	s := first
-	for ; s+4 <= end; s += 4 {
-		g0, g1, g2, g3 := g[s], g[s+1], g[s+2], g[s+3]
-		e0 := x[experts[s]*w:][:len(out)]
-		e1 := x[experts[s+1]*w:][:len(out)]
-		e2 := x[experts[s+2]*w:][:len(out)]
-		e3 := x[experts[s+3]*w:][:len(out)]
-		for j, v := range out {
-			v += g0 * e0[j]
-			v += g1 * e1[j]
-			v += g2 * e2[j]
-			v += g3 * e3[j]
-			out[j] = v
-		}
+	for s := first; s < end; s++ {
+		axpy(out, g[s], x[experts[s]*w:][:len(out)])
 	}
-	for ; s < end; s++ {
-		gs, e := g[s], x[experts[s]*w:][:len(out)]
-		for j := range out {
-			out[j] += gs * e[j]
-		}
+}
+
+// axpy adds a·x to y element by element, each a product rounded then a
+// sum rounded, as the plain loop does: gonum's Saxpy, four elements to an
+// SSE instruction, for a ≠ 0. Saxpy skips a = 0, which would drop the NaN
+// that 0 times an infinite or NaN element gives, so the loop takes it.
+func axpy(y []float32, a float32, x []float32) {
+	if a != 0 {
+		gonum.Implementation{}.Saxpy(len(y), a, x, 1, y, 1)
+		return
+	}
+	x = x[:len(y)]
+	for j, v := range x {
+		y[j] += a * v
 	}
 }
 
@@ -124,30 +122,10 @@ func (b *Backend) MixGrad(dGates, dExperts, dDst, gates, experts backend.Mat, t 
 }
 
 // expertGrad adds to out, for each slot s of slots in order, the gate g[s]
-// times the gradient of s's group's mixture (group[s]·w onwards in dd),
-// four slots at a time.
+// times the gradient of s's group's mixture (group[s]·w onwards in dd).
 func expertGrad(out, g, dd []float32, slots, group []int, w int) {
-	k := 0
-	for ; k+4 <= len(slots); k += 4 {
-		s0, s1, s2, s3 := slots[k], slots[k+1], slots[k+2], slots[k+3]
-		g0, g1, g2, g3 := g[s0], g[s1], g[s2], g[s3]
-		d0 := dd[group[s0]*w:][:len(out)]
-		d1 := dd[group[s1]*w:][:len(out)]
-		d2 := dd[group[s2]*w:][:len(out)]
-		d3 := dd[group[s3]*w:][:len(out)]
-		for j, v := range out {
-			v += g0 * d0[j]
-			v += g1 * d1[j]
-			v += g2 * d2[j]
-			v += g3 * d3[j]
-			out[j] = v
-		}
-	}
-	for ; k < len(slots); k++ {
-		gs, d := g[slots[k]], dd[group[slots[k]]*w:][:len(out)]
-		for j := range out {
-			out[j] += gs * d[j]
-		}
+	for _, s := range slots {
+		axpy(out, g[s], dd[group[s]*w:][:len(out)])
 	}
 }
 

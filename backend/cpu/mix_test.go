@@ -1,6 +1,7 @@
 package cpu_test
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -100,5 +101,52 @@ func TestMixSumsInOrder(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestMixZeroGateKeepsNaN: a gate of exactly 0 still multiplies its
+// expert's row, so that an infinite element gives NaN as the plain loop
+// does, rather than being skipped as a zero scale is by BLAS's axpy.
+func TestMixZeroGateKeepsNaN(t *testing.T) {
+	b := open(t, backend.Options{BLAS: "gonum", Threads: 1})
+	const w = 9
+	inf := float32(math.Inf(1))
+	upload := func(v []float32) backend.Buffer {
+		buf, err := b.Upload(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return buf
+	}
+	tab, err := backend.NewMixTable(b, []int{0, 2}, []int{0, 1}, 2, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 2*w)
+	dd := make([]float32, w)
+	for j := range w {
+		x[j], x[w+j], dd[j] = 1, 1, 1
+	}
+	x[w+3] = inf // expert 1, gated by 0
+	dd[5] = inf
+	gm := backend.Dense(upload([]float32{1, 0}), 0, 1, 2)
+	xm := backend.Dense(upload(x), 0, 1, 2*w)
+	mix, _ := b.Alloc(backend.Float32, w)
+	dg, _ := b.Alloc(backend.Float32, 2)
+	dx, _ := b.Alloc(backend.Float32, 2*w)
+	b.Mix(backend.Dense(mix, 0, 1, w), gm, xm, tab)
+	b.MixGrad(backend.Dense(dg, 0, 1, 2), backend.Dense(dx, 0, 1, 2*w), backend.Dense(upload(dd), 0, 1, w), gm, xm, tab)
+	read := func(buf backend.Buffer) []float32 {
+		v := make([]float32, buf.Len())
+		if err := b.ReadFloat32(v, buf, 0); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v := read(mix); !math.IsNaN(float64(v[3])) || v[2] != 1 {
+		t.Errorf("Mix with gate 0 on an infinite element: %v, want NaN at 3 and 1 elsewhere", v)
+	}
+	if v := read(dx); !math.IsNaN(float64(v[w+5])) || v[w+4] != 0 || v[5] != inf {
+		t.Errorf("MixGrad dExperts with gate 0 on an infinite gradient: %v, want NaN at w+5, 0 at w+4, +Inf at 5", v)
 	}
 }
