@@ -19,16 +19,22 @@ import (
 
 // Workload is a synthetic multi-task problem and how to train on it.
 type Workload struct {
-	Name       string
-	Samples    int
-	Features   int
-	Hidden     int
-	Activation backend.Activation
-	Tasks      int
-	Classes    int
-	Batch      int
-	LR         float64
-	Momentum   float64
+	Name     string
+	Samples  int
+	Features int
+	// Arch is the body (empty: a shared bottom of one layer of Hidden).
+	// A mixture of experts has Experts experts (PLE: shared experts, and
+	// TaskExperts of each task, at each of Levels levels), each one layer
+	// of Hidden.
+	Arch                         mtl.Arch
+	Experts, TaskExperts, Levels int
+	Hidden                       int
+	Activation                   backend.Activation
+	Tasks                        int
+	Classes                      int
+	Batch                        int
+	LR                           float64
+	Momentum                     float64
 }
 
 // Workloads are the reference workloads: "linear" is the first (a linear
@@ -50,15 +56,42 @@ func Find(name string) (Workload, error) {
 	return Workload{}, fmt.Errorf("unknown workload %q (want linear or relu)", name)
 }
 
+// WithArch returns w with the body arch: a shared bottom leaves w as it
+// is; MMoE has 8 experts, PLE two levels of 4 shared experts and 1 of each
+// task, every expert one ReLU layer of 256, read by linear heads.
+func (w Workload) WithArch(arch mtl.Arch) (Workload, error) {
+	switch arch {
+	case "", mtl.SharedBottom:
+		return w, nil
+	case mtl.MMoE:
+		w.Experts = 8
+	case mtl.PLE:
+		w.Experts, w.TaskExperts, w.Levels = 4, 1, 2
+	default:
+		return w, fmt.Errorf("unknown architecture %q (want shared, mmoe or ple)", arch)
+	}
+	w.Name += "/" + string(arch)
+	w.Arch, w.Hidden, w.Activation = arch, 256, backend.ReLU
+	return w, nil
+}
+
 // String describes the workload in one line.
 func (w Workload) String() string {
-	return fmt.Sprintf("%s: %d samples × %d features → %d (%s) → %d tasks × %d classes, batch %d, SGD",
-		w.Name, w.Samples, w.Features, w.Hidden, w.Activation, w.Tasks, w.Classes, w.Batch)
+	body := fmt.Sprintf("%d (%s)", w.Hidden, w.Activation)
+	switch w.Arch {
+	case mtl.MMoE:
+		body = fmt.Sprintf("MMoE of %d experts × %s", w.Experts, body)
+	case mtl.PLE:
+		body = fmt.Sprintf("PLE of %d levels × (%d shared + %d per task) experts × %s", w.Levels, w.Experts, w.TaskExperts, body)
+	}
+	return fmt.Sprintf("%s: %d samples × %d features → %s → %d tasks × %d classes, batch %d, SGD",
+		w.Name, w.Samples, w.Features, body, w.Tasks, w.Classes, w.Batch)
 }
 
 // Spec is the model of the workload.
 func (w Workload) Spec() mtl.Spec {
-	s := mtl.Spec{Inputs: w.Features, Hidden: []int{w.Hidden}, Activation: w.Activation}
+	s := mtl.Spec{Inputs: w.Features, Hidden: []int{w.Hidden}, Activation: w.Activation,
+		Arch: w.Arch, Experts: w.Experts, TaskExperts: w.TaskExperts, Levels: w.Levels}
 	for t := range w.Tasks {
 		s.Tasks = append(s.Tasks, mtl.Task{Name: fmt.Sprintf("task%d", t), Type: mtl.Multiclass, Classes: w.Classes})
 	}
@@ -73,13 +106,6 @@ func (w Workload) Config(epochs int) mtl.Config {
 	c.WeightDecay, c.Patience = 0, 0
 	c.Schedule = mtl.Schedule{Kind: mtl.Constant}
 	return c
-}
-
-// StepFlops is the floating-point work of one full batch: the five GEMMs
-// (forward X·W and H·Aᵀ, backward dZᵀ·H, dZ·A and Xᵀ·dH).
-func (w Workload) StepFlops() float64 {
-	b, d, k, c := float64(w.Batch), float64(w.Features), float64(w.Hidden), float64(w.Tasks*w.Classes)
-	return 2 * b * (2*d*k + 3*k*c)
 }
 
 // Data generates a learnable data set: inputs are standard normal, and
@@ -139,9 +165,13 @@ type Result struct {
 	EpochSeconds []float64
 	// SamplesPerSec is the throughput over the timed epochs.
 	SamplesPerSec float64
+	// StepFlops is the work of the GEMMs of one full batch's step, and
+	// StepGemms their number (a strided batch counts once).
+	StepFlops float64
+	StepGemms int
 	// GFlops is the GEMM work per second achieved by the whole step.
 	GFlops float64
-	// GemmOnlySamplesPerSec is the throughput the step's five GEMMs alone
+	// GemmOnlySamplesPerSec is the throughput the step's GEMMs alone
 	// reach at the same shapes on the same device.
 	GemmOnlySamplesPerSec float64
 	// Ops is the per-operation profile of one extra epoch.
@@ -175,7 +205,9 @@ func Run(ctx context.Context, b backend.Backend, w Workload, method mtl.Method, 
 	}
 	pb := profile.Wrap(b)
 	pb.Enabled = false
-	tr, err := mtl.NewTrainer(pb, model, cfg, data, nil, nil)
+	// The GEMMs of the first step, for the GEMM-only reference.
+	rec := &gemmRecorder{Backend: pb}
+	tr, err := mtl.NewTrainer(rec, model, cfg, data, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -183,6 +215,7 @@ func Run(ctx context.Context, b backend.Backend, w Workload, method mtl.Method, 
 	var start time.Time
 	hooks := mtl.Hooks{
 		Step: func(epoch, step, steps int) {
+			rec.recording = false
 			if step == 0 && epoch == 1+epochs {
 				pb.Enabled = true
 				start = time.Now()
@@ -199,6 +232,7 @@ func Run(ctx context.Context, b backend.Backend, w Workload, method mtl.Method, 
 			return nil
 		},
 	}
+	rec.recording = true
 	err = tr.Fit(ctx, hooks)
 	tr.Close()
 	if err != nil {
@@ -208,15 +242,21 @@ func Run(ctx context.Context, b backend.Backend, w Workload, method mtl.Method, 
 		return nil, err
 	}
 	res.Ops = pb.Ops()
+	for _, g := range rec.calls {
+		res.StepFlops += g.flops()
+	}
+	res.StepGemms = len(rec.calls)
 	samples := float64(epochs * data.N)
 	res.SamplesPerSec = samples / timed.Seconds()
-	res.GFlops = res.SamplesPerSec / float64(w.Batch) * w.StepFlops() / 1e9
+	res.GFlops = res.SamplesPerSec / float64(w.Batch) * res.StepFlops / 1e9
 	if res.LossAfter, err = meanLoss(b, model, probe); err != nil {
 		return nil, err
 	}
-	if res.GemmOnlySamplesPerSec, err = gemmOnly(b, w, data.N/w.Batch*epochs); err != nil {
+	stepsPerSec, err := gemmOnly(b, rec.calls, data.N/w.Batch*epochs)
+	if err != nil {
 		return nil, err
 	}
+	res.GemmOnlySamplesPerSec = stepsPerSec * float64(w.Batch)
 	return res, nil
 }
 
@@ -245,59 +285,4 @@ func meanLoss(b backend.Backend, m *mtl.Model, d *mtl.Dataset) (float64, error) 
 		total += s / float64(d.N)
 	}
 	return total / float64(len(m.Spec.Tasks)), nil
-}
-
-// gemmOnly times steps×(the five GEMMs of a training step) at the
-// workload's shapes and returns the samples per second they allow.
-func gemmOnly(b backend.Backend, w Workload, steps int) (float64, error) {
-	bt, d, k, c := w.Batch, w.Features, w.Hidden, w.Tasks*w.Classes
-	sizes := []int{bt * d, d * k, bt * k, c * k, bt * c, c * k, bt * k, d * k}
-	var bufs []backend.Buffer
-	defer func() {
-		for _, x := range bufs {
-			b.Free(x)
-		}
-	}()
-	// Random operands: some BLAS kernels skip zeros, which would flatter
-	// freshly allocated buffers.
-	rng := rand.New(rand.NewPCG(3, 3))
-	for _, n := range sizes {
-		buf, err := b.Alloc(backend.Float32, n)
-		if err != nil {
-			return 0, err
-		}
-		bufs = append(bufs, buf)
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		b.WriteFloat32(buf, 0, v)
-	}
-	x := backend.Dense(bufs[0], 0, bt, d)
-	wm := backend.Dense(bufs[1], 0, d, k)
-	h := backend.Dense(bufs[2], 0, bt, k)
-	a := backend.Dense(bufs[3], 0, c, k)
-	z := backend.Dense(bufs[4], 0, bt, c)
-	da := backend.Dense(bufs[5], 0, c, k)
-	dh := backend.Dense(bufs[6], 0, bt, k)
-	dw := backend.Dense(bufs[7], 0, d, k)
-	step := func() {
-		b.Gemm(false, false, 1, x, wm, 0, h)
-		b.Gemm(false, true, 1, h, a, 0, z)
-		b.Gemm(true, false, 1, z, h, 0, da)
-		b.Gemm(false, false, 1, z, a, 0, dh)
-		b.Gemm(true, false, 1, x, dh, 0, dw)
-	}
-	step()
-	if err := b.Sync(); err != nil {
-		return 0, err
-	}
-	start := time.Now()
-	for range steps {
-		step()
-	}
-	if err := b.Sync(); err != nil {
-		return 0, err
-	}
-	return float64(steps*bt) / time.Since(start).Seconds(), nil
 }

@@ -70,8 +70,8 @@ func (res *Result) write(out io.Writer, prof bool) {
 	}
 	fmt.Fprintf(out, "loss before %.4f, after %.4f\n", res.LossBefore, res.LossAfter)
 	fmt.Fprintf(out, "throughput %.0f samples/s, %.1f GFLOP/s in the step's GEMMs\n", res.SamplesPerSec, res.GFlops)
-	fmt.Fprintf(out, "GEMMs alone at the step's shapes: %.0f samples/s (the step reaches %.0f%% of that)\n",
-		res.GemmOnlySamplesPerSec, 100*res.SamplesPerSec/res.GemmOnlySamplesPerSec)
+	fmt.Fprintf(out, "GEMMs alone at the step's shapes (%d GEMMs, %.2f GFLOP a step): %.0f samples/s (the step reaches %.0f%% of that)\n",
+		res.StepGemms, res.StepFlops/1e9, res.GemmOnlySamplesPerSec, 100*res.SamplesPerSec/res.GemmOnlySamplesPerSec)
 	if !prof {
 		return
 	}

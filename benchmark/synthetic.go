@@ -1,9 +1,11 @@
 package benchmark
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 
+	"github.com/mtl-gpu/mtl-gpu/backend"
 	"github.com/mtl-gpu/mtl-gpu/mtl"
 )
 
@@ -85,6 +87,66 @@ func (s Synthetic) Generate(n, test int, seed uint64) (mtl.Spec, *mtl.Dataset, *
 	}
 	spec := mtl.Spec{Inputs: d, Tasks: []mtl.Task{{Name: "y1", Type: mtl.Regression}, {Name: "y2", Type: mtl.Regression}}}
 	return spec, draw(n), draw(test)
+}
+
+// SyntheticLoss is a model's loss on the test set of a synthetic problem.
+type SyntheticLoss struct {
+	// MSE is each task's mean squared error, in the targets' units (the
+	// paper's loss).
+	MSE [2]float64
+	// Variance is each task's target variance on the test set, so that
+	// MSE/Variance is the fraction of it left unexplained.
+	Variance [2]float64
+}
+
+// Mean is the mean of the tasks' MSE.
+func (l SyntheticLoss) Mean() float64 { return (l.MSE[0] + l.MSE[1]) / 2 }
+
+// Unexplained is the mean over tasks of MSE/Variance.
+func (l SyntheticLoss) Unexplained() float64 {
+	return (l.MSE[0]/l.Variance[0] + l.MSE[1]/l.Variance[1]) / 2
+}
+
+// Train generates the problem of seed (rows training and test test rows),
+// trains a model whose body is body's (Arch, Hidden, Experts, TaskExperts,
+// Levels; ReLU layers) with cfg on b, from weights drawn from seed, and
+// returns its loss on the test rows after the last epoch.
+func (s Synthetic) Train(ctx context.Context, b backend.Backend, body mtl.Spec, cfg mtl.Config, rows, test int, seed uint64) (SyntheticLoss, error) {
+	spec, train, held := s.Generate(rows, test, seed)
+	spec.Arch, spec.Hidden, spec.Experts, spec.Activation = body.Arch, body.Hidden, body.Experts, backend.ReLU
+	spec.TaskExperts, spec.Levels = body.TaskExperts, body.Levels
+	cfg.Seed = seed
+	m, err := mtl.NewModel(spec, train, seed)
+	if err != nil {
+		return SyntheticLoss{}, err
+	}
+	tr, err := mtl.NewTrainer(b, m, cfg, train, nil, nil)
+	if err != nil {
+		return SyntheticLoss{}, err
+	}
+	err = tr.Fit(ctx, mtl.Hooks{})
+	tr.Close()
+	if err != nil {
+		return SyntheticLoss{}, err
+	}
+	p, err := m.Predict(b, held)
+	if err != nil {
+		return SyntheticLoss{}, err
+	}
+	var loss SyntheticLoss
+	for task := range 2 {
+		var mean, v, sse float64
+		for _, y := range held.Labels[task] {
+			mean += float64(y)
+		}
+		mean /= float64(held.N)
+		for i, y := range held.Labels[task] {
+			v += (float64(y) - mean) * (float64(y) - mean)
+			sse += (float64(y) - float64(p[task][i])) * (float64(y) - float64(p[task][i]))
+		}
+		loss.MSE[task], loss.Variance[task] = sse/float64(held.N), v/float64(held.N)
+	}
+	return loss, nil
 }
 
 func normalise(v []float64) {

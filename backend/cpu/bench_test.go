@@ -78,3 +78,78 @@ func BenchmarkDropout(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkMoE runs the element-wise and mixture operations of the MMoE
+// reference workload's step (bench --arch mmoe): 1,024 rows, 8 experts of
+// 256, a gate of 8 slots for each of 8 tasks, on 1 and 2 threads. The
+// matrices hold normal values, so ReLU's sign is a coin toss per element.
+func BenchmarkMoE(b *testing.B) {
+	const rows, experts, width, tasks = 1024, 8, 256, 8
+	for _, threads := range []int{1, 2} {
+		be, err := cpu.New(backend.Options{BLAS: "gonum", Threads: threads})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(1, 2))
+		normal := func(n int) backend.Buffer {
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = float32(rng.NormFloat64())
+			}
+			buf, err := be.Upload(v)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return buf
+		}
+		var starts, slots []int
+		for t := range tasks {
+			starts = append(starts, t*experts)
+			for e := range experts {
+				slots = append(slots, e)
+			}
+		}
+		starts = append(starts, len(slots))
+		tab, err := backend.NewMixTable(be, starts, slots, experts, width)
+		if err != nil {
+			b.Fatal(err)
+		}
+		h := backend.Dense(normal(rows*experts*width), 0, rows, experts*width)
+		dh := backend.Dense(normal(rows*experts*width), 0, rows, experts*width)
+		out := backend.Dense(normal(rows*experts*width), 0, rows, experts*width)
+		bias := backend.Whole(normal(experts * width))
+		gates := backend.Dense(normal(rows*len(slots)), 0, rows, len(slots))
+		dGates := backend.Dense(normal(rows*len(slots)), 0, rows, len(slots))
+		mix := backend.Dense(normal(rows*tasks*width), 0, rows, tasks*width)
+		dMix := backend.Dense(normal(rows*tasks*width), 0, rows, tasks*width)
+		name := map[int]string{1: "1thread", 2: "2threads"}[threads]
+		b.Run("Mix/"+name, func(b *testing.B) {
+			for b.Loop() {
+				be.Mix(mix, gates, h, tab)
+			}
+		})
+		b.Run("MixGrad/"+name, func(b *testing.B) {
+			for b.Loop() {
+				be.MixGrad(dGates, dh, dMix, gates, h, tab)
+			}
+		})
+		b.Run("BiasAct/"+name, func(b *testing.B) {
+			for b.Loop() {
+				be.Copy(backend.Whole(out.Buf), backend.Whole(dh.Buf))
+				be.BiasAct(out, bias, backend.ReLU)
+			}
+		})
+		b.Run("ActGrad/"+name, func(b *testing.B) {
+			for b.Loop() {
+				be.Copy(backend.Whole(out.Buf), backend.Whole(h.Buf))
+				be.ActGrad(out, dh, backend.ReLU)
+			}
+		})
+		b.Run("Copy/"+name, func(b *testing.B) {
+			for b.Loop() {
+				be.Copy(backend.Whole(out.Buf), backend.Whole(h.Buf))
+			}
+		})
+		be.Close()
+	}
+}

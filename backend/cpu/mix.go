@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"gonum.org/v1/gonum/blas/gonum"
+
 	"github.com/mtl-gpu/mtl-gpu/backend"
 )
 
@@ -24,15 +26,64 @@ func (b *Backend) Mix(dst, gates, experts backend.Mat, t backend.MixTable) {
 			for q := range t.Groups() {
 				out := d[q*w : (q+1)*w]
 				clear(out)
-				for s := t.Starts[q]; s < t.Starts[q+1]; s++ {
-					gs, e := g[s], x[t.Experts[s]*w:(t.Experts[s]+1)*w]
-					for j := range out {
-						out[j] += gs * e[j]
-					}
-				}
+				mixAdd(out, g, x, t.Experts, t.Starts[q], t.Starts[q+1], w)
 			}
 		}
 	})
+}
+
+// mixAdd adds to out, slot after slot from first to end, each slot's
+// gate times its expert's row, e(s)·w onwards in x: each element's sum in
+// slot order, as the interface requires.
+func mixAdd(out, g, x []float32, experts []int, first, end, w int) {
+	for s := first; s < end; s++ {
+		axpy(out, g[s], x[experts[s]*w:][:len(out)])
+	}
+}
+
+// axpy adds a·x to y element by element, each a product rounded then a
+// sum rounded, as the plain loop does: gonum's Saxpy, four elements to an
+// SSE instruction, for a ≠ 0. Saxpy skips a = 0, which would drop the NaN
+// that 0 times an infinite or NaN element gives, so the loop takes it.
+func axpy(y []float32, a float32, x []float32) {
+	if a != 0 {
+		gonum.Implementation{}.Saxpy(len(y), a, x, 1, y, 1)
+		return
+	}
+	x = x[:len(y)]
+	for j, v := range x {
+		y[j] += a * v
+	}
+}
+
+// gateDots sets dg[s], for the slots s of [first, end), to the dot product
+// of dq with slot s's expert row of x (e(s)·w onwards), each summed in
+// increasing order of the column. Four dot products run side by side: a
+// single one waits on its own additions.
+func gateDots(dg, dq, x []float32, experts []int, first, end, w int) {
+	s := first
+	for ; s+4 <= end; s += 4 {
+		e0 := x[experts[s]*w:][:len(dq)]
+		e1 := x[experts[s+1]*w:][:len(dq)]
+		e2 := x[experts[s+2]*w:][:len(dq)]
+		e3 := x[experts[s+3]*w:][:len(dq)]
+		var s0, s1, s2, s3 float32
+		for j, v := range dq {
+			s0 += v * e0[j]
+			s1 += v * e1[j]
+			s2 += v * e2[j]
+			s3 += v * e3[j]
+		}
+		dg[s], dg[s+1], dg[s+2], dg[s+3] = s0, s1, s2, s3
+	}
+	for ; s < end; s++ {
+		e := x[experts[s]*w:][:len(dq)]
+		var sum float32
+		for j, v := range dq {
+			sum += v * e[j]
+		}
+		dg[s] = sum
+	}
 }
 
 // MixGrad computes the gradients of Mix's inputs.
@@ -46,39 +97,36 @@ func (b *Backend) MixGrad(dGates, dExperts, dDst, gates, experts backend.Mat, t 
 	gd, lg := mat(gates, "MixGrad gates")
 	xd, lx := mat(experts, "MixGrad experts")
 	w := t.Width
+	// The slots that read each expert, in slot order, and each slot's group.
+	readers, group := make([][]int, t.NumExperts), make([]int, t.Slots())
+	for q := range t.Groups() {
+		for s := t.Starts[q]; s < t.Starts[q+1]; s++ {
+			readers[t.Experts[s]] = append(readers[t.Experts[s]], s)
+			group[s] = q
+		}
+	}
 	b.workers.parallel(dDst.Rows, rowGrain(dDst.Cols*t.Slots()), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			dg, dx, dd, g, x := dgd[i*ldg:], dxd[i*ldx:], ddd[i*ldd:], gd[i*lg:], xd[i*lx:]
 			clear(dx[:t.NumExperts*w])
 			for q := range t.Groups() {
-				dq := dd[q*w : (q+1)*w]
-				for s := t.Starts[q]; s < t.Starts[q+1]; s++ {
-					e := t.Experts[s]
-					var sum float32
-					for j, v := range dq {
-						sum += v * x[e*w+j]
-					}
-					dg[s] = sum
-				}
+				gateDots(dg, dd[q*w:(q+1)*w], x, t.Experts, t.Starts[q], t.Starts[q+1], w)
 			}
 			// dExperts in the order of the reference: for each expert,
 			// every slot that reads it, in slot order.
-			for e := range t.NumExperts {
-				out := dx[e*w : (e+1)*w]
-				for q := range t.Groups() {
-					for s := t.Starts[q]; s < t.Starts[q+1]; s++ {
-						if t.Experts[s] != e {
-							continue
-						}
-						gs, dq := g[s], dd[q*w:(q+1)*w]
-						for j := range out {
-							out[j] += gs * dq[j]
-						}
-					}
-				}
+			for e, rs := range readers {
+				expertGrad(dx[e*w:(e+1)*w], g, dd, rs, group, w)
 			}
 		}
 	})
+}
+
+// expertGrad adds to out, for each slot s of slots in order, the gate g[s]
+// times the gradient of s's group's mixture (group[s]·w onwards in dd).
+func expertGrad(out, g, dd []float32, slots, group []int, w int) {
+	for _, s := range slots {
+		axpy(out, g[s], dd[group[s]*w:][:len(out)])
+	}
 }
 
 // SoftmaxGroups normalises each group of every row in place.

@@ -171,3 +171,38 @@ func (p *Backend) SGDStep(hp backend.SGD, param, grad, vel backend.Vec, clip bac
 func (p *Backend) AdamStep(hp backend.Adam, param, grad, m, v backend.Vec, clip backend.Clip) {
 	p.time("AdamStep", 0, func() { p.Backend.AdamStep(hp, param, grad, m, v, clip) })
 }
+
+// Mix is timed.
+func (p *Backend) Mix(dst, gates, experts backend.Mat, t backend.MixTable) {
+	p.time("Mix", 0, func() { p.Backend.Mix(dst, gates, experts, t) })
+}
+
+// MixGrad is timed.
+func (p *Backend) MixGrad(dGates, dExperts, dDst, gates, experts backend.Mat, t backend.MixTable) {
+	p.time("MixGrad", 0, func() { p.Backend.MixGrad(dGates, dExperts, dDst, gates, experts, t) })
+}
+
+// SoftmaxGroups is timed.
+func (p *Backend) SoftmaxGroups(m backend.Mat, t backend.MixTable) {
+	p.time("SoftmaxGroups", 0, func() { p.Backend.SoftmaxGroups(m, t) })
+}
+
+// SoftmaxGroupsGrad is timed.
+func (p *Backend) SoftmaxGroupsGrad(grad, probs backend.Mat, t backend.MixTable) {
+	p.time("SoftmaxGroupsGrad", 0, func() { p.Backend.SoftmaxGroupsGrad(grad, probs, t) })
+}
+
+// SegmentSum is timed.
+func (p *Backend) SegmentSum(dst, src backend.Mat, starts backend.Buffer, startsOff int, pos backend.Buffer, posOff int) {
+	p.time("SegmentSum", 0, func() { p.Backend.SegmentSum(dst, src, starts, startsOff, pos, posOff) })
+}
+
+// AdamRows is timed.
+func (p *Backend) AdamRows(hp backend.Adam, param, grad, m, v backend.Mat, rows backend.Buffer, rowsOff int, clip backend.Clip) {
+	p.time("AdamRows", 0, func() { p.Backend.AdamRows(hp, param, grad, m, v, rows, rowsOff, clip) })
+}
+
+// SGDRows is timed.
+func (p *Backend) SGDRows(hp backend.SGD, param, grad, vel backend.Mat, rows backend.Buffer, rowsOff int, clip backend.Clip) {
+	p.time("SGDRows", 0, func() { p.Backend.SGDRows(hp, param, grad, vel, rows, rowsOff, clip) })
+}

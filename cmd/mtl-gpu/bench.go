@@ -8,8 +8,8 @@ import (
 
 func (a *app) benchCommand() *cobra.Command {
 	var (
-		workload, methods string
-		o                 benchmark.Options
+		workload, methods, arch string
+		o                       benchmark.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -22,12 +22,21 @@ more epoch, and the loss before and after. Its last line is "samples/s=N".
 
 Workloads: linear (65,536 × 512 inputs, a linear 256-wide shared projection,
 8 multiclass tasks of 10 classes, batch 1,024, SGD) and relu (1,024 inputs,
-a ReLU projection of 512).`,
+a ReLU projection of 512). --arch mmoe replaces the shared projection by
+8 experts of one ReLU layer of 256 with a gate per task, --arch ple by two
+levels of 4 shared experts and 1 of each task, of the same size.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
 			if o.Workload, err = benchmark.Find(workload); err != nil {
 				return usageError("--workload: %v", err)
+			}
+			body, err := pipeline.ParseArch(arch)
+			if err != nil {
+				return err
+			}
+			if o.Workload, err = o.Workload.WithArch(body); err != nil {
+				return err
 			}
 			if o.Epochs < 1 {
 				return usageError("--epochs must be at least 1")
@@ -45,6 +54,7 @@ a ReLU projection of 512).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&workload, "workload", "linear", "reference workload: linear or relu")
+	f.StringVar(&arch, "arch", "shared", "model body: shared (the workload's), mmoe (8 experts of 256) or ple (2 levels of 4 shared and 1 per-task experts of 256)")
 	f.IntVar(&o.Epochs, "epochs", 3, "timed epochs after the warm-up epoch")
 	f.BoolVar(&o.Profile, "profile", false, "profile one more epoch operation by operation")
 	f.StringVar(&methods, "weighting", "equal", "comma-separated weighting methods to time; the first is the reference")
