@@ -21,8 +21,8 @@
 //
 // # What is supported
 //
-//   - Open MPI 3, 4 and 5 (soname libmpi.so.40) on Linux on amd64 and
-//     arm64, with or without cgo.
+//   - Open MPI 3, 4 and 5 (soname libmpi.so.40; tested with 4.1) on
+//     Linux on amd64 and arm64, with or without cgo.
 //   - MPI_COMM_WORLD only: Size, Rank, and the rank among the processes on
 //     the same node (LocalRank, from MPI_Comm_split_type with
 //     MPI_COMM_TYPE_SHARED), which picks the device.

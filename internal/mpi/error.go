@@ -43,9 +43,16 @@ func (l *Library) check(call string, code int32) error {
 	return &Error{Func: call, Code: int(code), Text: l.errorString(code)}
 }
 
-// errorString returns MPI_Error_string's text for code, or empty.
+// errorString returns MPI_Error_string's text for code, or empty. Open
+// MPI aborts the process when MPI_Error_string is called before MPI_Init,
+// so outside MPI's lifetime the text stays empty.
 func (l *Library) errorString(code int32) string {
 	if l == nil || l.mpiErrorString == nil {
+		return ""
+	}
+	var initialized, finalized int32
+	if l.mpiInitialized(&initialized) != 0 || initialized == 0 ||
+		l.mpiFinalized(&finalized) != 0 || finalized != 0 {
 		return ""
 	}
 	buf := make([]byte, maxErrorString+1)

@@ -30,28 +30,67 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// mpirunOrSkip returns the path of mpirun, having checked that Open MPI
-// loads; it skips the test when either is missing, or fails it when
+// skipWithoutMPI skips the test for why, or fails it when
 // MTLGPU_REQUIRE_MPI=1.
-func mpirunOrSkip(t *testing.T) string {
+func skipWithoutMPI(t *testing.T, why string) {
 	t.Helper()
-	why := ""
-	mpirun, err := exec.LookPath("mpirun")
-	if err != nil {
-		why = "no mpirun on PATH (Debian: apt-get install openmpi-bin libopenmpi-dev)"
-	} else if lib, err := Open(); err != nil {
-		why = fmt.Sprintf("Open MPI cannot be loaded: %v", err)
-	} else if v := lib.Version(); !strings.Contains(v, "Open MPI") {
-		why = fmt.Sprintf("%s says it is %q, not Open MPI", lib.Name(), v)
-	}
-	if why == "" {
-		return mpirun
-	}
 	if os.Getenv("MTLGPU_REQUIRE_MPI") == "1" {
 		t.Fatalf("%s, and MTLGPU_REQUIRE_MPI=1", why)
 	}
 	t.Skipf("skipping: %s (set MTLGPU_REQUIRE_MPI=1 to fail instead)", why)
-	return ""
+}
+
+// openOrSkip loads Open MPI, or skips the test (see skipWithoutMPI).
+func openOrSkip(t *testing.T) *Library {
+	t.Helper()
+	lib, err := Open()
+	if err != nil {
+		skipWithoutMPI(t, fmt.Sprintf("Open MPI cannot be loaded (Debian: apt-get install openmpi-bin libopenmpi-dev): %v", err))
+	}
+	return lib
+}
+
+// mpirunOrSkip returns the path of mpirun, having checked that Open MPI
+// loads, or skips the test (see skipWithoutMPI).
+func mpirunOrSkip(t *testing.T) string {
+	t.Helper()
+	mpirun, err := exec.LookPath("mpirun")
+	if err != nil {
+		skipWithoutMPI(t, "no mpirun on PATH (Debian: apt-get install openmpi-bin libopenmpi-dev)")
+	}
+	openOrSkip(t)
+	return mpirun
+}
+
+// TestLibraryBeforeInit checks what the loaded library says before MPI
+// starts, in this process, which no launcher started.
+func TestLibraryBeforeInit(t *testing.T) {
+	lib := openOrSkip(t)
+	if v := lib.Version(); !strings.HasPrefix(v, "Open MPI v") {
+		t.Errorf("Version() = %q, want Open MPI's", v)
+	}
+	if ok, err := lib.Initialized(); ok || err != nil {
+		t.Errorf("Initialized() before Init = %v, %v", ok, err)
+	}
+	if ok, err := lib.Finalized(); ok || err != nil {
+		t.Errorf("Finalized() before Init = %v, %v", ok, err)
+	}
+	if err := lib.Abort(1); err == nil || err.Error() != "MPI_Abort: MPI is not initialised" {
+		t.Errorf("Abort before Init: %v", err)
+	}
+	// Every handle was found, and they are distinct objects.
+	seen := map[uintptr]string{}
+	for _, o := range lib.objects() {
+		if other, dup := seen[*o.addr]; dup || *o.addr == 0 {
+			t.Errorf("%s at %#x, as %s", o.name, *o.addr, other)
+		}
+		seen[*o.addr] = o.name
+	}
+	// Open MPI aborts a process that calls MPI_Error_string before
+	// MPI_Init: a failure then is named by its code alone.
+	if got := lib.check("MPI_Init_thread", 8); got == nil || got.Error() != "MPI_Init_thread: MPI error 8" {
+		t.Errorf("a failure before Init: %v", got)
+	}
 }
 
 // runUnderMpirun starts this test binary as worldSize ranks in mode and
