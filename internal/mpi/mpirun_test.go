@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"regexp"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -93,9 +93,10 @@ func TestLibraryBeforeInit(t *testing.T) {
 	}
 }
 
-// runUnderMpirun starts this test binary as worldSize ranks in mode and
-// returns mpirun's combined output and error.
-func runUnderMpirun(t *testing.T, mpirun, mode string) (string, error) {
+// runUnderMpirun starts this test binary as worldSize ranks in mode, with
+// mpirun's options and variables added to its own, and returns mpirun's
+// combined output and error.
+func runUnderMpirun(t *testing.T, mpirun, mode string, options []string, env ...string) (string, error) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -103,8 +104,10 @@ func runUnderMpirun(t *testing.T, mpirun, mode string) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, mpirun, "-np", fmt.Sprint(worldSize), "--oversubscribe", exe)
-	cmd.Env = append(os.Environ(),
+	args := append([]string{"-np", fmt.Sprint(worldSize), "--oversubscribe"}, options...)
+	cmd := exec.CommandContext(ctx, mpirun, append(args, exe)...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(cmd.Env,
 		childMode+"="+mode,
 		// mpirun refuses to run as root without both.
 		"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
@@ -128,25 +131,69 @@ func runUnderMpirun(t *testing.T, mpirun, mode string) (string, error) {
 func TestCollectivesUnderMpirun(t *testing.T) {
 	mpirun := mpirunOrSkip(t)
 	start := time.Now()
-	out, err := runUnderMpirun(t, mpirun, "collectives")
+	out, err := runUnderMpirun(t, mpirun, "collectives", nil)
 	if err != nil {
 		t.Fatalf("mpirun: %v; output:\n%s", err, out)
 	}
-	seen := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^rank (\d) of 3 \(local \d of 3\): ok$`).FindAllStringSubmatch(out, -1) {
-		seen[m[1]] = true
-	}
-	if len(seen) != worldSize {
-		t.Fatalf("want ok from ranks 0, 1 and 2, got %v; output:\n%s", seen, out)
-	}
+	// One node: each rank's local rank is its world rank.
+	checkRanksOK(t, out, "rank 0 of 3 (local 0 of 3): ok", "rank 1 of 3 (local 1 of 3): ok", "rank 2 of 3 (local 2 of 3): ok")
 	t.Logf("%d ranks under mpirun passed every check in %.1f s", worldSize, time.Since(start).Seconds())
+}
+
+// checkRanksOK checks that out has each of the lines want.
+func checkRanksOK(t *testing.T, out string, want ...string) {
+	t.Helper()
+	lines := map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		lines[strings.TrimSpace(line)] = true
+	}
+	for _, w := range want {
+		if !lines[w] {
+			t.Errorf("no line %q in mpirun's output:\n%s", w, out)
+		}
+	}
+}
+
+// fakeSSH is a stand-in for ssh that runs the command it is given here,
+// whatever the host, so that mpirun can start "nodes" on this machine.
+// Each node's daemon gets its own session directory under
+// $FAKESSH_TMPDIR: sharing mpirun's, the two race to create it.
+const fakeSSH = `#!/bin/sh
+while [ $# -gt 0 ]; do case "$1" in -*) shift;; *) break;; esac; done
+host=$1
+shift
+mkdir -p "$FAKESSH_TMPDIR/$host" || exit 1
+export OMPI_MCA_orte_tmpdir_base="$FAKESSH_TMPDIR/$host" PRTE_MCA_prte_tmpdir_base="$FAKESSH_TMPDIR/$host"
+exec /bin/sh -c "$*"
+`
+
+// TestTwoNodesUnderMpirun places ranks 0 and 1 on one node and rank 2 on
+// another, two daemons on this machine that mpirun reaches through
+// fakeSSH: each rank's local rank and size must follow the nodes, not the
+// world (rank 2 is local rank 0 of 1), and the collectives cross them over
+// TCP on the loopback interface.
+func TestTwoNodesUnderMpirun(t *testing.T) {
+	mpirun := mpirunOrSkip(t)
+	dir := t.TempDir()
+	ssh := filepath.Join(dir, "fakessh")
+	if err := os.WriteFile(ssh, []byte(fakeSSH), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runUnderMpirun(t, mpirun, "collectives", []string{"--host", "nodea:2,nodeb:1"},
+		// Open MPI 4 (ORTE) and 5 (PRRTE) name the agent differently.
+		"OMPI_MCA_plm_rsh_agent="+ssh, "PRTE_MCA_plm_ssh_agent="+ssh, "FAKESSH_TMPDIR="+dir,
+		"OMPI_MCA_btl_tcp_if_include=lo")
+	if err != nil {
+		t.Fatalf("mpirun: %v; output:\n%s", err, out)
+	}
+	checkRanksOK(t, out, "rank 0 of 3 (local 0 of 2): ok", "rank 1 of 3 (local 1 of 2): ok", "rank 2 of 3 (local 0 of 1): ok")
 }
 
 // TestAbortUnderMpirun has rank 1 call Abort while the others wait in a
 // Barrier: the job must end, with the code rank 1 gave.
 func TestAbortUnderMpirun(t *testing.T) {
 	mpirun := mpirunOrSkip(t)
-	out, err := runUnderMpirun(t, mpirun, "abort")
+	out, err := runUnderMpirun(t, mpirun, "abort", nil)
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) {
 		t.Fatalf("mpirun: want exit status %d, got %v; output:\n%s", abortCode, err, out)
