@@ -5,9 +5,10 @@ BIN := bin/mtl-gpu
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 # Under these, a missing prerequisite (the shared data sets, a C compiler for
-# the CUDA stand-in, clang, an OpenCL device, OpenBLAS) fails the tests that
-# need it instead of skipping them; only the tests that need a real GPU skip.
-REQUIRE := MTLGPU_REQUIRE_DATA=1 MTLGPU_REQUIRE_CC=1 MTLGPU_REQUIRE_CLANG=1 MTLGPU_REQUIRE_OPENCL=1 MTLGPU_REQUIRE_OPENBLAS=1 MTLGPU_REQUIRE_ONNX=1
+# the CUDA stand-in, clang, an OpenCL device, OpenBLAS, Open MPI's mpirun and
+# libmpi) fails the tests that need it instead of skipping them; only the
+# tests that need a real GPU skip.
+REQUIRE := MTLGPU_REQUIRE_DATA=1 MTLGPU_REQUIRE_CC=1 MTLGPU_REQUIRE_CLANG=1 MTLGPU_REQUIRE_OPENCL=1 MTLGPU_REQUIRE_OPENBLAS=1 MTLGPU_REQUIRE_ONNX=1 MTLGPU_REQUIRE_MPI=1
 # ONNX Runtime for Node.js (npm onnxruntime-node), installed here for the
 # tests that run exported models in it; test-pure leaves those tests to
 # onnx-check.

@@ -3,11 +3,12 @@
 # the OpenCL ICD loader and headers with PoCL (OpenCL kernels on the CPU),
 # clang (compiles the shared kernels as CUDA to PTX), OpenBLAS (the CPU
 # backend's BLAS, loaded at run time), python3-onnx (onnx.checker for
-# exported models) and protoc (regenerates the ONNX types). Debian and
-# Ubuntu.
+# exported models), protoc (regenerates the ONNX types) and Open MPI
+# (mpirun, and libmpi.so.40 loaded at run time, for the data-parallel
+# tests). Debian and Ubuntu.
 set -euo pipefail
 
-packages=(ocl-icd-opencl-dev opencl-headers pocl-opencl-icd pkg-config clinfo clang libopenblas0 python3-onnx protobuf-compiler)
+packages=(ocl-icd-opencl-dev opencl-headers pocl-opencl-icd pkg-config clinfo clang libopenblas0 python3-onnx protobuf-compiler openmpi-bin libopenmpi-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
