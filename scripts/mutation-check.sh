@@ -13,7 +13,7 @@
 # The working tree is never modified: its files (tracked and untracked,
 # not ignored ones) are copied to a temporary folder, and each mutation
 # edits that copy, starting from pristine files. Each run is
-# `go test -short -count=1 ./mtl/...`, the tests of `make test`.
+# `go test -short -count=1` of ./mtl/... (./backend/cuda/ for a kernel), the tests of `make test`.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,6 +43,9 @@ mutations=(
 	"mgda-approximate|MGDA by 250 Frank-Wolfe iterations instead of the exact solver"
 	"task-weights-ignored|the static task weights lambda_t left out of the loss weights"
 	"clipping-ignored|gradient clipping never applied"
+	"kernel-tree-sum-race|the work-group tree sum without its barrier between halvings"
+	"kernel-axpy-assigns|the axpy kernel assigns alpha*x instead of adding it"
+	"kernel-sigmoid-grad-sign|the sigmoid loss gradient of a positive label with its sign flipped"
 )
 
 # edit FILE OLD NEW [COUNT]: replace the literal text OLD by NEW in FILE of
@@ -66,11 +69,11 @@ mutate_combine_skipped() {
 	edit mtl/taskgrad.go 'func (t *Trainer) combine(w []float32) {' $'func (t *Trainer) combine(w []float32) {\n\treturn'
 }
 mutate_combine_plain_sum() {
-	edit mtl/step.go 'combo := t.method.step(losses, gram)' $'combo := t.method.step(losses, gram)\n\tcombo = nil'
+	edit mtl/step.go 'combo := t.methods[m].step(memberSlice(losses, m, nt), grams[m])' $'combo := t.methods[m].step(memberSlice(losses, m, nt), grams[m])\n\t\tcombo = nil'
 }
 mutate_bias_grads_halved() {
-	edit mtl/step.go 'b.ColSum(l.headBiasVec(grads), dz, 1, 0)' 'b.ColSum(l.headBiasVec(grads), dz, 0.5, 0)'
-	edit mtl/step.go 'b.ColSum(l.bias(grads, i), dh, 1, 0)' 'b.ColSum(l.bias(grads, i), dh, 0.5, 0)'
+	edit mtl/backward.go 't.memberDz(dz, m), 1, 0)' 't.memberDz(dz, m), 0.5, 0)'
+	edit mtl/backward.go 'shift(dh, m*dhStride(dh.Cols)), 1, 0)' 'shift(dh, m*dhStride(dh.Cols)), 0.5, 0)'
 }
 mutate_task_bias_grads_halved() {
 	edit mtl/taskgrad.go 'b.ColSum(l.headBiasVec(t.optim.grads), dz, 1, 0)' 'b.ColSum(l.headBiasVec(t.optim.grads), dz, 0.5, 0)'
@@ -96,8 +99,24 @@ mutate_mgda_approximate() {
 	edit mtl/minnorm.go 'if n <= exactSolveMax {' 'if false {'
 	edit mtl/minnorm.go 'for it := range 1000 * n {' 'for it := range 250 {'
 }
-mutate_task_weights_ignored() { edit mtl/step.go 'lb.step[i] *= task.weight()' 'lb.step[i] *= task.weight() / task.weight()'; }
+mutate_task_weights_ignored() { edit mtl/step.go 'w[i] *= task.weight()' 'w[i] *= task.weight() / task.weight()'; }
 mutate_clipping_ignored() { edit mtl/step.go 'MaxNorm: float32(cfg.ClipNorm)}' 'MaxNorm: 0}'; }
+# The kernel mutations edit kernels/, which the CUDA backend's tests run
+# through the stand-in driver (its kernels built from the same sources for
+# the host): a wrong kernel must fail them, not only the PTX's hash.
+mutate_kernel_tree_sum_race() {
+	edit kernels/common.h $'\t\t\tpart[lane * stride] += part[(lane + span) * stride];\n\t\t}\n\t\tBARRIER();' $'\t\t\tpart[lane * stride] += part[(lane + span) * stride];\n\t\t}'
+}
+mutate_kernel_axpy_assigns() { edit kernels/elementwise.h 'y[y_off + i] += alpha * x[x_off + i];' 'y[y_off + i] = alpha * x[x_off + i];'; }
+mutate_kernel_sigmoid_grad_sign() { edit kernels/loss.h 'd = (pw * y + 1.0f - y) * sigmoid(x) - pw * y;' 'd = (pw * y + 1.0f - y) * sigmoid(x) + pw * y;'; }
+
+# packages NAME: the tests that must catch a mutation.
+packages() {
+	case $1 in
+	kernel-*) echo ./backend/cuda/ ;;
+	*) echo ./mtl/... ;;
+	esac
+}
 
 names=()
 for m in "${mutations[@]}"; do names+=("${m%%|*}"); done
@@ -134,9 +153,11 @@ mkdir -p "$pristine"
 git -C "$repo" ls-files -z --cached --others --exclude-standard |
 	(cd "$repo" && tar --null --ignore-failed-read -T - -cf -) | tar -xf - -C "$pristine"
 
-# run_tests LOG: the tests of package mtl and mtltest on the copy.
+# run_tests LOG PACKAGES...: the tests of the packages on the copy.
 run_tests() {
-	(cd "$tree" && "$GO" test -short -count=1 ./mtl/... >"$1" 2>&1)
+	local log=$1
+	shift
+	(cd "$tree" && "$GO" test -short -count=1 "$@" >"$log" 2>&1)
 }
 
 fresh_copy() {
@@ -145,12 +166,15 @@ fresh_copy() {
 }
 
 fresh_copy
-if ! run_tests "$work/baseline.log"; then
+all=()
+for name in "${selected[@]}"; do all+=($(packages "$name")); done
+mapfile -t all < <(printf '%s\n' "${all[@]}" | sort -u)
+if ! run_tests "$work/baseline.log" "${all[@]}"; then
 	echo "mutation-check: the tests fail without any mutation:" >&2
 	cat "$work/baseline.log" >&2
 	exit 2
 fi
-echo "baseline: go test -short ./mtl/... passes on the unmutated copy"
+echo "baseline: go test -short ${all[*]} passes on the unmutated copy"
 
 survived=0 broken=0
 for name in "${selected[@]}"; do
@@ -163,7 +187,7 @@ for name in "${selected[@]}"; do
 		continue
 	fi
 	log=$work/$name.log
-	if run_tests "$log"; then
+	if run_tests "$log" $(packages "$name"); then
 		printf '%-26s SURVIVED (%s)\n' "$name" "$desc"
 		survived=1
 		continue
