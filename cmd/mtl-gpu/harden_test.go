@@ -335,21 +335,32 @@ func TestQuietKeepsWarnings(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	var b strings.Builder
-	b.WriteString("id,x,n,y\n")
+	b.WriteString("id,x,n,g,y\n")
 	for i := range 200 {
 		n := strconv.Itoa(i % 7)
 		if i == 17 {
 			n = "seven" // one bad cell makes the column categorical
 		}
-		b.WriteString(strconv.Itoa(1000+i) + "x," + strconv.Itoa(i%5) + "," + n + "," + strconv.Itoa(i%2) + "\n")
+		b.WriteString(strconv.Itoa(1000+i) + "x," + strconv.Itoa(i%5) + "," + n + ",s" + strconv.Itoa(i%3) + "," + strconv.Itoa(i%2) + "\n")
 	}
 	data := writeFile(t, dir, "d.csv", b.String())
-	r := mtlgpu(t, dir, "train", "--quiet", "--data", data, "--task", "y:binary", "--out", "m.mtl", "--epochs", "20", "--force")
+	r := mtlgpu(t, dir, "train", "--quiet", "--data", data, "--task", "y:binary", "--group-column", "g", "--out", "m.mtl", "--epochs", "20", "--force")
 	if !strings.Contains(r.stderr, "level=WARN") || !strings.Contains(r.stderr, "seven") {
 		t.Errorf("--quiet hid the warnings: %q", r.stderr)
 	}
 	if strings.Contains(r.stderr, "level=INFO") || strings.Contains(r.stderr, "auto chose") {
 		t.Errorf("--quiet printed information: %q", r.stderr)
+	}
+	// Unseen groups and unseen identifiers at eval are warnings too.
+	test := writeFile(t, dir, "t.csv", "id,x,n,g,y\n9000x,1,2,s9,0\n9001x,2,3,s1,1\n")
+	r = mtlgpu(t, dir, "eval", "--quiet", "--model", "m.mtl", "--data", test)
+	for _, want := range []string{"groups unseen in training", `column \"id\": 2 rows have values unseen`} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("eval --quiet hid the warning %q: %q", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "level=INFO") {
+		t.Errorf("eval --quiet printed information: %q", r.stderr)
 	}
 }
 
@@ -589,5 +600,22 @@ func TestProgressOnTerminal(t *testing.T) {
 	out, _ = run("train", "--data", data, "--task", "y:multiclass", "--out", "m.mtl", "--epochs", "2", "--lr", "0.0005")
 	if !strings.Contains(out, "still improving, consider a larger budget (--epochs, now 2)") {
 		t.Errorf("a run still improving at its end does not say so:\n%s", out)
+	}
+}
+
+// TestEvalHelpDocumentsMetrics: eval --help names every metric eval
+// reports, per task and overall, and says how the overall block averages.
+func TestEvalHelpDocumentsMetrics(t *testing.T) {
+	t.Parallel()
+	r := mtlgpu(t, t.TempDir(), "eval", "--help")
+	ok(t, r)
+	for _, want := range []string{
+		"accuracy", "f1", "auc", "log_loss", "macro_f1", "rmse", "mae", "r2", "explained_variance",
+		"The positive class is the second", "unweighted mean", "binary_mean_auc", "multiclass_mean_macro_f1",
+		"regression_mean_explained_variance", "Rows are never pooled across", "unseen_class_rows",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("eval --help does not say %q", want)
+		}
 	}
 }
