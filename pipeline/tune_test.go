@@ -58,7 +58,7 @@ func TestTuneHalving(t *testing.T) {
 		i := c.Hidden[0] - 1
 		trained[epochs] = append(trained[epochs], i)
 		return score(i, epochs), &mtl.Checkpoint{}, nil
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestTuneHalving(t *testing.T) {
 			return 0, nil, errors.New("out of device memory")
 		}
 		return 1, &mtl.Checkpoint{}, nil
-	})
+	}, nil)
 	if err == nil || !strings.Contains(err.Error(), "trial 2 (hidden 2,") {
 		t.Errorf("failed trial: %v", err)
 	}
@@ -273,19 +273,24 @@ func TestTuneInterrupted(t *testing.T) {
 	r := prepared(t, o)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	// A trial of rung 0 takes one epoch of 2 steps: cancel in the second
-	// step of the third.
+	// A trial of rung 0 takes one epoch of 2 steps, and the trials of a
+	// shape train together: here trial 1 alone, then trials 2 and 4, then
+	// trial 3. Cancel in the second step of trial 3, before its first epoch
+	// ends.
+	if got := shapeGroups(rec0(r), []int{0, 1, 2, 3}, true); len(got) != 3 || !slices.Equal(got[1], []int{1, 3}) {
+		t.Fatalf("the trials train in groups %v", got)
+	}
 	cancelling := &cancellingBackend{Backend: cpuBackend(t), after: 6, cancel: cancel}
 	rec, err := r.Tune(ctx, cancelling)
 	var ie *InterruptedError
-	if !errors.As(err, &ie) || !ie.Saved || !rec.Interrupted || !finite(rec.Trials[1].Score) || !math.IsNaN(rec.Trials[3].Score) {
+	if !errors.As(err, &ie) || !ie.Saved || !rec.Interrupted || !finite(rec.Trials[1].Score) || !finite(rec.Trials[3].Score) || !math.IsInf(rec.Trials[2].Score, 1) {
 		t.Fatalf("interrupted search: %v, %s", err, must(json.Marshal(rec)))
 	}
 	r.Close()
 	b := cpuBackend(t)
 	m := must(LoadModel(o.Out))
 	ck := m.Checkpoint
-	best := slices.MinFunc(rec.Trials[:3], func(a, b Trial) int { return cmpScore(a.Score, b.Score) })
+	best := slices.MinFunc(rec.Trials, func(a, b Trial) int { return cmpScore(a.Score, b.Score) })
 	if !best.Chosen || !slices.Equal(ck.Model.Spec.Hidden, best.Hidden) || ck.Config.LR != best.LR || ck.Config.Epochs != 3 {
 		t.Errorf("saved hidden %v, lr %g, %d epochs; the best so far is %s", ck.Model.Spec.Hidden, ck.Config.LR, ck.Config.Epochs, best.TrialConfig)
 	}
@@ -299,6 +304,15 @@ func TestTuneInterrupted(t *testing.T) {
 	if res.State.Epoch != 3 && !res.State.Done {
 		t.Errorf("resumed to epoch %d", res.State.Epoch)
 	}
+}
+
+// rec0 lists the trials a run's search draws, before any is trained.
+func rec0(r *Run) []Trial {
+	var trials []Trial
+	for i, c := range r.space() {
+		trials = append(trials, Trial{TrialConfig: c, Index: i})
+	}
+	return trials
 }
 
 // resumeFit resumes a model file (to epochs, when not 0) and trains it.
@@ -400,5 +414,56 @@ func TestTuneOptions(t *testing.T) {
 	o.CV, o.ValSplit = AutoCV, AutoValSplit
 	if r := prepared(t, o); r.Record.CV != nil || r.Val == nil || !r.Tunes() {
 		t.Errorf("a search of 200 rows: folds %+v, validation %v", r.Record.CV, r.Val != nil)
+	}
+}
+
+// TestTuneBatched: trials of one shape trained together as one model
+// score as they do trained one at a time, so that the search keeps the
+// same trials in every rung and chooses the same one; with patience 1,
+// trials stop early inside a batch. Judged by the validation loss and by
+// AUC.
+func TestTuneBatched(t *testing.T) {
+	for _, metric := range []string{MetricLoss, MetricAUC} {
+		t.Run(metric, func(t *testing.T) {
+			search := func(batched bool) (*Run, *TuneRecord) {
+				o := tuneOptions(t, "y:binary", "kind:multiclass")
+				o.Tune, o.Train.Epochs, o.Train.Patience, o.Metric = 9, 9, 1, metric
+				r := prepared(t, o)
+				rec, err := r.tune(context.Background(), cpuBackend(t), batched)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r, rec
+			}
+			r, together := search(true)
+			_, alone := search(false)
+			// The search is not vacuous: some rung trains trials together.
+			shared := 0
+			for k := range together.Rungs - 1 {
+				var alive []int
+				for _, tr := range together.Trials {
+					if tr.Rung >= k {
+						alive = append(alive, tr.Index)
+					}
+				}
+				for _, g := range shapeGroups(together.Trials, alive, true) {
+					if len(g) > 1 {
+						shared++
+					}
+				}
+			}
+			if shared == 0 {
+				t.Fatal("no two trials of a rung share a shape")
+			}
+			for i, a := range alone.Trials {
+				b := together.Trials[i]
+				if a.Rung != b.Rung || a.Chosen != b.Chosen || math.Abs(a.Score-b.Score) > 1e-6*max(1, math.Abs(a.Score)) {
+					t.Errorf("trial %d (%s): rung %d, score %.9g, chosen %v together; rung %d, score %.9g, chosen %v alone", i+1, a.TrialConfig, b.Rung, b.Score, b.Chosen, a.Rung, a.Score, a.Chosen)
+				}
+			}
+			if c := together.Chosen(); c == nil || r.Config.LR != c.LR || !slices.Equal(r.Spec.Hidden, c.Hidden) {
+				t.Errorf("chose %+v, the run has lr %g and hidden %v", c, r.Config.LR, r.Spec.Hidden)
+			}
+		})
 	}
 }
