@@ -393,16 +393,7 @@ func (r *Run) tune(ctx context.Context, b backend.Backend, batched bool) (*TuneR
 	}
 	defer func() { r.Spec.Members = members }()
 	judge := r.judge(b)
-	alone := func(ctx context.Context, c TrialConfig, epochs int) (float64, *mtl.Checkpoint, error) {
-		cfg := r.apply(c)
-		cfg.Epochs = epochs
-		st, ck, err := r.fitCandidate(ctx, b, cfg, judge)
-		var div *mtl.DivergedError
-		if errors.As(err, &div) {
-			return math.Inf(1), nil, nil
-		}
-		return st.BestScore, ck, err
-	}
+	alone := r.trialAlone(b, judge)
 	var together groupFunc
 	if batched && r.Spec.Members <= 1 && r.streamed == nil {
 		together = func(ctx context.Context, cs []TrialConfig, epochs int) ([]float64, []*mtl.Checkpoint, error) {
@@ -412,6 +403,21 @@ func (r *Run) tune(ctx context.Context, b backend.Backend, batched bool) (*TuneR
 	rec, err := r.search(ctx, r.space(), alone, together)
 	r.Spec.Members = members
 	return rec, err
+}
+
+// trialAlone returns the trialFunc that trains one configuration as a
+// model of its own; a trial whose loss diverges scores +Inf.
+func (r *Run) trialAlone(b backend.Backend, judge func(*mtl.Model) ([]float64, error)) trialFunc {
+	return func(ctx context.Context, c TrialConfig, epochs int) (float64, *mtl.Checkpoint, error) {
+		cfg := r.apply(c)
+		cfg.Epochs = epochs
+		st, ck, err := r.fitCandidate(ctx, b, cfg, judge)
+		var div *mtl.DivergedError
+		if errors.As(err, &div) {
+			return math.Inf(1), nil, nil
+		}
+		return st.BestScore, ck, err
+	}
 }
 
 // fitGroup trains configurations of one shape as the members of one model

@@ -467,3 +467,49 @@ func TestTuneBatched(t *testing.T) {
 		})
 	}
 }
+
+// TestTuneBatchDiverges: a batch in which one trial's loss diverges is
+// trained again one trial at a time, so that only that trial scores +Inf
+// and the others score as they do alone.
+func TestTuneBatchDiverges(t *testing.T) {
+	o := tuneOptions(t, "y:binary", "x1:regression")
+	r := prepared(t, o)
+	b := cpuBackend(t)
+	base := r.Config
+	cs := []TrialConfig{
+		{Hidden: []int{64, 64}, LR: base.LR, WeightDecay: 0.01},
+		{Hidden: []int{64, 64}, LR: 1e12, WeightDecay: 0.01},
+		{Hidden: []int{64, 64}, LR: base.LR / 3, WeightDecay: 0, Dropout: 0.1},
+	}
+	alone := r.trialAlone(b, nil)
+	scores, cks, err := r.fitGroup(context.Background(), b, cs, 2, nil, alone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scores) != 3 || !math.IsInf(scores[1], 1) || cks[1] != nil {
+		t.Fatalf("scores %v, checkpoints %v", scores, cks)
+	}
+	for _, i := range []int{0, 2} {
+		want, _, err := alone(context.Background(), cs[i], 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if scores[i] != want || cks[i] == nil || cks[i].Model.Spec.Members != 0 {
+			t.Errorf("trial %d scored %g, alone %g", i, scores[i], want)
+		}
+	}
+	// Without the diverging trial the batch trains as one model, and each
+	// member scores as it does alone, to rounding.
+	scores, _, err = r.fitGroup(context.Background(), b, []TrialConfig{cs[0], cs[2]}, 2, nil, func(context.Context, TrialConfig, int) (float64, *mtl.Checkpoint, error) {
+		return 0, nil, errors.New("trained alone")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j, i := range []int{0, 2} {
+		want, _, _ := alone(context.Background(), cs[i], 2)
+		if math.Abs(scores[j]-want) > 1e-6*max(1, math.Abs(want)) {
+			t.Errorf("trial %d scored %g together, %g alone", i, scores[j], want)
+		}
+	}
+}
