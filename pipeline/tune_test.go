@@ -513,3 +513,32 @@ func TestTuneBatchDiverges(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkTune times a search of 16 trials with the trials of a shape
+// trained together and one at a time, on 2,000 rows: compare the two in
+// one run (go test -bench Tune -count 3).
+func BenchmarkTune(b *testing.B) {
+	dir := b.TempDir()
+	data := writeCSV(b, dir, 2000, 5)
+	be := cpuBackend(b)
+	for _, batched := range []bool{true, false} {
+		name := "one-at-a-time"
+		if batched {
+			name = "batched"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				o := options(data, filepath.Join(dir, "m.mtl"))
+				o.Tune, o.Train.Epochs = 16, 9
+				r, err := Prepare(o)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := r.tune(context.Background(), be, batched); err != nil {
+					b.Fatal(err)
+				}
+				r.Close()
+			}
+		})
+	}
+}
