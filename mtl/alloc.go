@@ -140,7 +140,7 @@ func (t *Trainer) allocate(ckpt *Checkpoint) error {
 	if t.net, err = newNet(t.b, t.model.Spec, rows, params); err != nil {
 		return err
 	}
-	if keepsPhi(t.cfg.Dropout, t.model.Spec.Activation) {
+	if keepsPhi(t.cfg.maxDropout(), t.model.Spec.Activation) {
 		if err := t.net.keepPhi(); err != nil {
 			return err
 		}

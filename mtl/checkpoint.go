@@ -185,6 +185,9 @@ func (c *Checkpoint) Validate() error {
 	if err := c.Config.Validate(); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
+	if err := c.Config.validateMembers(c.Model.Spec.members()); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
 	if c.Config.Epochs > MaxEpochs {
 		return fmt.Errorf("configuration: %d epochs, more than %d", c.Config.Epochs, MaxEpochs)
 	}
@@ -390,4 +393,53 @@ func (t *Trainer) restoreMembers(st State, weighting []WeightingState) error {
 		weighting[m] = ms.Weighting
 	}
 	return nil
+}
+
+// Member returns member m of a checkpoint of several members as a
+// checkpoint of one: its parameters, optimiser state and progress, with
+// its member setting (Config.MemberSettings) made the Config's own values.
+// The run's seed, steps and row order are kept, so that it resumes as a
+// model of one member; it continues exactly as it would have in the
+// batch when the member has no dropout or draws its masks by a
+// DropoutSeed equal to the run's seed (and for the learning rate, to the
+// rounding of LR times its factor).
+func (c *Checkpoint) Member(m int) (*Checkpoint, error) {
+	n := c.Model.Spec.members()
+	if m < 0 || m >= n {
+		return nil, fmt.Errorf("member %d of a model of %d", m, n)
+	}
+	if n == 1 {
+		return c, nil
+	}
+	if len(c.State.Members) != n {
+		return nil, fmt.Errorf("the progress of %d members for a model of %d", len(c.State.Members), n)
+	}
+	p := len(c.Model.Params) / n
+	part := func(v []float32) []float32 {
+		if v == nil {
+			return nil
+		}
+		return slices.Clone(v[m*p : (m+1)*p])
+	}
+	out := &Checkpoint{Model: c.Model.Members()[m], Config: c.Config, State: c.State, Current: part(c.Current), Run: c.Run}
+	out.Model.Params = slices.Clone(out.Model.Params)
+	if len(c.Config.MemberSettings) == n {
+		ms := c.Config.MemberSettings[m]
+		out.Config.LR *= ms.LRFactor
+		out.Config.WeightDecay, out.Config.Dropout = ms.WeightDecay, ms.Dropout
+	}
+	out.Config.MemberSettings = nil
+	for _, o := range c.Opt {
+		out.Opt = append(out.Opt, part(o))
+	}
+	ms := c.State.Members[m]
+	st := &out.State
+	st.RNG = slices.Clone(c.State.RNG)
+	st.BestVal, st.BestScore, st.BestEpoch, st.Stale, st.Done, st.Weighting = ms.BestVal, ms.BestScore, ms.BestEpoch, ms.Stale, ms.Done, ms.Weighting
+	st.Members = nil
+	if c.State.EpochSums != nil {
+		k := len(c.State.EpochSums) / n
+		st.EpochSums = slices.Clone(c.State.EpochSums[m*k : (m+1)*k])
+	}
+	return out, nil
 }

@@ -93,6 +93,59 @@ type Config struct {
 	// changes the training loss and its gradient only: the validation
 	// loss, early stopping and metrics use the labels themselves. 0 is off.
 	LabelSmoothing float64 `json:"label_smoothing"`
+	// MemberSettings, when set, give each member of the model (one per
+	// member, in order) a learning rate, weight decay and dropout of its
+	// own in place of LR, WeightDecay and Dropout, so that a model of
+	// several members trains several configurations at once. Empty: every
+	// member uses the values above.
+	MemberSettings []MemberSetting `json:"member_settings,omitempty"`
+}
+
+// MemberSetting is the configuration of one member of a model whose
+// members differ (Config.MemberSettings).
+type MemberSetting struct {
+	// LRFactor multiplies the scheduled learning rate (Config.LR and its
+	// schedule) for this member; it must be > 0.
+	LRFactor float64 `json:"lr_factor"`
+	// WeightDecay and Dropout replace Config.WeightDecay and
+	// Config.Dropout for this member, with the same ranges.
+	WeightDecay float64 `json:"weight_decay"`
+	Dropout     float64 `json:"dropout"`
+	// DropoutSeed, when set, draws the member's dropout masks as those of
+	// the only member of a model trained with that seed, in place of the
+	// masks of its own place in this model (the run's seed and the
+	// member's index): a member trained beside others then drops the units
+	// it would drop trained alone.
+	DropoutSeed *uint64 `json:"dropout_seed,omitempty"`
+}
+
+// member returns member m's setting: its own, or the Config's values.
+func (c Config) member(m int) MemberSetting {
+	if len(c.MemberSettings) == 0 {
+		return MemberSetting{LRFactor: 1, WeightDecay: c.WeightDecay, Dropout: c.Dropout}
+	}
+	return c.MemberSettings[m]
+}
+
+// maxDropout is the largest dropout rate of any member.
+func (c Config) maxDropout() float64 {
+	p := c.Dropout
+	if len(c.MemberSettings) > 0 {
+		p = 0
+		for _, s := range c.MemberSettings {
+			p = max(p, s.Dropout)
+		}
+	}
+	return p
+}
+
+// validateMembers checks that the member settings fit a model of that
+// many members.
+func (c Config) validateMembers(members int) error {
+	if n := len(c.MemberSettings); n != 0 && n != members {
+		return fmt.Errorf("%d member settings for a model of %d members", n, members)
+	}
+	return nil
 }
 
 // DefaultConfig returns the settings that train well on typical tabular
@@ -144,6 +197,16 @@ func (c Config) Validate() error {
 		return fmt.Errorf("dropout must be in [0, 1), got %g", c.Dropout)
 	case !(c.LabelSmoothing >= 0 && c.LabelSmoothing < 1):
 		return fmt.Errorf("label smoothing must be in [0, 1), got %g", c.LabelSmoothing)
+	}
+	for m, ms := range c.MemberSettings {
+		switch {
+		case !(ms.LRFactor > 0) || !finite(ms.LRFactor) || !finite(c.LR*ms.LRFactor):
+			return fmt.Errorf("member %d: learning-rate factor must be > 0, got %g", m, ms.LRFactor)
+		case ms.WeightDecay < 0 || !finite(ms.WeightDecay):
+			return fmt.Errorf("member %d: weight decay must be ≥ 0, got %g", m, ms.WeightDecay)
+		case !(ms.Dropout >= 0 && ms.Dropout < 1):
+			return fmt.Errorf("member %d: dropout must be in [0, 1), got %g", m, ms.Dropout)
+		}
 	}
 	s := c.Schedule
 	switch s.Kind {

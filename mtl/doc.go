@@ -37,4 +37,10 @@
 // run resumed from a checkpoint ends exactly where an uninterrupted run
 // ends. Checkpoints are written in a versioned, checksummed file format
 // (see Save) and replaced atomically.
+//
+// A model of several members (Spec.Members) trains them as one batched
+// model: cross-validation folds, the seeds of an ensemble, or, with
+// Config.MemberSettings, configurations that differ in learning rate,
+// weight decay and dropout. Each member keeps its own best epoch and stops
+// by its own patience, so that it ends as it would trained alone.
 package mtl

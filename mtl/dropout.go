@@ -32,16 +32,23 @@ import (
 // of a model has masks of its own. Prediction and the validation loss run
 // without dropout.
 
-// dropout is the dropout of one forward and backward pass: the rate and
-// what the keys of its masks derive from. The zero value is no dropout.
+// dropout is the dropout of one forward and backward pass: each member's
+// rate and what the keys of its masks derive from. The zero value is no
+// dropout.
+//
+// Members may differ in rate (Config.MemberSettings): the pass drops units
+// when any member does, and a member of rate 0 then passes its layers on
+// unchanged (a dropout of rate 0 keeps every unit, scaled by 1), which
+// keeps the layers' φ outputs where the other members' passes expect them.
 type dropout struct {
-	rate float32
-	seed uint64
-	step int
+	rates []float32 // each member's rate; nil when no member drops units
+	seeds []uint64  // each member's seed of keys
+	slots []int     // each member's index in its keys
+	step  int
 }
 
 // on reports whether the pass drops units.
-func (d dropout) on() bool { return d.rate > 0 }
+func (d dropout) on() bool { return d.rates != nil }
 
 // dropoutDomain sets the keys of dropout masks apart from other uses of
 // the run's seed.
@@ -49,11 +56,12 @@ const dropoutDomain = 0x6d746c2d64726f70 // "mtl-drop"
 
 // key returns the key of the mask of member m's hidden layer site at the
 // pass's step: splitmix64 applied in turn to the seed, the step, the
-// member and the site.
+// member and the site (for a member with a DropoutSeed of its own, that
+// seed and member 0, as in a model of one member).
 func (d dropout) key(member, site int) uint64 {
-	k := splitmix64(d.seed ^ dropoutDomain)
+	k := splitmix64(d.seeds[member] ^ dropoutDomain)
 	k = splitmix64(k ^ uint64(d.step))
-	k = splitmix64(k ^ uint64(member))
+	k = splitmix64(k ^ uint64(d.slots[member]))
 	return splitmix64(k ^ uint64(site))
 }
 
@@ -71,7 +79,7 @@ func splitmix64(x uint64) uint64 {
 // form, read from phi (h itself, or the layer's separate φ output).
 func (d dropout) apply(b backend.Backend, h, phi backend.Mat, member, site int) {
 	if d.on() {
-		b.Dropout(h, phi, d.key(member, site), d.rate)
+		b.Dropout(h, phi, d.key(member, site), d.rates[member])
 	}
 }
 
@@ -80,11 +88,12 @@ func (d dropout) apply(b backend.Backend, h, phi backend.Mat, member, site int) 
 // output, in place.
 func (d dropout) backward(b backend.Backend, grad backend.Mat, member, site int) {
 	if d.on() {
-		b.Dropout(grad, grad, d.key(member, site), d.rate)
+		b.Dropout(grad, grad, d.key(member, site), d.rates[member])
 	}
 }
 
-// keepsPhi reports whether a trainer with dropout at rate p keeps the
+// keepsPhi reports whether a trainer with dropout at rate p (the largest
+// of its members') keeps the
 // hidden layers' φ outputs apart from their dropped outputs: for tanh,
 // whose φ' cannot be read through a dropped output.
 func keepsPhi(p float64, act backend.Activation) bool {
@@ -93,5 +102,18 @@ func keepsPhi(p float64, act backend.Activation) bool {
 
 // dropout returns the dropout of the trainer's current step.
 func (t *Trainer) dropout() dropout {
-	return dropout{rate: float32(t.cfg.Dropout), seed: t.cfg.Seed, step: t.state.Step}
+	cfg := t.cfg
+	if cfg.maxDropout() == 0 {
+		return dropout{}
+	}
+	d := dropout{step: t.state.Step}
+	for m := range t.members {
+		ms := cfg.member(m)
+		seed, slot := cfg.Seed, m
+		if ms.DropoutSeed != nil {
+			seed, slot = *ms.DropoutSeed, 0
+		}
+		d.rates, d.seeds, d.slots = append(d.rates, float32(ms.Dropout)), append(d.seeds, seed), append(d.slots, slot)
+	}
+	return d
 }

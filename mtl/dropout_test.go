@@ -103,11 +103,11 @@ func TestDropoutFollowsReference(t *testing.T) {
 			m := newRefModel(tr.model.Spec, ref.Values(tr.net.params))
 			m.smoothing = c.eps
 			d := tr.dropout()
-			q := 1 - float64(backend.DropoutThreshold(d.rate))/(1<<24)
+			q := 1 - float64(backend.DropoutThreshold(float32(c.p)))/(1<<24)
 			dropped := 0
 			if d.on() {
 				m.drop = func(l, r, j int) float64 {
-					if backend.DropoutKeep(d.key(0, l), uint32(r*tr.lay.widths[l+1]+j), d.rate) {
+					if backend.DropoutKeep(d.key(0, l), uint32(r*tr.lay.widths[l+1]+j), float32(c.p)) {
 						return 1 / q
 					}
 					dropped++

@@ -135,3 +135,35 @@ func TestStateScoreJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestStoppedMemberKeepsBest: a member whose patience ran out keeps the
+// best epoch it had when it stopped, as it would trained alone, even when
+// it scores better later while the other members train on.
+func TestStoppedMemberKeepsBest(t *testing.T) {
+	spec, cfg, data, val := smallRun(t)
+	spec.Members = 2
+	cfg.Epochs, cfg.Patience = 8, 2
+	epoch := 0
+	// Member 0 is best at epoch 1, stops at 3 and scores better at 4;
+	// member 1 improves until epoch 6.
+	judge := func(*Model) ([]float64, error) {
+		epoch++
+		s0 := float64(epoch)
+		if epoch >= 4 {
+			s0 = 0.5
+		}
+		return []float64{s0, math.Abs(float64(epoch - 6))}, nil
+	}
+	tr := newTrainer(t, cpuBackend(t), spec, cfg, data, val)
+	if err := tr.Fit(context.Background(), Hooks{Judge: judge}); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := tr.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m0, m1 := ck.State.Members[0], ck.State.Members[1]
+	if m0.BestEpoch != 1 || m0.BestScore != 1 || !m0.Done || m1.BestEpoch != 6 || epoch != 8 {
+		t.Errorf("member 0 best at %d (score %g, done %v), member 1 best at %d, after %d epochs", m0.BestEpoch, m0.BestScore, m0.Done, m1.BestEpoch, epoch)
+	}
+}

@@ -149,14 +149,17 @@ func (t *Trainer) gradient(off, rows int) (input, backend.Mat) {
 }
 
 // update applies one optimiser step to every member's parameters, with
-// each member's gradient norm clipped over all of its parameters: the
+// each member's learning rate (the scheduled rate times its factor, see
+// Config.MemberSettings) and weight decay, and its gradient norm clipped
+// over all of its parameters: the
 // dense segments in place, the embedding tables on the rows step s
 // touched.
 func (t *Trainer) update(s int) {
 	b, cfg, o := t.b, t.cfg, &t.optim
 	g, p := t.gradLen, t.lay.total
-	lr := cfg.lr(t.state.Step, t.stepsPerEpoch())
+	scheduled := cfg.lr(t.state.Step, t.stepsPerEpoch())
 	for m := range t.members {
+		lr := scheduled * cfg.member(m).LRFactor
 		clip := backend.Clip{}
 		if cfg.ClipNorm > 0 {
 			clip = backend.Clip{NormSq: backend.Vec{Buf: o.normSq, Off: m, Len: 1}, MaxNorm: float32(cfg.ClipNorm)}

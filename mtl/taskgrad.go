@@ -63,7 +63,7 @@ func (l *layout) layerOffsets() ([]int, int) {
 // without dropout: then its gradient factors through the heads (a dropout
 // mask between the layer and the heads does not).
 func (t *Trainer) linearShared() bool {
-	return t.lay.layers() == 1 && t.model.Spec.Activation == backend.Identity && t.cfg.Dropout == 0
+	return t.lay.layers() == 1 && t.model.Spec.Activation == backend.Identity && t.cfg.maxDropout() == 0
 }
 
 // uniformHeads reports whether every task is a plain head with the same

@@ -167,8 +167,11 @@ func buildTrainer(b backend.Backend, model *Model, cfg Config, train, val *Datas
 	if cfg.Weighting.usesGram() && t.lay.layers() == 0 && t.lay.moe == nil && len(t.lay.embed) == 0 {
 		return nil, &NoSharedLayersError{Method: cfg.Weighting.method()}
 	}
-	if cfg.Dropout > 0 && t.lay.layers() == 0 && t.lay.moe == nil {
-		return nil, &NoHiddenLayersError{Dropout: cfg.Dropout}
+	if err := cfg.validateMembers(t.members); err != nil {
+		return nil, err
+	}
+	if p := cfg.maxDropout(); p > 0 && t.lay.layers() == 0 && t.lay.moe == nil {
+		return nil, &NoHiddenLayersError{Dropout: p}
 	}
 	t.optim.segs = t.lay.segments(model.Spec)
 	for m := range t.members {
@@ -234,7 +237,7 @@ func (t *Trainer) restoreState(ckpt *Checkpoint) error {
 func segmentDecay(cfg Config, s segment, labelled func(task, m int) int, m int) float64 {
 	switch s.kind {
 	case segWeights, segTable:
-		return cfg.WeightDecay
+		return cfg.member(m).WeightDecay
 	case segDeviations:
 		// The penalty GroupDecay·‖d‖² is on the sum of the family's row
 		// losses, as in ridge regression; the loss here is their mean, so
@@ -392,7 +395,7 @@ func (t *Trainer) endEpoch(start time.Time, judge func(*Model) ([]float64, error
 	var train []float64
 	st.TaskTrain, train, st.TrainLoss = t.memberMeans(per, sums, static)
 	if m := diverged(train); m >= 0 {
-		return st, &DivergedError{Epoch: st.Epoch, Loss: train[m], LR: t.cfg.LR}
+		return st, &DivergedError{Epoch: st.Epoch, Loss: train[m], LR: t.cfg.LR * t.cfg.member(m).LRFactor}
 	}
 	var val, score []float64
 	if t.val != nil {
@@ -403,7 +406,7 @@ func (t *Trainer) endEpoch(start time.Time, judge func(*Model) ([]float64, error
 		vper, _ := t.losses(vs, static)
 		st.TaskVal, val, st.ValLoss = t.memberMeans(vper, vs, static)
 		if m := diverged(val); m >= 0 {
-			return st, &DivergedError{Epoch: st.Epoch, Loss: val[m], Validation: true, LR: t.cfg.LR}
+			return st, &DivergedError{Epoch: st.Epoch, Loss: val[m], Validation: true, LR: t.cfg.LR * t.cfg.member(m).LRFactor}
 		}
 		if t.members > 1 {
 			st.MemberVal = val
@@ -516,7 +519,9 @@ func mean(v []float64) float64 {
 // keepBest keeps each member's parameters at its best epoch by its score
 // (its validation loss without a judge; the latest parameters without a
 // validation set) and decides early stopping: a member stops improving
-// after Patience epochs, the run when every member has.
+// after Patience epochs, the run when every member has. A member that
+// has stopped keeps its best epoch, as it would trained alone, while the
+// others train on.
 func (t *Trainer) keepBest(st *EpochStats, val, score []float64) error {
 	if t.val == nil {
 		st.Best = true
@@ -528,6 +533,9 @@ func (t *Trainer) keepBest(st *EpochStats, val, score []float64) error {
 	p := t.lay.total
 	for m := range t.members {
 		pr := &t.progress[m]
+		if pr.done {
+			continue // it stopped: as alone, its best is final
+		}
 		if score[m] < pr.bestScore {
 			pr.bestScore, pr.bestVal, pr.bestEpoch, pr.stale = score[m], val[m], t.state.Epoch, 0
 			if err := t.b.ReadFloat32(t.model.Params[m*p:(m+1)*p], t.net.params, m*p); err != nil {

@@ -374,9 +374,10 @@ func TestChooseWidthInterrupted(t *testing.T) {
 	defer r.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	// Each candidate of rung 0 takes 1 epoch of 2 steps and a validation
-	// pass: cancel in the fifth candidate.
-	cancelling := &cancellingBackend{Backend: cpuBackend(t), after: 14, cancel: cancel}
+	// The candidates of one width train together: each width's batch of
+	// rung 0 takes 1 epoch of 2 steps and a validation pass. Cancel in the
+	// second step of the second width's.
+	cancelling := &cancellingBackend{Backend: cpuBackend(t), after: 5, cancel: cancel}
 	rec, err := r.Tune(ctx, cancelling)
 	var ie *InterruptedError
 	if !errors.As(err, &ie) || !ie.Saved || ie.Candidate == "" || rec == nil || !finite(rec.Trials[1].Score) {

@@ -33,6 +33,17 @@ import (
 // score, lower is better: see judge.go), of its best epoch in the rung;
 // a cross-fitted run's trial is one member per fold, judged by the mean
 // of the folds' scores. A trial whose loss diverges scores +Inf.
+//
+// Within a rung, the trials of one shape (their shared layers: what
+// changes the model's Spec) train together as one batched model, one
+// member per trial with its own learning rate, weight decay and dropout
+// (mtl.Config.MemberSettings), every member from the initial weights and
+// with the dropout masks of a one-member model of the run's seed, so that
+// each trains as it would alone and is scored by its own best epoch. The
+// shapes' groups (of at most maxTuneBatch trials) train one after another;
+// a group whose loss diverges trains again one trial at a time. Trials of
+// a cross-fitted run (already one member per fold) and of a streamed run
+// train one after another.
 const (
 	TuneEta           = 3
 	DefaultTuneTrials = 32
@@ -344,17 +355,32 @@ func rungEpochs(epochs, rungs, eta int) []int {
 // its score and checkpoint (also when interrupted; nil on an error).
 type trialFunc func(ctx context.Context, c TrialConfig, epochs int) (float64, *mtl.Checkpoint, error)
 
+// groupFunc trains configurations of one shape together for a number of
+// epochs and returns each one's score and checkpoint (also when
+// interrupted; nil on an error).
+type groupFunc func(ctx context.Context, cs []TrialConfig, epochs int) ([]float64, []*mtl.Checkpoint, error)
+
+// maxTuneBatch bounds the trials trained together as one model, and so the
+// memory of a batch.
+const maxTuneBatch = 16
+
 // Tune searches the run's configuration by successive halving (see
 // TuneEta) over DefaultTuneSpace (AutoSpace for --hidden auto), sets the
 // run's shared layers, learning rate, weight decay and dropout to those of
 // the survivor, which Fit then trains to the run's budget (an ensemble of
-// Options.Ensemble members from the survivor's configuration: trials
-// train one model each), and records the search (Record.Tune). It returns
+// Options.Ensemble members from the survivor's configuration: a trial is
+// one model, or one member of its shape's batch), and records the search (Record.Tune). It returns
 // the search. When ctx is cancelled it saves the best trial so far (by
 // score, whatever its rung) to the run's model file, with the run's
 // epochs as its budget so that --resume continues it to them, and returns
 // an *InterruptedError.
 func (r *Run) Tune(ctx context.Context, b backend.Backend) (*TuneRecord, error) {
+	return r.tune(ctx, b, true)
+}
+
+// tune is Tune, with the trials of a shape trained together when batched
+// is set and the run allows it, one at a time otherwise.
+func (r *Run) tune(ctx context.Context, b backend.Backend, batched bool) (*TuneRecord, error) {
 	if r.Val == nil {
 		return nil, r.tuneOptionError("a search by validation needs validation rows")
 	}
@@ -367,7 +393,22 @@ func (r *Run) Tune(ctx context.Context, b backend.Backend) (*TuneRecord, error) 
 	}
 	defer func() { r.Spec.Members = members }()
 	judge := r.judge(b)
-	rec, err := r.search(ctx, r.space(), func(ctx context.Context, c TrialConfig, epochs int) (float64, *mtl.Checkpoint, error) {
+	alone := r.trialAlone(b, judge)
+	var together groupFunc
+	if batched && r.Spec.Members <= 1 && r.streamed == nil {
+		together = func(ctx context.Context, cs []TrialConfig, epochs int) ([]float64, []*mtl.Checkpoint, error) {
+			return r.fitGroup(ctx, b, cs, epochs, judge, alone)
+		}
+	}
+	rec, err := r.search(ctx, r.space(), alone, together)
+	r.Spec.Members = members
+	return rec, err
+}
+
+// trialAlone returns the trialFunc that trains one configuration as a
+// model of its own; a trial whose loss diverges scores +Inf.
+func (r *Run) trialAlone(b backend.Backend, judge func(*mtl.Model) ([]float64, error)) trialFunc {
+	return func(ctx context.Context, c TrialConfig, epochs int) (float64, *mtl.Checkpoint, error) {
 		cfg := r.apply(c)
 		cfg.Epochs = epochs
 		st, ck, err := r.fitCandidate(ctx, b, cfg, judge)
@@ -376,9 +417,64 @@ func (r *Run) Tune(ctx context.Context, b backend.Backend) (*TuneRecord, error) 
 			return math.Inf(1), nil, nil
 		}
 		return st.BestScore, ck, err
-	})
-	r.Spec.Members = members
-	return rec, err
+	}
+}
+
+// fitGroup trains configurations of one shape as the members of one model
+// (Config.MemberSettings), each from the initial parameters and with the
+// dropout masks of a model of one member of the run's seed, so that each
+// member trains as its configuration would alone, and returns each one's
+// best score and its checkpoint as a model of one member. A group whose
+// loss diverges is trained again one configuration at a time by alone, so
+// that only the diverging ones score +Inf.
+func (r *Run) fitGroup(ctx context.Context, b backend.Backend, cs []TrialConfig, epochs int, judge func(*mtl.Model) ([]float64, error), alone trialFunc) ([]float64, []*mtl.Checkpoint, error) {
+	base := r.Config.LR
+	cfg := r.apply(cs[0])
+	cfg.Epochs, cfg.LR = epochs, base
+	seed := cfg.Seed
+	for _, c := range cs {
+		cfg.MemberSettings = append(cfg.MemberSettings, mtl.MemberSetting{LRFactor: c.LR / base, WeightDecay: c.WeightDecay, Dropout: c.Dropout, DropoutSeed: &seed})
+	}
+	one, err := mtl.NewModel(r.Spec, r.Train, seed)
+	if err != nil {
+		return nil, nil, err
+	}
+	model := &mtl.Model{Spec: one.Spec, Params: slices.Repeat(one.Params, len(cs))}
+	model.Spec.Members = len(cs)
+	tr, err := mtl.NewTrainer(b, model, cfg, r.Train, r.Val, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer tr.Close()
+	err = tr.Fit(ctx, mtl.Hooks{Judge: judge})
+	if errors.Is(err, mtl.ErrDiverged) {
+		tr.Close()
+		var scores []float64
+		var cks []*mtl.Checkpoint
+		for _, c := range cs {
+			s, ck, err := alone(ctx, c, epochs)
+			scores, cks = append(scores, s), append(cks, ck)
+			if err != nil {
+				return scores, cks, err
+			}
+		}
+		return scores, cks, nil
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return nil, nil, err
+	}
+	ck, cerr := tr.Checkpoint()
+	if cerr != nil {
+		return nil, nil, cerr
+	}
+	scores, cks := make([]float64, len(cs)), make([]*mtl.Checkpoint, len(cs))
+	for m := range cs {
+		scores[m] = ck.State.Members[m].BestScore
+		if cks[m], cerr = ck.Member(m); cerr != nil {
+			return nil, nil, cerr
+		}
+	}
+	return scores, cks, err
 }
 
 // tuneOptionError names the option that asked for the search.
@@ -398,9 +494,12 @@ func (r *Run) apply(c TrialConfig) mtl.Config {
 	return cfg
 }
 
-// search runs successive halving over the configurations with train,
-// leaving the survivor applied to the run.
-func (r *Run) search(ctx context.Context, configs []TrialConfig, train trialFunc) (*TuneRecord, error) {
+// search runs successive halving over the configurations, leaving the
+// survivor applied to the run. Each rung trains its trials of one shape
+// (their shared layers) together by together, at most maxTuneBatch at a
+// time, the groups one after another, and a trial alone by train; with
+// together nil every trial trains alone.
+func (r *Run) search(ctx context.Context, configs []TrialConfig, train trialFunc, together groupFunc) (*TuneRecord, error) {
 	sizes := rungSizes(len(configs), TuneEta)
 	epochs := rungEpochs(r.Config.Epochs, len(sizes), TuneEta)
 	rec := &TuneRecord{Eta: TuneEta, Rungs: len(sizes), Epochs: r.Config.Epochs, Score: scoreName(r.Record.Metric)}
@@ -413,20 +512,38 @@ func (r *Run) search(ctx context.Context, configs []TrialConfig, train trialFunc
 	}
 	best, bestCk := -1, (*mtl.Checkpoint)(nil)
 	for k := 0; k < len(sizes)-1; k++ {
-		for _, i := range alive {
-			t := &rec.Trials[i]
-			t.Rung, t.Epochs = k, epochs[k]
-			score, ck, err := train(ctx, t.TrialConfig, epochs[k])
+		for _, group := range shapeGroups(rec.Trials, alive, together != nil) {
+			var scores []float64
+			var cks []*mtl.Checkpoint
+			var err error
+			cs := make([]TrialConfig, len(group))
+			for j, i := range group {
+				t := &rec.Trials[i]
+				t.Rung, t.Epochs = k, epochs[k]
+				cs[j] = t.TrialConfig
+			}
+			if len(group) == 1 {
+				var score float64
+				var ck *mtl.Checkpoint
+				score, ck, err = train(ctx, cs[0], epochs[k])
+				scores, cks = []float64{score}, []*mtl.Checkpoint{ck}
+			} else {
+				scores, cks, err = together(ctx, cs, epochs[k])
+			}
 			interrupted := errors.Is(err, context.Canceled)
 			if err != nil && !interrupted {
-				return rec, fmt.Errorf("tuning: trial %d (%s): %w", i+1, t.TrialConfig, err)
+				return rec, fmt.Errorf("tuning: %s: %w", trialsText(rec.Trials, group), err)
 			}
-			t.Score = score
-			if math.IsNaN(score) {
-				t.Score = math.Inf(1)
-			}
-			if ck != nil && (best < 0 || t.Score < rec.Trials[best].Score) {
-				best, bestCk = i, ck
+			for j, score := range scores {
+				i := group[j]
+				t := &rec.Trials[i]
+				t.Score = score
+				if math.IsNaN(score) {
+					t.Score = math.Inf(1)
+				}
+				if ck := cks[j]; ck != nil && (best < 0 || t.Score < rec.Trials[best].Score) {
+					best, bestCk = i, ck
+				}
 			}
 			if interrupted {
 				return rec, r.saveTrial(rec, best, bestCk, err)
@@ -440,6 +557,45 @@ func (r *Run) search(ctx context.Context, configs []TrialConfig, train trialFunc
 	r.Config = r.apply(chosen.TrialConfig)
 	r.Record.Tune = rec
 	return rec, nil
+}
+
+// shapeGroups splits the trials alive (indices of trials, in order) into
+// the groups a rung trains: with batched set, the trials of each shape in
+// the order of the shape's first trial, in batches of at most maxTuneBatch;
+// otherwise one trial a group.
+func shapeGroups(trials []Trial, alive []int, batched bool) [][]int {
+	var groups [][]int
+	if !batched {
+		for _, i := range alive {
+			groups = append(groups, []int{i})
+		}
+		return groups
+	}
+	open := map[string]int{} // shape → its group being filled
+	for _, i := range alive {
+		shape := WidthsText(trials[i].Hidden)
+		g, ok := open[shape]
+		if !ok || len(groups[g]) == maxTuneBatch {
+			g = len(groups)
+			groups = append(groups, nil)
+			open[shape] = g
+		}
+		groups[g] = append(groups[g], i)
+	}
+	return groups
+}
+
+// trialsText names the trials of a group, as errors name them.
+func trialsText(trials []Trial, group []int) string {
+	if len(group) == 1 {
+		t := trials[group[0]]
+		return fmt.Sprintf("trial %d (%s)", t.Index+1, t.TrialConfig)
+	}
+	nums := make([]string, len(group))
+	for j, i := range group {
+		nums[j] = fmt.Sprint(trials[i].Index + 1)
+	}
+	return fmt.Sprintf("trials %s (hidden %s, trained together)", strings.Join(nums, ", "), WidthsText(trials[group[0]].Hidden))
 }
 
 // saveTrial saves the best trial of an interrupted search as the run's

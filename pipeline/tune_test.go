@@ -58,7 +58,7 @@ func TestTuneHalving(t *testing.T) {
 		i := c.Hidden[0] - 1
 		trained[epochs] = append(trained[epochs], i)
 		return score(i, epochs), &mtl.Checkpoint{}, nil
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestTuneHalving(t *testing.T) {
 			return 0, nil, errors.New("out of device memory")
 		}
 		return 1, &mtl.Checkpoint{}, nil
-	})
+	}, nil)
 	if err == nil || !strings.Contains(err.Error(), "trial 2 (hidden 2,") {
 		t.Errorf("failed trial: %v", err)
 	}
@@ -273,19 +273,24 @@ func TestTuneInterrupted(t *testing.T) {
 	r := prepared(t, o)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	// A trial of rung 0 takes one epoch of 2 steps: cancel in the second
-	// step of the third.
+	// A trial of rung 0 takes one epoch of 2 steps, and the trials of a
+	// shape train together: here trial 1 alone, then trials 2 and 4, then
+	// trial 3. Cancel in the second step of trial 3, before its first epoch
+	// ends.
+	if got := shapeGroups(rec0(r), []int{0, 1, 2, 3}, true); len(got) != 3 || !slices.Equal(got[1], []int{1, 3}) {
+		t.Fatalf("the trials train in groups %v", got)
+	}
 	cancelling := &cancellingBackend{Backend: cpuBackend(t), after: 6, cancel: cancel}
 	rec, err := r.Tune(ctx, cancelling)
 	var ie *InterruptedError
-	if !errors.As(err, &ie) || !ie.Saved || !rec.Interrupted || !finite(rec.Trials[1].Score) || !math.IsNaN(rec.Trials[3].Score) {
+	if !errors.As(err, &ie) || !ie.Saved || !rec.Interrupted || !finite(rec.Trials[1].Score) || !finite(rec.Trials[3].Score) || !math.IsInf(rec.Trials[2].Score, 1) {
 		t.Fatalf("interrupted search: %v, %s", err, must(json.Marshal(rec)))
 	}
 	r.Close()
 	b := cpuBackend(t)
 	m := must(LoadModel(o.Out))
 	ck := m.Checkpoint
-	best := slices.MinFunc(rec.Trials[:3], func(a, b Trial) int { return cmpScore(a.Score, b.Score) })
+	best := slices.MinFunc(rec.Trials, func(a, b Trial) int { return cmpScore(a.Score, b.Score) })
 	if !best.Chosen || !slices.Equal(ck.Model.Spec.Hidden, best.Hidden) || ck.Config.LR != best.LR || ck.Config.Epochs != 3 {
 		t.Errorf("saved hidden %v, lr %g, %d epochs; the best so far is %s", ck.Model.Spec.Hidden, ck.Config.LR, ck.Config.Epochs, best.TrialConfig)
 	}
@@ -299,6 +304,15 @@ func TestTuneInterrupted(t *testing.T) {
 	if res.State.Epoch != 3 && !res.State.Done {
 		t.Errorf("resumed to epoch %d", res.State.Epoch)
 	}
+}
+
+// rec0 lists the trials a run's search draws, before any is trained.
+func rec0(r *Run) []Trial {
+	var trials []Trial
+	for i, c := range r.space() {
+		trials = append(trials, Trial{TrialConfig: c, Index: i})
+	}
+	return trials
 }
 
 // resumeFit resumes a model file (to epochs, when not 0) and trains it.
@@ -400,5 +414,131 @@ func TestTuneOptions(t *testing.T) {
 	o.CV, o.ValSplit = AutoCV, AutoValSplit
 	if r := prepared(t, o); r.Record.CV != nil || r.Val == nil || !r.Tunes() {
 		t.Errorf("a search of 200 rows: folds %+v, validation %v", r.Record.CV, r.Val != nil)
+	}
+}
+
+// TestTuneBatched: trials of one shape trained together as one model
+// score as they do trained one at a time, so that the search keeps the
+// same trials in every rung and chooses the same one; with patience 1,
+// trials stop early inside a batch. Judged by the validation loss and by
+// AUC.
+func TestTuneBatched(t *testing.T) {
+	for _, metric := range []string{MetricLoss, MetricAUC} {
+		t.Run(metric, func(t *testing.T) {
+			search := func(batched bool) (*Run, *TuneRecord) {
+				o := tuneOptions(t, "y:binary", "kind:multiclass")
+				o.Tune, o.Train.Epochs, o.Train.Patience, o.Metric = 9, 9, 1, metric
+				r := prepared(t, o)
+				rec, err := r.tune(context.Background(), cpuBackend(t), batched)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r, rec
+			}
+			r, together := search(true)
+			_, alone := search(false)
+			// The search is not vacuous: some rung trains trials together.
+			shared := 0
+			for k := range together.Rungs - 1 {
+				var alive []int
+				for _, tr := range together.Trials {
+					if tr.Rung >= k {
+						alive = append(alive, tr.Index)
+					}
+				}
+				for _, g := range shapeGroups(together.Trials, alive, true) {
+					if len(g) > 1 {
+						shared++
+					}
+				}
+			}
+			if shared == 0 {
+				t.Fatal("no two trials of a rung share a shape")
+			}
+			for i, a := range alone.Trials {
+				b := together.Trials[i]
+				if a.Rung != b.Rung || a.Chosen != b.Chosen || math.Abs(a.Score-b.Score) > 1e-6*max(1, math.Abs(a.Score)) {
+					t.Errorf("trial %d (%s): rung %d, score %.9g, chosen %v together; rung %d, score %.9g, chosen %v alone", i+1, a.TrialConfig, b.Rung, b.Score, b.Chosen, a.Rung, a.Score, a.Chosen)
+				}
+			}
+			if c := together.Chosen(); c == nil || r.Config.LR != c.LR || !slices.Equal(r.Spec.Hidden, c.Hidden) {
+				t.Errorf("chose %+v, the run has lr %g and hidden %v", c, r.Config.LR, r.Spec.Hidden)
+			}
+		})
+	}
+}
+
+// TestTuneBatchDiverges: a batch in which one trial's loss diverges is
+// trained again one trial at a time, so that only that trial scores +Inf
+// and the others score as they do alone.
+func TestTuneBatchDiverges(t *testing.T) {
+	o := tuneOptions(t, "y:binary", "x1:regression")
+	r := prepared(t, o)
+	b := cpuBackend(t)
+	base := r.Config
+	cs := []TrialConfig{
+		{Hidden: []int{64, 64}, LR: base.LR, WeightDecay: 0.01},
+		{Hidden: []int{64, 64}, LR: 1e12, WeightDecay: 0.01},
+		{Hidden: []int{64, 64}, LR: base.LR / 3, WeightDecay: 0, Dropout: 0.1},
+	}
+	alone := r.trialAlone(b, nil)
+	scores, cks, err := r.fitGroup(context.Background(), b, cs, 2, nil, alone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scores) != 3 || !math.IsInf(scores[1], 1) || cks[1] != nil {
+		t.Fatalf("scores %v, checkpoints %v", scores, cks)
+	}
+	for _, i := range []int{0, 2} {
+		want, _, err := alone(context.Background(), cs[i], 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if scores[i] != want || cks[i] == nil || cks[i].Model.Spec.Members != 0 {
+			t.Errorf("trial %d scored %g, alone %g", i, scores[i], want)
+		}
+	}
+	// Without the diverging trial the batch trains as one model, and each
+	// member scores as it does alone, to rounding.
+	scores, _, err = r.fitGroup(context.Background(), b, []TrialConfig{cs[0], cs[2]}, 2, nil, func(context.Context, TrialConfig, int) (float64, *mtl.Checkpoint, error) {
+		return 0, nil, errors.New("trained alone")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j, i := range []int{0, 2} {
+		want, _, _ := alone(context.Background(), cs[i], 2)
+		if math.Abs(scores[j]-want) > 1e-6*max(1, math.Abs(want)) {
+			t.Errorf("trial %d scored %g together, %g alone", i, scores[j], want)
+		}
+	}
+}
+
+// BenchmarkTune times a search of 16 trials with the trials of a shape
+// trained together and one at a time, on 2,000 rows: compare the two in
+// one run (go test -bench Tune -count 3).
+func BenchmarkTune(b *testing.B) {
+	dir := b.TempDir()
+	data := writeCSV(b, dir, 2000, 5)
+	be := cpuBackend(b)
+	for _, batched := range []bool{true, false} {
+		name := "one-at-a-time"
+		if batched {
+			name = "batched"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				o := options(data, filepath.Join(dir, "m.mtl"))
+				o.Tune, o.Train.Epochs = 16, 9
+				r, err := Prepare(o)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := r.tune(context.Background(), be, batched); err != nil {
+					b.Fatal(err)
+				}
+				r.Close()
+			}
+		})
 	}
 }

@@ -46,33 +46,42 @@ type Problem struct {
 	// Dropout and LabelSmoothing are the training options of the same
 	// names (mtl.Config), 0 for none.
 	Dropout, LabelSmoothing float64
+	// MemberSettings gives the members learning rates, weight decays and
+	// dropout rates of their own (mtl.Config.MemberSettings); nil for none.
+	MemberSettings []mtl.MemberSetting
 }
 
 // Problems cover every task type, a positive-class weight, task weights, a
 // family of tasks, missing labels, one and two shared layers, each
 // activation, the mixture-of-experts bodies, embedding tables, a model
 // of several members, and dropout with label smoothing (whose masks every
-// backend must draw alike).
+// backend must draw alike), and members with learning rates, weight
+// decays and dropout rates of their own.
 func Problems() []Problem {
+	dropoutSeed := uint64(7)
 	emb := []mtl.Embedding{{Name: "user", Rows: 23, Dim: 3}, {Name: "item", Rows: 9, Dim: 2}}
 	return []Problem{
 		{"multiclass", mtl.Spec{Inputs: 12, Hidden: []int{16}, Activation: backend.ReLU, Tasks: []mtl.Task{
-			{Name: "a", Type: mtl.Multiclass, Classes: 4}, {Name: "b", Type: mtl.Multiclass, Classes: 3, Weight: 0.5}}}, 0.7, 0, 0},
+			{Name: "a", Type: mtl.Multiclass, Classes: 4}, {Name: "b", Type: mtl.Multiclass, Classes: 3, Weight: 0.5}}}, 0.7, 0, 0, nil},
 		{"binary", mtl.Spec{Inputs: 12, Hidden: []int{16, 8}, Activation: backend.Tanh, Tasks: []mtl.Task{
-			{Name: "a", Type: mtl.Binary, PosWeight: 3}, {Name: "b", Type: mtl.Binary}, {Name: "c", Type: mtl.Binary}}}, 0.47, 0, 0},
+			{Name: "a", Type: mtl.Binary, PosWeight: 3}, {Name: "b", Type: mtl.Binary}, {Name: "c", Type: mtl.Binary}}}, 0.47, 0, 0, nil},
 		{"regression", mtl.Spec{Inputs: 12, Hidden: []int{8}, Activation: backend.Identity, Tasks: []mtl.Task{
-			{Name: "a", Type: mtl.Regression}, {Name: "b", Type: mtl.Regression, Weight: 2}}}, 2.4, 0, 0},
+			{Name: "a", Type: mtl.Regression}, {Name: "b", Type: mtl.Regression, Weight: 2}}}, 2.4, 0, 0, nil},
 		{"family", mtl.Spec{Inputs: 12, Hidden: []int{16}, Activation: backend.ReLU, Tasks: []mtl.Task{
-			{Name: "score", Type: mtl.Regression, Groups: 7}, {Name: "pass", Type: mtl.Binary, Groups: 7}}}, 2.0, 0, 0},
+			{Name: "score", Type: mtl.Regression, Groups: 7}, {Name: "pass", Type: mtl.Binary, Groups: 7}}}, 2.0, 0, 0, nil},
 		{"mmoe", mtl.Spec{Inputs: 12, Arch: mtl.MMoE, Experts: 3, Hidden: []int{8}, Activation: backend.ReLU, Tasks: []mtl.Task{
-			{Name: "a", Type: mtl.Binary}, {Name: "b", Type: mtl.Regression}}}, 1.5, 0, 0},
+			{Name: "a", Type: mtl.Binary}, {Name: "b", Type: mtl.Regression}}}, 1.5, 0, 0, nil},
 		{"ple/embeddings", mtl.Spec{Inputs: 12, Embeddings: emb, Arch: mtl.PLE, Experts: 1, TaskExperts: 1, Levels: 2, Hidden: []int{6},
-			Activation: backend.Tanh, Tasks: []mtl.Task{{Name: "a", Type: mtl.Multiclass, Classes: 3}, {Name: "b", Type: mtl.Binary}}}, 0.3, 0, 0},
+			Activation: backend.Tanh, Tasks: []mtl.Task{{Name: "a", Type: mtl.Multiclass, Classes: 3}, {Name: "b", Type: mtl.Binary}}}, 0.3, 0, 0, nil},
 		{"members/embeddings", mtl.Spec{Inputs: 12, Embeddings: emb, Hidden: []int{8}, Activation: backend.ReLU, Members: 2, Tasks: []mtl.Task{
-			{Name: "a", Type: mtl.Multiclass, Classes: 3}, {Name: "b", Type: mtl.Regression, Groups: 7}}}, 1.5, 0, 0},
+			{Name: "a", Type: mtl.Multiclass, Classes: 3}, {Name: "b", Type: mtl.Regression, Groups: 7}}}, 1.5, 0, 0, nil},
 		{"dropout/smoothing", mtl.Spec{Inputs: 12, Arch: mtl.PLE, Experts: 1, TaskExperts: 1, Levels: 2, Hidden: []int{8}, Activation: backend.Tanh,
 			Members: 2, Tasks: []mtl.Task{{Name: "a", Type: mtl.Multiclass, Classes: 3}, {Name: "b", Type: mtl.Binary, PosWeight: 2},
-				{Name: "c", Type: mtl.Regression}}}, 0.62, 0.2, 0.1},
+				{Name: "c", Type: mtl.Regression}}}, 0.62, 0.2, 0.1, nil},
+		{"members/settings", mtl.Spec{Inputs: 12, Hidden: []int{16, 8}, Activation: backend.Tanh, Members: 3, Tasks: []mtl.Task{
+			{Name: "a", Type: mtl.Binary}, {Name: "b", Type: mtl.Regression}}}, 0.9, 0, 0, []mtl.MemberSetting{
+			{LRFactor: 1, WeightDecay: 0, Dropout: 0}, {LRFactor: 3, WeightDecay: 0.1, Dropout: 0.3},
+			{LRFactor: 0.5, WeightDecay: 1e-3, Dropout: 0.1, DropoutSeed: &dropoutSeed}}},
 	}
 }
 
@@ -216,7 +225,7 @@ func FollowsCPU(t *testing.T, b backend.Backend) {
 			t.Run(p.Name+"/"+r.name, func(t *testing.T) {
 				cfg := mtl.DefaultConfig()
 				cfg.Epochs, cfg.Batch, cfg.Patience = 5, 64, 0
-				cfg.Dropout, cfg.LabelSmoothing = p.Dropout, p.LabelSmoothing
+				cfg.Dropout, cfg.LabelSmoothing, cfg.MemberSettings = p.Dropout, p.LabelSmoothing, p.MemberSettings
 				r.config(&cfg, p)
 				got, ck := run(t, b, p.Spec, cfg, train, val)
 				want, _ := run(t, ref, p.Spec, cfg, train, val)
