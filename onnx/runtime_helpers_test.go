@@ -298,6 +298,13 @@ func compare(t *testing.T, name string, s *data.Schema, want *predictions, got s
 	if fmt.Sprint(got.Inputs) != fmt.Sprint(wantInputs) {
 		t.Errorf("%s: graph inputs %q, want %q", name, got.Inputs, wantInputs)
 	}
+	// worst is the largest error of any probability or value relative to
+	// what close and the spread allow at 1e-5: relative to the larger of
+	// the two, to 0.1 near zero, and to the spread of a regression.
+	worst := 0.0
+	rel := func(w, g, scale float64) {
+		worst = max(worst, math.Abs(w-g)/max(math.Abs(w), math.Abs(g), scale))
+	}
 	bad := 0
 	fail := func(format string, args ...any) {
 		bad++
@@ -318,7 +325,9 @@ func compare(t *testing.T, name string, s *data.Schema, want *predictions, got s
 				spread = max(spread, math.Abs(want.float(t, i, o.Task)))
 			}
 			for i := range n {
-				if w, g := want.float(t, i, o.Task), number(v.Data[i]); !close(w, g) && !(math.Abs(w-g) <= 1e-5*spread) {
+				w, g := want.float(t, i, o.Task), number(v.Data[i])
+				rel(w, g, max(0.1, spread))
+				if !close(w, g) && !(math.Abs(w-g) <= 1e-5*spread) {
 					fail("row %d: %s = %.9g, predict %.9g", i, o.Value, g, w)
 				}
 			}
@@ -335,7 +344,9 @@ func compare(t *testing.T, name string, s *data.Schema, want *predictions, got s
 		for i := range n {
 			for c, class := range o.Classes {
 				col := o.Task + ":p(" + class + ")"
-				if w, g := want.float(t, i, col), number(probs.Data[i*k+c]); !close(w, g) {
+				w, g := want.float(t, i, col), number(probs.Data[i*k+c])
+				rel(w, g, 0.1)
+				if !close(w, g) {
 					fail("row %d: %s[%d] = %.9g, predict's %s %.9g", i, o.Probabilities, c, g, col, w)
 				}
 			}
@@ -348,4 +359,5 @@ func compare(t *testing.T, name string, s *data.Schema, want *predictions, got s
 	if bad > 8 {
 		t.Errorf("%s: %d disagreements in all", name, bad)
 	}
+	t.Logf("%s: largest relative error %.2g", name, worst)
 }
