@@ -4,7 +4,9 @@
 //
 //	inputs, one [N, 1] tensor per column, named as the column:
 //	    double for a numeric column, string for a categorical or
-//	    embedded one and for the group column of task families
+//	    embedded one and for the group column of task families;
+//	    and one [N, d] double tensor per block (Model.Blocks, a NumPy
+//	    feature file's columns PREFIX[0] … PREFIX[d−1]) named PREFIX
 //	preprocessing, as data.Schema.Encode does it:
 //	    numeric, in double with the operations of package data in
 //	    their order, then rounded to float; NaN (missing) is the

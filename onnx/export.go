@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/mtl-gpu/mtl-gpu/backend"
 	"github.com/mtl-gpu/mtl-gpu/data"
@@ -36,6 +37,11 @@ type Model struct {
 	Metadata map[string]string
 	// Producer names the program writing the file, with its version.
 	Producer, ProducerVersion string
+	// Blocks are the prefixes of NumPy feature matrices joined to the
+	// data: the numeric columns PREFIX[0], PREFIX[1], … are read from one
+	// [N, d] double input named PREFIX (d = the largest index the model
+	// reads, plus one) rather than from one input per column.
+	Blocks []string
 }
 
 // ProbabilitiesSuffix ends the name of a classification task's
@@ -66,11 +72,50 @@ type InputInfo struct {
 	// Name is the column name, which is also the tensor's.
 	Name string `json:"name"`
 	// Kind is "numeric", "categorical" (one-hot), "embedded" (a row of
-	// an embedding table) or "group".
+	// an embedding table), "block" (the columns of a NumPy feature file)
+	// or "group".
 	Kind string `json:"kind"`
 	// Tensor is the element type: "double" or "string"; the shape is
-	// [N, 1].
+	// [N, 1], or [N, Columns] for a block.
 	Tensor string `json:"tensor"`
+	// Columns is the width of a block (Kind "block"): column i holds
+	// PREFIX[i], the block's name being PREFIX.
+	Columns int `json:"columns,omitempty"`
+}
+
+// block is where a numeric column sits in a block input.
+type block struct {
+	name         string
+	index, width int
+}
+
+// blockOf maps every numeric feature named PREFIX[i], for a prefix of
+// blocks, to its block and column, and gives each block its width.
+func blockOf(s *data.Schema, blocks []string) map[string]block {
+	out := map[string]block{}
+	width := map[string]int{}
+	for _, f := range s.Features {
+		if f.Kind != data.Numeric || !strings.HasSuffix(f.Name, "]") {
+			continue
+		}
+		for _, prefix := range blocks {
+			rest, ok := strings.CutPrefix(f.Name, prefix+"[")
+			if !ok {
+				continue
+			}
+			i, err := strconv.Atoi(strings.TrimSuffix(rest, "]"))
+			if err != nil || i < 0 || strconv.Itoa(i)+"]" != rest {
+				continue
+			}
+			out[f.Name] = block{name: prefix, index: i}
+			width[prefix] = max(width[prefix], i+1)
+		}
+	}
+	for name, b := range out {
+		b.width = width[b.name]
+		out[name] = b
+	}
+	return out
 }
 
 // OutputInfo describes the outputs of one task, as the metadata lists
@@ -89,11 +134,21 @@ type OutputInfo struct {
 	Value string `json:"value,omitempty"`
 }
 
-// Inputs lists the graph inputs of a model with this schema: its
-// features in order, then the group column.
-func Inputs(s *data.Schema) []InputInfo {
+// Inputs lists the graph inputs of a model with this schema and these
+// blocks (see Model.Blocks): its features in order (a block where its
+// first column is), then the group column.
+func Inputs(s *data.Schema, blocks ...string) []InputInfo {
 	var in []InputInfo
+	inBlock := blockOf(s, blocks)
+	seen := map[string]bool{}
 	for _, f := range s.Features {
+		if b, ok := inBlock[f.Name]; ok {
+			if !seen[b.name] {
+				seen[b.name] = true
+				in = append(in, InputInfo{Name: b.name, Kind: "block", Tensor: "double", Columns: b.width})
+			}
+			continue
+		}
 		switch f.Kind {
 		case data.Categorical:
 			in = append(in, InputInfo{Name: f.Name, Kind: "categorical", Tensor: "string"})
@@ -136,7 +191,7 @@ func build(m Model) (*pb.ModelProto, error) {
 	}
 	s := m.Schema
 	b := newGraph("mtl-gpu")
-	inputs, outputs := Inputs(s), Outputs(s)
+	inputs, outputs := Inputs(s, m.Blocks...), Outputs(s)
 	for _, in := range inputs {
 		if err := b.reserve(in.Name); err != nil {
 			return nil, err
@@ -152,7 +207,7 @@ func build(m Model) (*pb.ModelProto, error) {
 			}
 		}
 	}
-	x, rows := b.features(s)
+	x, rows := b.features(s, blockOf(s, m.Blocks))
 	var group string
 	if s.GroupColumn != "" {
 		b.input(s.GroupColumn, pb.TensorProto_STRING, rowsDim, 1)
@@ -194,9 +249,10 @@ type tableRows struct {
 // features preprocesses every feature column as data.Schema.Encode does
 // and returns X, the [N, D] float matrix of dense inputs ("" when there
 // is none), and the table rows of each embedded column, in order.
-func (b *graph) features(s *data.Schema) (string, []tableRows) {
+func (b *graph) features(s *data.Schema, blocks map[string]block) (string, []tableRows) {
 	var cols []string
 	var rows []tableRows
+	declared := map[string]bool{}
 	for _, f := range s.Features {
 		hint := "features/" + f.Name
 		if f.Kind == data.Embedded {
@@ -209,11 +265,20 @@ func (b *graph) features(s *data.Schema) (string, []tableRows) {
 			cols = append(cols, b.oneHot(hint, b.index(hint+"/index", f.Name, f.Categories), len(f.Categories), pb.TensorProto_FLOAT))
 			continue
 		}
-		b.input(f.Name, pb.TensorProto_DOUBLE, rowsDim, 1)
-		cols = append(cols, b.cast(hint+"/float", b.numeric(hint, f, s.Impute == "mean"), pb.TensorProto_FLOAT))
+		x := f.Name
+		if bl, ok := blocks[f.Name]; ok {
+			if !declared[bl.name] {
+				declared[bl.name] = true
+				b.input(bl.name, pb.TensorProto_DOUBLE, rowsDim, dim(bl.width))
+			}
+			x = b.slice(hint+"/column", bl.name, bl.index, bl.index+1)
+		} else {
+			b.input(f.Name, pb.TensorProto_DOUBLE, rowsDim, 1)
+		}
+		cols = append(cols, b.cast(hint+"/float", b.numeric(hint, x, f, s.Impute == "mean"), pb.TensorProto_FLOAT))
 		if f.Indicator {
 			// 1 where the value is missing (and imputed), else 0.
-			cols = append(cols, b.cast(hint+"/indicator", b.node("IsNaN", hint+"/is_missing", []string{f.Name}), pb.TensorProto_FLOAT))
+			cols = append(cols, b.cast(hint+"/indicator", b.node("IsNaN", hint+"/is_missing", []string{x}), pb.TensorProto_FLOAT))
 		}
 	}
 	switch len(cols) {
@@ -245,11 +310,10 @@ func (b *graph) tableRow(hint, x string, vocabulary []string) string {
 	return b.node("Reshape", hint+"/rows", []string{row, b.ints(hint+"/flat", -1)})
 }
 
-// numeric encodes a numeric column ([N, 1] double) as data's encoders
+// numeric encodes a numeric column x ([N, 1] double) as data's encoders
 // do, in double, with the same operations in the same order, and returns
 // the encoded columns in double: [N, 1], or [N, K] for K PLE bins.
-func (b *graph) numeric(hint string, f data.Feature, impute bool) string {
-	x := f.Name
+func (b *graph) numeric(hint, x string, f data.Feature, impute bool) string {
 	if f.Method() == data.Standard {
 		// (x − mean)/scale; a missing value (NaN) is the training mean,
 		// 0 once standardised.
@@ -505,7 +569,8 @@ func (b *graph) model(m Model, inputs []InputInfo, outputs []OutputInfo) (*pb.Mo
 		props = append(props, &pb.StringStringEntryProto{Key: proto.String(k), Value: proto.String(meta[k])})
 	}
 	b.g.DocString = proto.String("Multi-task model: preprocessing, the body and one head per task. " +
-		"Inputs are [N, 1] tensors named as the columns: double for numeric columns (NaN for a missing value), " +
+		"Inputs are [N, 1] tensors named as the columns: double for numeric columns (NaN for a missing value; " +
+		"the columns PREFIX[i] of a NumPy feature file are one [N, d] double input named PREFIX), " +
 		"string for categorical and embedded ones and the group column (trimmed; a categorical value unseen in training is all zeros, " +
 		"an embedded one takes the table's row 0, an unseen group uses the shared head).")
 	return &pb.ModelProto{

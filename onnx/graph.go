@@ -27,7 +27,7 @@ func newGraph(name string) *graph {
 // name is taken.
 func (b *graph) reserve(name string) error {
 	if b.used[name] {
-		return fmt.Errorf("the name %q would be both an input and an output of the graph", name)
+		return fmt.Errorf("the name %q would name two inputs or outputs of the graph", name)
 	}
 	b.used[name] = true
 	return nil

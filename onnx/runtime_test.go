@@ -27,8 +27,11 @@ import (
 type exported struct {
 	name, file string
 	schema     *data.Schema
-	test       string
-	want       *predictions
+	// blocks are the prefixes of the model's NumPy feature files; test
+	// then holds their columns, PREFIX[0], ….
+	blocks []string
+	test   string
+	want   *predictions
 }
 
 // checkAll validates every file with onnx.checker, runs them all in ONNX
@@ -39,12 +42,12 @@ func checkAll(t *testing.T, models []exported) []session {
 	var jobs []job
 	for _, m := range models {
 		files = append(files, m.file)
-		jobs = append(jobs, job{Model: m.file, Feeds: feeds(t, m.schema, m.test)})
+		jobs = append(jobs, job{Model: m.file, Feeds: feeds(t, m.schema, m.blocks, m.test)})
 	}
 	checkFiles(t, files...)
 	sessions := runAll(t, jobs)
 	for i, s := range sessions {
-		compare(t, models[i].name, models[i].schema, models[i].want, s)
+		compare(t, models[i].name, models[i].schema, models[i].blocks, models[i].want, s)
 	}
 	return sessions
 }
@@ -545,4 +548,73 @@ func average(t *testing.T, s *data.Schema, ps []*predictions) *predictions {
 // slug makes a case name a file name.
 func slug(name string) string {
 	return strings.NewReplacer(" ", "_", ",", "").Replace(name)
+}
+
+// TestONNXRuntimeFeatureBlock trains with a NumPy feature file of three
+// columns, the middle one ignored and the last one with missing values,
+// and checks that the export reads the file's columns from one [N, 3]
+// double input named by its prefix, and agrees with predict.
+func TestONNXRuntimeFeatureBlock(t *testing.T) {
+	runtimeDir(t)
+	b := cpuBackend(t)
+	dir := t.TempDir()
+	trainFile, testFile := writeGenerated(t, dir, generated{name: "block"})
+	trainNpy, _ := writeBlock(t, trainFile, 1)
+	testNpy, fullTest := writeBlock(t, testFile, 2)
+	o := pipeline.DefaultOptions()
+	o.Data, o.Out = trainFile, filepath.Join(dir, "block.mtl")
+	o.Features = []pipeline.FeatureFile{{Path: trainNpy, Prefix: "emb"}}
+	o.Tasks = []string{"y:regression", "flag:binary", "kind:multiclass"}
+	o.Ignore, o.Impute = []string{"x1", "site", `emb\[1\]`}, "mean"
+	o.CV, o.ValSplit, o.Train.Batch, o.Train.Epochs = 0, 0.1, 128, 3
+	m := train(t, b, o)
+	var names []string
+	for _, f := range m.Schema.Features {
+		names = append(names, f.Name)
+	}
+	if !slices.Contains(names, "emb[2]") || slices.Contains(names, "emb[1]") {
+		t.Fatalf("features %q: want emb[0] and emb[2] without emb[1]", names)
+	}
+	in := onnx.Inputs(m.Schema, "emb")
+	if i := slices.IndexFunc(in, func(in onnx.InputInfo) bool { return in.Name == "emb" }); i < 0 || in[i].Kind != "block" || in[i].Columns != 3 || in[i].Tensor != "double" {
+		t.Fatalf("inputs %+v: want one double block emb of 3 columns", in)
+	}
+	file := filepath.Join(dir, "block.onnx")
+	if err := m.ExportONNX(file); err != nil {
+		t.Fatal(err)
+	}
+	want := predictInput(t, b, m, pipeline.DataInput{Path: testFile, Features: []pipeline.FeatureFile{{Path: testNpy, Prefix: "emb"}}})
+	checkAll(t, []exported{{name: "feature block", file: file, schema: m.Schema, blocks: []string{"emb"}, test: fullTest, want: want}})
+}
+
+// writeBlock writes a NumPy matrix of three columns for the rows of a
+// data file (the last column missing on every ninth row), and a copy of
+// the file with the matrix's columns emb[0], emb[1], emb[2] added; it
+// returns the two paths.
+func writeBlock(t *testing.T, path string, seed uint64) (string, string) {
+	t.Helper()
+	header, rows := readCSV(t, path)
+	rng := rand.New(rand.NewPCG(seed, 13))
+	var values []float64
+	var b bytes.Buffer
+	b.WriteString(strings.Join(append(header, "emb[0]", "emb[1]", "emb[2]"), ",") + "\n")
+	for i, row := range rows {
+		v := []float64{rng.NormFloat64(), rng.NormFloat64(), 3 + 2*rng.NormFloat64()}
+		if i%9 == 0 {
+			v[2] = math.NaN()
+		}
+		values = append(values, v...)
+		cells := slices.Clone(row)
+		for _, x := range v {
+			cells = append(cells, strconv.FormatFloat(x, 'g', -1, 64))
+		}
+		b.WriteString(strings.Join(cells, ",") + "\n")
+	}
+	npy := strings.TrimSuffix(path, ".csv") + ".npy"
+	testdata.WriteNpy(t, npy, "<f8", fmt.Sprintf("%d, 3", len(rows)), values)
+	full := strings.TrimSuffix(path, ".csv") + "-full.csv"
+	if err := os.WriteFile(full, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return npy, full
 }
