@@ -297,6 +297,8 @@ func TestONNXRuntimeEveryKind(t *testing.T) {
 		// them) share the "other" row with the unseen site and colour of
 		// the test file.
 		{name: "embeddings", hidden: []int{8}, activation: backend.ReLU, members: 1, embed: []string{"colour:3", "site:2"}, minCount: 134},
+		// No value is seen often enough: every row takes the other row.
+		{name: "embedding of the other row alone", hidden: nil, activation: backend.Identity, members: 1, embed: []string{"colour:2"}, minCount: 100000},
 		{name: "mmoe, family", hidden: []int{6, 4}, activation: backend.ReLU, family: true, members: 1, arch: mtl.MMoE, experts: 3},
 		{name: "ple two levels, imputed, embedding", hidden: []int{5}, activation: backend.Tanh, impute: true, members: 1, arch: mtl.PLE, experts: 2, taskExperts: 1, levels: 2, embed: []string{"colour:3"}},
 		{name: "ple ensemble of two, no shared experts", hidden: []int{4}, activation: backend.ReLU, members: 2, arch: mtl.PLE, taskExperts: 2, levels: 2},
@@ -421,6 +423,9 @@ func cover(covered map[string]bool, c kindCase, m *pipeline.Model) error {
 		case data.Embedded:
 			embedded++
 			covered["embedding vocabulary"] = true
+			if len(f.Categories) == 0 {
+				covered["embedding empty vocabulary"] = true
+			}
 			if f.Name == "site" && (len(f.Categories) == 0 || len(f.Categories) >= 6) {
 				return fmt.Errorf("site has %d values of its own, want some of the 6 sites in the other row", len(f.Categories))
 			}
@@ -491,7 +496,7 @@ func checkCoverage(t *testing.T, covered map[string]bool) {
 		}
 		kinds = append(kinds, "task "+tt.String(), "family "+tt.String())
 	}
-	kinds = append(kinds, "embedding vocabulary", "embedding hashed", "levels 2")
+	kinds = append(kinds, "embedding vocabulary", "embedding empty vocabulary", "embedding hashed", "levels 2")
 	kinds = append(kinds, "depth 0", "depth 1", "depth 2", `impute ""`, `impute "mean"`, "members 1", "members 2")
 	if len(kinds) < 18 {
 		t.Fatalf("only %d kinds enumerated: %q", len(kinds), kinds)
