@@ -2,11 +2,13 @@ package onnx
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/mtl-gpu/mtl-gpu/backend"
 	"github.com/mtl-gpu/mtl-gpu/data"
@@ -35,6 +37,11 @@ type Model struct {
 	Metadata map[string]string
 	// Producer names the program writing the file, with its version.
 	Producer, ProducerVersion string
+	// Blocks are the prefixes of NumPy feature matrices joined to the
+	// data: the numeric columns PREFIX[0], PREFIX[1], … are read from one
+	// [N, d] double input named PREFIX (d = the largest index the model
+	// reads, plus one) rather than from one input per column.
+	Blocks []string
 }
 
 // ProbabilitiesSuffix ends the name of a classification task's
@@ -64,11 +71,51 @@ func Write(w io.Writer, m Model) error {
 type InputInfo struct {
 	// Name is the column name, which is also the tensor's.
 	Name string `json:"name"`
-	// Kind is "numeric", "categorical" or "group".
+	// Kind is "numeric", "categorical" (one-hot), "embedded" (a row of
+	// an embedding table), "block" (the columns of a NumPy feature file)
+	// or "group".
 	Kind string `json:"kind"`
 	// Tensor is the element type: "double" or "string"; the shape is
-	// [N, 1].
+	// [N, 1], or [N, Columns] for a block.
 	Tensor string `json:"tensor"`
+	// Columns is the width of a block (Kind "block"): column i holds
+	// PREFIX[i], the block's name being PREFIX.
+	Columns int `json:"columns,omitempty"`
+}
+
+// block is where a numeric column sits in a block input.
+type block struct {
+	name         string
+	index, width int
+}
+
+// blockOf maps every numeric feature named PREFIX[i], for a prefix of
+// blocks, to its block and column, and gives each block its width.
+func blockOf(s *data.Schema, blocks []string) map[string]block {
+	out := map[string]block{}
+	width := map[string]int{}
+	for _, f := range s.Features {
+		if f.Kind != data.Numeric || !strings.HasSuffix(f.Name, "]") {
+			continue
+		}
+		for _, prefix := range blocks {
+			rest, ok := strings.CutPrefix(f.Name, prefix+"[")
+			if !ok {
+				continue
+			}
+			i, err := strconv.Atoi(strings.TrimSuffix(rest, "]"))
+			if err != nil || i < 0 || strconv.Itoa(i)+"]" != rest {
+				continue
+			}
+			out[f.Name] = block{name: prefix, index: i}
+			width[prefix] = max(width[prefix], i+1)
+		}
+	}
+	for name, b := range out {
+		b.width = width[b.name]
+		out[name] = b
+	}
+	return out
 }
 
 // OutputInfo describes the outputs of one task, as the metadata lists
@@ -87,14 +134,27 @@ type OutputInfo struct {
 	Value string `json:"value,omitempty"`
 }
 
-// Inputs lists the graph inputs of a model with this schema: its
-// features in order, then the group column.
-func Inputs(s *data.Schema) []InputInfo {
+// Inputs lists the graph inputs of a model with this schema and these
+// blocks (see Model.Blocks): its features in order (a block where its
+// first column is), then the group column.
+func Inputs(s *data.Schema, blocks ...string) []InputInfo {
 	var in []InputInfo
+	inBlock := blockOf(s, blocks)
+	seen := map[string]bool{}
 	for _, f := range s.Features {
-		if f.Kind == data.Categorical {
+		if b, ok := inBlock[f.Name]; ok {
+			if !seen[b.name] {
+				seen[b.name] = true
+				in = append(in, InputInfo{Name: b.name, Kind: "block", Tensor: "double", Columns: b.width})
+			}
+			continue
+		}
+		switch f.Kind {
+		case data.Categorical:
 			in = append(in, InputInfo{Name: f.Name, Kind: "categorical", Tensor: "string"})
-		} else {
+		case data.Embedded:
+			in = append(in, InputInfo{Name: f.Name, Kind: "embedded", Tensor: "string"})
+		default:
 			in = append(in, InputInfo{Name: f.Name, Kind: "numeric", Tensor: "double"})
 		}
 	}
@@ -121,8 +181,9 @@ func Outputs(s *data.Schema) []OutputInfo {
 
 // build writes the graph:
 //
-//	inputs → preprocessing (features → X, group → one-hot)
-//	→ per member: shared layers → logits → each task's head and link
+//	inputs → preprocessing (features → X and table rows, group → one-hot)
+//	→ per member: X and the rows' embeddings → the body (shared layers,
+//	or levels of experts and gates) → logits → each task's head and link
 //	→ mean over members → outputs (probabilities, labels, values)
 func build(m Model) (*pb.ModelProto, error) {
 	if err := Supported(m); err != nil {
@@ -130,7 +191,7 @@ func build(m Model) (*pb.ModelProto, error) {
 	}
 	s := m.Schema
 	b := newGraph("mtl-gpu")
-	inputs, outputs := Inputs(s), Outputs(s)
+	inputs, outputs := Inputs(s, m.Blocks...), Outputs(s)
 	for _, in := range inputs {
 		if err := b.reserve(in.Name); err != nil {
 			return nil, err
@@ -146,7 +207,7 @@ func build(m Model) (*pb.ModelProto, error) {
 			}
 		}
 	}
-	x := b.features(s)
+	x, rows := b.features(s, blockOf(s, m.Blocks))
 	var group string
 	if s.GroupColumn != "" {
 		b.input(s.GroupColumn, pb.TensorProto_STRING, rowsDim, 1)
@@ -156,7 +217,7 @@ func build(m Model) (*pb.ModelProto, error) {
 	perMember := make([][]string, len(m.Members))
 	for i, member := range m.Members {
 		var err error
-		if perMember[i], err = b.member(fmt.Sprintf("m%d", i), member, x, group); err != nil {
+		if perMember[i], err = b.member(fmt.Sprintf("m%d", i), member, x, rows, group); err != nil {
 			return nil, err
 		}
 	}
@@ -179,35 +240,80 @@ func build(m Model) (*pb.ModelProto, error) {
 	return b.model(m, inputs, outputs)
 }
 
+// tableRows is the row of an embedded column's table each row of the
+// input reads: an [N] int64 tensor.
+type tableRows struct {
+	column, rows string
+}
+
 // features preprocesses every feature column as data.Schema.Encode does
-// and returns X, the [N, D] float matrix the network reads.
-func (b *graph) features(s *data.Schema) string {
+// and returns X, the [N, D] float matrix of dense inputs ("" when there
+// is none), and the table rows of each embedded column, in order.
+func (b *graph) features(s *data.Schema, blocks map[string]block) (string, []tableRows) {
 	var cols []string
+	var rows []tableRows
+	declared := map[string]bool{}
 	for _, f := range s.Features {
 		hint := "features/" + f.Name
+		if f.Kind == data.Embedded {
+			b.input(f.Name, pb.TensorProto_STRING, rowsDim, 1)
+			rows = append(rows, tableRows{f.Name, b.tableRow(hint, f.Name, f.Categories)})
+			continue
+		}
 		if f.Kind == data.Categorical {
 			b.input(f.Name, pb.TensorProto_STRING, rowsDim, 1)
 			cols = append(cols, b.oneHot(hint, b.index(hint+"/index", f.Name, f.Categories), len(f.Categories), pb.TensorProto_FLOAT))
 			continue
 		}
-		b.input(f.Name, pb.TensorProto_DOUBLE, rowsDim, 1)
-		cols = append(cols, b.cast(hint+"/float", b.numeric(hint, f, s.Impute == "mean"), pb.TensorProto_FLOAT))
+		x := f.Name
+		if bl, ok := blocks[f.Name]; ok {
+			if !declared[bl.name] {
+				declared[bl.name] = true
+				b.input(bl.name, pb.TensorProto_DOUBLE, rowsDim, dim(bl.width))
+			}
+			x = b.slice(hint+"/column", bl.name, bl.index, bl.index+1)
+		} else {
+			b.input(f.Name, pb.TensorProto_DOUBLE, rowsDim, 1)
+		}
+		cols = append(cols, b.cast(hint+"/float", b.numeric(hint, x, f, s.Impute == "mean"), pb.TensorProto_FLOAT))
 		if f.Indicator {
 			// 1 where the value is missing (and imputed), else 0.
-			cols = append(cols, b.cast(hint+"/indicator", b.node("IsNaN", hint+"/is_missing", []string{f.Name}), pb.TensorProto_FLOAT))
+			cols = append(cols, b.cast(hint+"/indicator", b.node("IsNaN", hint+"/is_missing", []string{x}), pb.TensorProto_FLOAT))
 		}
 	}
-	if len(cols) == 1 {
-		return cols[0]
+	switch len(cols) {
+	case 0:
+		return "", rows
+	case 1:
+		return cols[0], rows
 	}
-	return b.node("Concat", "features/x", cols, attrInt("axis", 1))
+	return b.node("Concat", "features/x", cols, attrInt("axis", 1)), rows
 }
 
-// numeric encodes a numeric column ([N, 1] double) as data's encoders
+// tableRow maps the strings of x ([N, 1]) to their rows of an embedded
+// column's table, as data does: vocabulary value k is row k+1, and any
+// other value row 0 ("other"). It returns an [N] int64 tensor.
+func (b *graph) tableRow(hint, x string, vocabulary []string) string {
+	var row string
+	if len(vocabulary) == 0 {
+		// Every value is "other".
+		row = b.node("ConstantOfShape", hint+"/other", []string{b.node("Shape", hint+"/shape", []string{x})},
+			attrTensor("value", &pb.TensorProto{Dims: []int64{1}, DataType: elemType(pb.TensorProto_INT64), Int64Data: []int64{0}}))
+	} else {
+		rows := make([]int64, len(vocabulary))
+		for k := range rows {
+			rows[k] = int64(k + 1)
+		}
+		row = b.domainNode(mlDomain, "LabelEncoder", hint+"/row", []string{x},
+			attrStrings("keys_strings", vocabulary), attrInts("values_int64s", rows), attrInt("default_int64", 0))
+	}
+	return b.node("Reshape", hint+"/rows", []string{row, b.ints(hint+"/flat", -1)})
+}
+
+// numeric encodes a numeric column x ([N, 1] double) as data's encoders
 // do, in double, with the same operations in the same order, and returns
 // the encoded columns in double: [N, 1], or [N, K] for K PLE bins.
-func (b *graph) numeric(hint string, f data.Feature, impute bool) string {
-	x := f.Name
+func (b *graph) numeric(hint, x string, f data.Feature, impute bool) string {
 	if f.Method() == data.Standard {
 		// (x − mean)/scale; a missing value (NaN) is the training mean,
 		// 0 once standardised.
@@ -270,29 +376,65 @@ func (b *graph) interpolate(hint, x string, f data.Feature, widths []float64) st
 	return b.node("Add", hint+"/score", []string{pick("base", f.Scores[:m]), b.node("Mul", hint+"/rise_part", []string{t, pick("rise", rises)})})
 }
 
-// member writes one network: the shared layers, the logits of every head,
-// and each task's decoded output in double (probabilities [N, K], the
-// probability of the positive class [N, 1], or the value [N, 1]).
-func (b *graph) member(prefix string, m *mtl.Model, x, group string) ([]string, error) {
+// member writes one network: the body's input (X, then the row of each
+// table), the body, the logits of every head, and each task's decoded
+// output in double (probabilities [N, K], the probability of the positive
+// class [N, 1], or the value [N, 1]).
+func (b *graph) member(prefix string, m *mtl.Model, x string, rows []tableRows, group string) ([]string, error) {
 	p := m.Parts()
-	h, err := b.trunk(prefix, p, x)
-	if err != nil {
+	if err := architectureSupported(p.Architecture); err != nil {
 		return nil, err
 	}
+	if len(rows) != len(p.Tables) {
+		return nil, errors.New("export: the network does not fit the preprocessing")
+	}
+	in := x
+	if len(p.Tables) > 0 {
+		var cols []string
+		if x != "" {
+			cols = append(cols, x)
+		}
+		for j, tb := range p.Tables {
+			hint := prefix + "/embedding/" + rows[j].column
+			table := b.floats(hint+"/table", []int{tb.Rows, tb.Dim}, tb.Data)
+			cols = append(cols, b.node("Gather", hint, []string{table, rows[j].rows}, attrInt("axis", 0)))
+		}
+		in = cols[0]
+		if len(cols) > 1 {
+			in = b.node("Concat", prefix+"/input", cols, attrInt("axis", 1))
+		}
+	}
 	c := len(p.HeadBias)
-	k := len(p.Heads) / max(c, 1)
-	z := b.node("Gemm", prefix+"/logits", []string{h, b.floats(prefix+"/heads", []int{c, k}, p.Heads), b.floats(prefix+"/head_bias", []int{c}, p.HeadBias)}, attrInt("transB", 1))
-	z = b.cast(prefix+"/logits_double", z, pb.TensorProto_DOUBLE)
+	var logits func(t, lo, hi int) string
+	if p.Architecture == mtl.SharedBottom {
+		// One GEMM computes every head's logits from H_L.
+		h := b.trunk(prefix, p, in)
+		k := len(p.Heads) / max(c, 1)
+		z := b.node("Gemm", prefix+"/logits", []string{h, b.floats(prefix+"/heads", []int{c, k}, p.Heads), b.floats(prefix+"/head_bias", []int{c}, p.HeadBias)}, attrInt("transB", 1))
+		z = b.cast(prefix+"/logits_double", z, pb.TensorProto_DOUBLE)
+		logits = func(t, lo, hi int) string {
+			return b.slice(fmt.Sprintf("%s/%s/logits_%d_%d", prefix, m.Spec.Tasks[t].Name, lo, hi), z, lo, hi)
+		}
+	} else {
+		// Each task's head reads its own mixture.
+		reps := b.mixtures(prefix, p, in)
+		k := len(p.Heads) / max(c, 1)
+		logits = func(t, lo, hi int) string {
+			hint := fmt.Sprintf("%s/%s/logits_%d_%d", prefix, m.Spec.Tasks[t].Name, lo, hi)
+			z := b.node("Gemm", hint, []string{reps[t], b.floats(hint+"/heads", []int{hi - lo, k}, p.Heads[lo*k:hi*k]), b.floats(hint+"/bias", []int{hi - lo}, p.HeadBias[lo:hi])}, attrInt("transB", 1))
+			return b.cast(hint+"/double", z, pb.TensorProto_DOUBLE)
+		}
+	}
 	var outs []string
 	for t, task := range m.Spec.Tasks {
 		hint := prefix + "/" + task.Name
 		n := task.Outputs()
-		logit := b.slice(hint+"/logit", z, p.Col[t], p.Col[t]+n)
+		logit := logits(t, p.Col[t], p.Col[t]+n)
 		if task.Groups > 0 {
 			// The row's group head: the shared head plus the group's
 			// deviation, picked by the one-hot group mask (all zeros,
 			// so the shared head alone, for an unseen group).
-			dev := b.slice(hint+"/deviations", z, p.DevCol[t], p.DevCol[t]+task.Groups*n)
+			dev := logits(t, p.DevCol[t], p.DevCol[t]+task.Groups*n)
 			dev = b.node("Reshape", hint+"/by_group", []string{dev, b.ints(hint+"/shape", 0, int64(task.Groups), int64(n))})
 			picked := b.node("ReduceSum", hint+"/deviation", []string{
 				b.node("Mul", hint+"/masked", []string{dev, group}), b.ints(hint+"/group_axis", 1),
@@ -313,22 +455,68 @@ func (b *graph) member(prefix string, m *mtl.Model, x, group string) ([]string, 
 }
 
 // trunk writes the shared layers and returns H_L.
-func (b *graph) trunk(prefix string, p mtl.Parts, x string) (string, error) {
-	if err := architectureSupported(p.Architecture); err != nil {
-		return "", err
-	}
+func (b *graph) trunk(prefix string, p mtl.Parts, x string) string {
 	h := x
 	for i, l := range p.Shared {
-		hint := fmt.Sprintf("%s/layer%d", prefix, i+1)
-		h = b.node("Gemm", hint+"/linear", []string{h, b.floats(hint+"/weights", []int{l.In, l.Out}, l.W), b.floats(hint+"/bias", []int{l.Out}, l.Bias)})
-		switch p.Activation {
-		case backend.ReLU:
-			h = b.node("Relu", hint+"/relu", []string{h})
-		case backend.Tanh:
-			h = b.node("Tanh", hint+"/tanh", []string{h})
-		}
+		h = b.layer(fmt.Sprintf("%s/layer%d", prefix, i+1), h, l, p.Activation)
 	}
-	return h, nil
+	return h
+}
+
+// layer writes φ(h·W + c).
+func (b *graph) layer(hint, h string, l mtl.Dense, act backend.Activation) string {
+	h = b.node("Gemm", hint+"/linear", []string{h, b.floats(hint+"/weights", []int{l.In, l.Out}, l.W), b.floats(hint+"/bias", []int{l.Out}, l.Bias)})
+	switch act {
+	case backend.ReLU:
+		h = b.node("Relu", hint+"/relu", []string{h})
+	case backend.Tanh:
+		h = b.node("Tanh", hint+"/tanh", []string{h})
+	}
+	return h
+}
+
+// mixtures writes a mixture-of-experts body level by level (see
+// mtl.Level) and returns each task's mixture of the last level:
+//
+//	H_e = the expert's layers on its input
+//	G_q = softmax(X_q·V_q + g_q)
+//	F_q = Σ_s G_q[:, s]·H_{e(s)}, slots in order
+func (b *graph) mixtures(prefix string, p mtl.Parts, x string) []string {
+	var below []string
+	for l, lv := range p.Levels {
+		input := func(q int) string {
+			if l == 0 {
+				return x
+			}
+			return below[q]
+		}
+		level := fmt.Sprintf("%s/level%d", prefix, l+1)
+		experts := make([]string, len(lv.Experts))
+		for e, ex := range lv.Experts {
+			h := input(ex.Input)
+			for i, ly := range ex.Layers {
+				h = b.layer(fmt.Sprintf("%s/expert%d/layer%d", level, e+1, i+1), h, ly, p.Activation)
+			}
+			experts[e] = h
+		}
+		mix := make([]string, len(lv.Gates))
+		for q, g := range lv.Gates {
+			hint := fmt.Sprintf("%s/gate%d", level, q+1)
+			gates := b.node("Softmax", hint+"/softmax", []string{
+				b.node("Gemm", hint+"/linear", []string{input(g.Input), b.floats(hint+"/weights", []int{g.In, g.Out}, g.W), b.floats(hint+"/bias", []int{g.Out}, g.Bias)}),
+			}, attrInt("axis", -1))
+			for s, e := range g.Experts {
+				term := b.node("Mul", fmt.Sprintf("%s/slot%d", hint, s+1), []string{b.slice(fmt.Sprintf("%s/weight%d", hint, s+1), gates, s, s+1), experts[e]})
+				if s == 0 {
+					mix[q] = term
+					continue
+				}
+				mix[q] = b.node("Add", hint+"/mixture", []string{mix[q], term})
+			}
+		}
+		below = mix
+	}
+	return below
 }
 
 // taskOutputs writes a task's outputs from its decoded (averaged) output.
@@ -380,9 +568,11 @@ func (b *graph) model(m Model, inputs []InputInfo, outputs []OutputInfo) (*pb.Mo
 	for _, k := range slices.Sorted(maps.Keys(meta)) {
 		props = append(props, &pb.StringStringEntryProto{Key: proto.String(k), Value: proto.String(meta[k])})
 	}
-	b.g.DocString = proto.String("Multi-task model: preprocessing, shared layers and one head per task. " +
-		"Inputs are [N, 1] tensors named as the columns: double for numeric columns (NaN for a missing value), " +
-		"string for categorical ones and the group column (trimmed; a value unseen in training is all zeros, an unseen group uses the shared head).")
+	b.g.DocString = proto.String("Multi-task model: preprocessing, the body and one head per task. " +
+		"Inputs are [N, 1] tensors named as the columns: double for numeric columns (NaN for a missing value; " +
+		"the columns PREFIX[i] of a NumPy feature file are one [N, d] double input named PREFIX), " +
+		"string for categorical and embedded ones and the group column (trimmed; a categorical value unseen in training is all zeros, " +
+		"an embedded one takes the table's row 0, an unseen group uses the shared head).")
 	return &pb.ModelProto{
 		IrVersion:       proto.Int64(IRVersion),
 		OpsetImport:     []*pb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(Opset)}, {Domain: proto.String(mlDomain), Version: proto.Int64(MLOpset)}},

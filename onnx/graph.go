@@ -27,7 +27,7 @@ func newGraph(name string) *graph {
 // name is taken.
 func (b *graph) reserve(name string) error {
 	if b.used[name] {
-		return fmt.Errorf("the name %q would be both an input and an output of the graph", name)
+		return fmt.Errorf("the name %q would name two inputs or outputs of the graph", name)
 	}
 	b.used[name] = true
 	return nil
@@ -154,6 +154,10 @@ func attrInt(name string, v int64) *pb.AttributeProto {
 
 func attrInts(name string, v []int64) *pb.AttributeProto {
 	return &pb.AttributeProto{Name: proto.String(name), Type: pb.AttributeProto_INTS.Enum(), Ints: v}
+}
+
+func attrTensor(name string, v *pb.TensorProto) *pb.AttributeProto {
+	return &pb.AttributeProto{Name: proto.String(name), Type: pb.AttributeProto_TENSOR.Enum(), T: v}
 }
 
 func attrString(name, v string) *pb.AttributeProto {

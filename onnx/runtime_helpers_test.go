@@ -86,6 +86,8 @@ func checkFiles(t *testing.T, files ...string) {
 type feed struct {
 	Type string `json:"type"`
 	Data []any  `json:"data"`
+	// Dims is the shape of a block, [N, D] (nil: [N, 1]).
+	Dims []int `json:"dims,omitempty"`
 }
 
 type job struct {
@@ -136,30 +138,45 @@ func runAll(t *testing.T, jobs []job) []session {
 }
 
 // feeds turns a data file into the graph's inputs as a caller would: a
-// numeric cell parsed as a number (NaN when missing), any other trimmed.
-func feeds(t *testing.T, s *data.Schema, path string) map[string]feed {
+// numeric cell parsed as a number (NaN when missing), any other trimmed;
+// a block's row is the file's columns PREFIX[0] … PREFIX[D−1].
+func feeds(t *testing.T, s *data.Schema, blocks []string, path string) map[string]feed {
 	t.Helper()
 	header, rows := readCSV(t, path)
 	out := map[string]feed{}
-	for _, in := range onnx.Inputs(s) {
-		c := slices.Index(header, in.Name)
-		if c < 0 {
-			t.Fatalf("%s: no column %q", path, in.Name)
-		}
+	for _, in := range onnx.Inputs(s, blocks...) {
+		names := []string{in.Name}
 		f := feed{Type: in.Tensor}
+		if in.Kind == "block" {
+			names = nil
+			for i := range in.Columns {
+				names = append(names, fmt.Sprintf("%s[%d]", in.Name, i))
+			}
+			f.Dims = []int{len(rows), in.Columns}
+		}
+		var cols []int
+		for _, name := range names {
+			c := slices.Index(header, name)
+			if c < 0 {
+				t.Fatalf("%s: no column %q", path, name)
+			}
+			cols = append(cols, c)
+		}
 		for _, row := range rows {
-			cell := strings.TrimSpace(row[c])
-			switch {
-			case in.Tensor == "string":
-				f.Data = append(f.Data, cell)
-			case data.IsMissing(cell):
-				f.Data = append(f.Data, nil)
-			default:
-				v, err := strconv.ParseFloat(cell, 64)
-				if err != nil {
-					t.Fatalf("%s: column %q: %v", path, in.Name, err)
+			for _, c := range cols {
+				cell := strings.TrimSpace(row[c])
+				switch {
+				case in.Tensor == "string":
+					f.Data = append(f.Data, cell)
+				case data.IsMissing(cell):
+					f.Data = append(f.Data, nil)
+				default:
+					v, err := strconv.ParseFloat(cell, 64)
+					if err != nil {
+						t.Fatalf("%s: column %q: %v", path, header[c], err)
+					}
+					f.Data = append(f.Data, v)
 				}
-				f.Data = append(f.Data, v)
 			}
 		}
 		out[in.Name] = f
@@ -252,8 +269,14 @@ func (p *predictions) float(t *testing.T, row int, column string) float64 {
 // back what it writes.
 func predict(t *testing.T, b backend.Backend, m *pipeline.Model, path string) *predictions {
 	t.Helper()
+	return predictInput(t, b, m, pipeline.DataInput{Path: path})
+}
+
+// predictInput is predict on a data file with its feature files.
+func predictInput(t *testing.T, b backend.Backend, m *pipeline.Model, in pipeline.DataInput) *predictions {
+	t.Helper()
 	var buf bytes.Buffer
-	if _, _, err := m.PredictTo(context.Background(), pipeline.On(b), pipeline.DataInput{Path: path}, &buf, nil); err != nil {
+	if _, _, err := m.PredictTo(context.Background(), pipeline.On(b), in, &buf, nil); err != nil {
 		t.Fatal(err)
 	}
 	recs, err := csv.NewReader(&buf).ReadAll()
@@ -288,15 +311,22 @@ func number(v any) float64 {
 // compare checks every output of one session against predict's file:
 // probabilities and values within close, labels equal except where the
 // two classes' probabilities are within close of each other (a tie).
-func compare(t *testing.T, name string, s *data.Schema, want *predictions, got session) {
+func compare(t *testing.T, name string, s *data.Schema, blocks []string, want *predictions, got session) {
 	t.Helper()
 	n := len(want.rows)
 	var wantInputs []string
-	for _, in := range onnx.Inputs(s) {
+	for _, in := range onnx.Inputs(s, blocks...) {
 		wantInputs = append(wantInputs, in.Name)
 	}
 	if fmt.Sprint(got.Inputs) != fmt.Sprint(wantInputs) {
 		t.Errorf("%s: graph inputs %q, want %q", name, got.Inputs, wantInputs)
+	}
+	// worst is the largest error of any probability or value relative to
+	// what close and the spread allow at 1e-5: relative to the larger of
+	// the two, to 0.1 near zero, and to the spread of a regression.
+	worst := 0.0
+	rel := func(w, g, scale float64) {
+		worst = max(worst, math.Abs(w-g)/max(math.Abs(w), math.Abs(g), scale))
 	}
 	bad := 0
 	fail := func(format string, args ...any) {
@@ -318,7 +348,9 @@ func compare(t *testing.T, name string, s *data.Schema, want *predictions, got s
 				spread = max(spread, math.Abs(want.float(t, i, o.Task)))
 			}
 			for i := range n {
-				if w, g := want.float(t, i, o.Task), number(v.Data[i]); !close(w, g) && !(math.Abs(w-g) <= 1e-5*spread) {
+				w, g := want.float(t, i, o.Task), number(v.Data[i])
+				rel(w, g, max(0.1, spread))
+				if !close(w, g) && !(math.Abs(w-g) <= 1e-5*spread) {
 					fail("row %d: %s = %.9g, predict %.9g", i, o.Value, g, w)
 				}
 			}
@@ -335,7 +367,9 @@ func compare(t *testing.T, name string, s *data.Schema, want *predictions, got s
 		for i := range n {
 			for c, class := range o.Classes {
 				col := o.Task + ":p(" + class + ")"
-				if w, g := want.float(t, i, col), number(probs.Data[i*k+c]); !close(w, g) {
+				w, g := want.float(t, i, col), number(probs.Data[i*k+c])
+				rel(w, g, 0.1)
+				if !close(w, g) {
 					fail("row %d: %s[%d] = %.9g, predict's %s %.9g", i, o.Probabilities, c, g, col, w)
 				}
 			}
@@ -348,4 +382,5 @@ func compare(t *testing.T, name string, s *data.Schema, want *predictions, got s
 	if bad > 8 {
 		t.Errorf("%s: %d disagreements in all", name, bad)
 	}
+	t.Logf("%s: largest relative error %.2g", name, worst)
 }

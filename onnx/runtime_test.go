@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,8 +27,11 @@ import (
 type exported struct {
 	name, file string
 	schema     *data.Schema
-	test       string
-	want       *predictions
+	// blocks are the prefixes of the model's NumPy feature files; test
+	// then holds their columns, PREFIX[0], ….
+	blocks []string
+	test   string
+	want   *predictions
 }
 
 // checkAll validates every file with onnx.checker, runs them all in ONNX
@@ -38,12 +42,12 @@ func checkAll(t *testing.T, models []exported) []session {
 	var jobs []job
 	for _, m := range models {
 		files = append(files, m.file)
-		jobs = append(jobs, job{Model: m.file, Feeds: feeds(t, m.schema, m.test)})
+		jobs = append(jobs, job{Model: m.file, Feeds: feeds(t, m.schema, m.blocks, m.test)})
 	}
 	checkFiles(t, files...)
 	sessions := runAll(t, jobs)
 	for i, s := range sessions {
-		compare(t, models[i].name, models[i].schema, models[i].want, s)
+		compare(t, models[i].name, models[i].schema, models[i].blocks, models[i].want, s)
 	}
 	return sessions
 }
@@ -257,6 +261,14 @@ type kindCase struct {
 	family     bool
 	members    int
 	numeric    string // the encoding of numeric inputs; empty for the default
+	// arch is the body (empty for a shared bottom), with its experts,
+	// each task's experts and levels; hidden is then the experts' widths.
+	arch                         mtl.Arch
+	experts, taskExperts, levels int
+	// embed makes columns embeddings (COLUMN:WIDTH); a value seen in
+	// fewer than minCount training rows gets no row of its own.
+	embed    []string
+	minCount int
 }
 
 // TestONNXRuntimeEveryKind enumerates every kind of model the project can
@@ -281,6 +293,15 @@ func TestONNXRuntimeEveryKind(t *testing.T) {
 		{name: "ple", hidden: nil, activation: backend.Identity, members: 1, numeric: "ple:3"},
 		{name: "robust+ple, imputed", hidden: []int{8}, activation: backend.ReLU, impute: true, members: 1, numeric: "robust+ple:5"},
 		{name: "robust+ple", hidden: nil, activation: backend.Identity, members: 1, numeric: "robust+ple"},
+		// The sites seen in fewer than 134 training rows (about half of
+		// them) share the "other" row with the unseen site and colour of
+		// the test file.
+		{name: "embeddings", hidden: []int{8}, activation: backend.ReLU, members: 1, embed: []string{"colour:3", "site:2"}, minCount: 134},
+		// No value is seen often enough: every row takes the other row.
+		{name: "embedding of the other row alone", hidden: nil, activation: backend.Identity, members: 1, embed: []string{"colour:2"}, minCount: 100000},
+		{name: "mmoe, family", hidden: []int{6, 4}, activation: backend.ReLU, family: true, members: 1, arch: mtl.MMoE, experts: 3},
+		{name: "ple two levels, imputed, embedding", hidden: []int{5}, activation: backend.Tanh, impute: true, members: 1, arch: mtl.PLE, experts: 2, taskExperts: 1, levels: 2, embed: []string{"colour:3"}},
+		{name: "ple ensemble of two, no shared experts", hidden: []int{4}, activation: backend.ReLU, members: 2, arch: mtl.PLE, taskExperts: 2, levels: 2},
 	}
 	b := cpuBackend(t)
 	dir := t.TempDir()
@@ -298,6 +319,10 @@ func TestONNXRuntimeEveryKind(t *testing.T) {
 			o.Tasks = []string{"y:regression", "flag:binary", "kind:multiclass"}
 			o.Hidden, o.Activation, o.Train.Epochs, o.Train.Seed = c.hidden, c.activation, 3, seed
 			o.Numeric = c.numeric
+			if c.arch != "" {
+				o.Arch, o.ExpertHidden, o.Experts, o.TaskExperts, o.Levels = c.arch, c.hidden, c.experts, c.taskExperts, c.levels
+			}
+			o.Embed, o.MinCount = c.embed, c.minCount
 			// One model per seed: the ensemble below is put together
 			// from their files.
 			o.CV, o.ValSplit, o.Train.Batch = 0, 0.1, 128
@@ -306,9 +331,10 @@ func TestONNXRuntimeEveryKind(t *testing.T) {
 			} else {
 				o.Ignore = []string{"x1"}
 			}
-			if c.family {
+			switch {
+			case c.family:
 				o.GroupColumn = "site"
-			} else {
+			case !slices.Contains(c.embed, "site:2"):
 				o.Ignore = append(o.Ignore, "site")
 			}
 			m := train(t, b, o)
@@ -357,41 +383,25 @@ var refusedKinds = []struct {
 	kind, name string
 	model      func(*testing.T, backend.Backend, string) *pipeline.Model
 }{
-	{"architecture mmoe", "mmoe", archModel(mtl.MMoE)},
-	{"architecture ple", "ple", archModel(mtl.PLE)},
-	{"feature embedded", "embedded", embeddedModel},
+	{"embedding hashed", "hashed embedded columns", hashedModel},
 }
 
-// archModel trains a small model of a mixture-of-experts body.
-func archModel(arch mtl.Arch) func(*testing.T, backend.Backend, string) *pipeline.Model {
-	return func(t *testing.T, b backend.Backend, dir string) *pipeline.Model {
-		trainFile, _ := writeGenerated(t, dir, generated{name: string(arch)})
-		o := pipeline.DefaultOptions()
-		o.Data, o.Out = trainFile, filepath.Join(dir, string(arch)+".mtl")
-		o.Tasks = []string{"y:regression", "flag:binary", "kind:multiclass"}
-		o.Ignore = []string{"x1", "site"}
-		o.Arch, o.Experts, o.ExpertHidden, o.Train.Epochs = arch, 2, []int{4}, 1
-		return train(t, b, o)
-	}
-}
-
-// embeddedModel is a model whose preprocessing learns a categorical
-// column as an embedding table: export refuses the feature kind before it
-// looks at the network.
-func embeddedModel(t *testing.T, b backend.Backend, dir string) *pipeline.Model {
-	trainFile, _ := writeGenerated(t, dir, generated{name: "embedded"})
+// hashedModel is a model with a hashed embedded column, whose rows
+// (MurmurHash3 of the value) no ONNX operator computes.
+func hashedModel(t *testing.T, b backend.Backend, dir string) *pipeline.Model {
+	trainFile, _ := writeGenerated(t, dir, generated{name: "hashed"})
 	o := pipeline.DefaultOptions()
-	o.Data, o.Out = trainFile, filepath.Join(dir, "embedded.mtl")
+	o.Data, o.Out = trainFile, filepath.Join(dir, "hashed.mtl")
 	o.Tasks = []string{"y:regression", "flag:binary", "kind:multiclass"}
 	o.Ignore, o.Train.Epochs = []string{"x1", "site"}, 1
+	o.HashBuckets = []string{"colour:16"}
 	m := train(t, b, o)
-	for i, f := range m.Schema.Features {
-		if f.Kind == data.Categorical {
-			m.Schema.Features[i] = data.Feature{Name: f.Name, Kind: data.Embedded, Categories: append([]string{""}, f.Categories...), Dim: 2}
+	for _, f := range m.Schema.Features {
+		if f.Kind == data.Embedded && f.Buckets == 16 {
 			return m
 		}
 	}
-	t.Fatal("the generated data has no categorical column")
+	t.Fatal("colour is not a hashed embedded column")
 	return nil
 }
 
@@ -404,11 +414,28 @@ func cover(covered map[string]bool, c kindCase, m *pipeline.Model) error {
 	if len(spec.Hidden) > 0 {
 		covered["activation "+spec.Activation.String()] = true
 	}
+	embedded := 0
 	for _, f := range m.Schema.Features {
 		covered["feature "+f.Kind.String()] = true
-		if f.Kind == data.Numeric {
+		switch f.Kind {
+		case data.Numeric:
 			covered["numeric "+string(f.Method())] = true
+		case data.Embedded:
+			embedded++
+			covered["embedding vocabulary"] = true
+			if len(f.Categories) == 0 {
+				covered["embedding empty vocabulary"] = true
+			}
+			if f.Name == "site" && (len(f.Categories) == 0 || len(f.Categories) >= 6) {
+				return fmt.Errorf("site has %d values of its own, want some of the 6 sites in the other row", len(f.Categories))
+			}
 		}
+	}
+	if embedded != len(c.embed) || spec.Arch != c.arch && !(c.arch == "" && spec.Arch == mtl.SharedBottom) {
+		return fmt.Errorf("%d embedded columns, architecture %q: not the kind the case describes", embedded, spec.Arch)
+	}
+	if spec.Arch == mtl.PLE && spec.Levels > 1 {
+		covered["levels 2"] = true
 	}
 	for _, task := range spec.Tasks {
 		covered["task "+task.Type.String()] = true
@@ -469,6 +496,7 @@ func checkCoverage(t *testing.T, covered map[string]bool) {
 		}
 		kinds = append(kinds, "task "+tt.String(), "family "+tt.String())
 	}
+	kinds = append(kinds, "embedding vocabulary", "embedding empty vocabulary", "embedding hashed", "levels 2")
 	kinds = append(kinds, "depth 0", "depth 1", "depth 2", `impute ""`, `impute "mean"`, "members 1", "members 2")
 	if len(kinds) < 18 {
 		t.Fatalf("only %d kinds enumerated: %q", len(kinds), kinds)
@@ -525,4 +553,73 @@ func average(t *testing.T, s *data.Schema, ps []*predictions) *predictions {
 // slug makes a case name a file name.
 func slug(name string) string {
 	return strings.NewReplacer(" ", "_", ",", "").Replace(name)
+}
+
+// TestONNXRuntimeFeatureBlock trains with a NumPy feature file of three
+// columns, the middle one ignored and the last one with missing values,
+// and checks that the export reads the file's columns from one [N, 3]
+// double input named by its prefix, and agrees with predict.
+func TestONNXRuntimeFeatureBlock(t *testing.T) {
+	runtimeDir(t)
+	b := cpuBackend(t)
+	dir := t.TempDir()
+	trainFile, testFile := writeGenerated(t, dir, generated{name: "block"})
+	trainNpy, _ := writeBlock(t, trainFile, 1)
+	testNpy, fullTest := writeBlock(t, testFile, 2)
+	o := pipeline.DefaultOptions()
+	o.Data, o.Out = trainFile, filepath.Join(dir, "block.mtl")
+	o.Features = []pipeline.FeatureFile{{Path: trainNpy, Prefix: "emb"}}
+	o.Tasks = []string{"y:regression", "flag:binary", "kind:multiclass"}
+	o.Ignore, o.Impute = []string{"x1", "site", `emb\[1\]`}, "mean"
+	o.CV, o.ValSplit, o.Train.Batch, o.Train.Epochs = 0, 0.1, 128, 3
+	m := train(t, b, o)
+	var names []string
+	for _, f := range m.Schema.Features {
+		names = append(names, f.Name)
+	}
+	if !slices.Contains(names, "emb[2]") || slices.Contains(names, "emb[1]") {
+		t.Fatalf("features %q: want emb[0] and emb[2] without emb[1]", names)
+	}
+	in := onnx.Inputs(m.Schema, "emb")
+	if i := slices.IndexFunc(in, func(in onnx.InputInfo) bool { return in.Name == "emb" }); i < 0 || in[i].Kind != "block" || in[i].Columns != 3 || in[i].Tensor != "double" {
+		t.Fatalf("inputs %+v: want one double block emb of 3 columns", in)
+	}
+	file := filepath.Join(dir, "block.onnx")
+	if err := m.ExportONNX(file); err != nil {
+		t.Fatal(err)
+	}
+	want := predictInput(t, b, m, pipeline.DataInput{Path: testFile, Features: []pipeline.FeatureFile{{Path: testNpy, Prefix: "emb"}}})
+	checkAll(t, []exported{{name: "feature block", file: file, schema: m.Schema, blocks: []string{"emb"}, test: fullTest, want: want}})
+}
+
+// writeBlock writes a NumPy matrix of three columns for the rows of a
+// data file (the last column missing on every ninth row), and a copy of
+// the file with the matrix's columns emb[0], emb[1], emb[2] added; it
+// returns the two paths.
+func writeBlock(t *testing.T, path string, seed uint64) (string, string) {
+	t.Helper()
+	header, rows := readCSV(t, path)
+	rng := rand.New(rand.NewPCG(seed, 13))
+	var values []float64
+	var b bytes.Buffer
+	b.WriteString(strings.Join(append(header, "emb[0]", "emb[1]", "emb[2]"), ",") + "\n")
+	for i, row := range rows {
+		v := []float64{rng.NormFloat64(), rng.NormFloat64(), 3 + 2*rng.NormFloat64()}
+		if i%9 == 0 {
+			v[2] = math.NaN()
+		}
+		values = append(values, v...)
+		cells := slices.Clone(row)
+		for _, x := range v {
+			cells = append(cells, strconv.FormatFloat(x, 'g', -1, 64))
+		}
+		b.WriteString(strings.Join(cells, ",") + "\n")
+	}
+	npy := strings.TrimSuffix(path, ".csv") + ".npy"
+	testdata.WriteNpy(t, npy, "<f8", fmt.Sprintf("%d, 3", len(rows)), values)
+	full := strings.TrimSuffix(path, ".csv") + "-full.csv"
+	if err := os.WriteFile(full, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return npy, full
 }

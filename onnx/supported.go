@@ -69,6 +69,13 @@ func featureSupported(f data.Feature) error {
 		return numericSupported(f)
 	case data.Categorical:
 		return nil
+	case data.Embedded:
+		if f.Buckets > 0 {
+			// The bucket is MurmurHash3 of the value's bytes, which no
+			// ONNX operator computes.
+			return unsupported("hashed embedded columns (column %q, %d buckets: no ONNX operator computes data.HashBucket)", f.Name, f.Buckets)
+		}
+		return nil
 	}
 	return unsupported("%s features (column %q)", f.Kind, f.Name)
 }
@@ -83,7 +90,7 @@ func numericSupported(f data.Feature) error {
 
 func architectureSupported(a mtl.Arch) error {
 	switch a {
-	case mtl.SharedBottom:
+	case mtl.SharedBottom, mtl.MMoE, mtl.PLE:
 		return nil
 	}
 	return unsupported("the %s architecture", a)
@@ -114,14 +121,16 @@ func memberSupported(s *data.Schema, m *mtl.Model) error {
 	if err := architectureSupported(p.Architecture); err != nil {
 		return err
 	}
-	if p.Embeddings > 0 {
-		return unsupported("embedding tables (%d in this model)", p.Embeddings)
-	}
 	if err := activationSupported(p.Activation); err != nil {
 		return err
 	}
-	if m.Spec.Inputs != s.Dim() || len(m.Spec.Tasks) != len(s.Targets) {
+	if m.Spec.Inputs != s.Dim() || len(m.Spec.Tasks) != len(s.Targets) || len(p.Tables) != len(s.Embeddings()) {
 		return errors.New("export: the network does not fit the preprocessing")
+	}
+	for j, e := range s.Embeddings() {
+		if tb := p.Tables[j]; tb.Rows != e.Rows || tb.Dim != e.Dim {
+			return fmt.Errorf("export: the table of embedded column %q is %d×%d, the preprocessing gives it %d×%d", e.Name, tb.Rows, tb.Dim, e.Rows, e.Dim)
+		}
 	}
 	groups := 0
 	if s.GroupColumn != "" {

@@ -14,6 +14,8 @@ import (
 // ExportONNX writes the model as one self-contained ONNX graph,
 // preprocessing included (see package onnx), to path atomically. Its
 // metadata holds the model's Description as JSON under "mtl-gpu.model".
+// The columns of each NumPy feature file of the model's run (its record)
+// are one [N, d] input named by the file's prefix.
 // A kind of model the exporter cannot write yet is refused by name (an
 // *onnx.UnsupportedError).
 func (m *Model) ExportONNX(path string) error {
@@ -24,7 +26,20 @@ func (m *Model) ExportONNX(path string) error {
 	if err != nil {
 		return err
 	}
+	rec, err := readRecord(m.Path, m.Checkpoint.Run)
+	if err != nil {
+		return err
+	}
+	var blocks []string
+	if rec != nil {
+		for _, src := range rec.Sources {
+			if src.Role == "features" {
+				blocks = append(blocks, src.Prefix)
+			}
+		}
+	}
 	om := onnx.Model{
+		Blocks:          blocks,
 		Schema:          m.Schema,
 		Members:         m.members(),
 		Metadata:        map[string]string{"mtl-gpu.model": string(desc)},

@@ -187,7 +187,12 @@ func (m *Model) Describe() Description {
 	}
 	d.Inputs = describeInputs(s)
 	spec, cfg, st := ck.Model.Spec, ck.Config, ck.State
-	d.Architecture = ArchitectureSummary{Name: string(ck.Model.Parts().Architecture), Inputs: spec.Inputs, EmbeddingWidth: spec.InputWidth() - spec.Inputs,
+	// The body's name from the spec: Parts would copy every parameter.
+	arch := spec.Arch
+	if arch == "" {
+		arch = mtl.SharedBottom
+	}
+	d.Architecture = ArchitectureSummary{Name: string(arch), Inputs: spec.Inputs, EmbeddingWidth: spec.InputWidth() - spec.Inputs,
 		Hidden: append([]int{}, spec.Hidden...), Activation: spec.Activation.String(), Parameters: ck.Model.NumParams()}
 	d.Training = TrainingState{Optimizer: string(cfg.Optimizer), LR: cfg.LR, Batch: cfg.Batch, Schedule: string(cfg.Schedule.Kind),
 		WeightDecay: cfg.WeightDecay, Weighting: string(cfg.Weighting.Method), Seed: cfg.Seed,

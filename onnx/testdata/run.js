@@ -1,7 +1,7 @@
 // Runs ONNX models in ONNX Runtime (npm onnxruntime-node) for the export
 // tests: node run.js JOBS.json, where JOBS.json is a list of
-// {"model": FILE, "feeds": {NAME: {"type": "double"|"string", "data": [...]}}}
-// (every feed an [N, 1] tensor; null is NaN), prints one JSON list with,
+// {"model": FILE, "feeds": {NAME: {"type": "double"|"string", "data": [...], "dims": [N, D]}}}
+// (a feed without dims an [N, 1] tensor; null is NaN), prints one JSON list with,
 // per job, the session's input and output names and every output as
 // {"type", "dims", "data"} (NaN as null).
 'use strict';
@@ -12,11 +12,11 @@ async function runJob(job) {
   const session = await ort.InferenceSession.create(job.model);
   const feeds = {};
   for (const [name, feed] of Object.entries(job.feeds)) {
-    const n = feed.data.length;
+    const dims = feed.dims || [feed.data.length, 1];
     if (feed.type === 'double') {
-      feeds[name] = new ort.Tensor('float64', Float64Array.from(feed.data, (v) => (v === null ? NaN : v)), [n, 1]);
+      feeds[name] = new ort.Tensor('float64', Float64Array.from(feed.data, (v) => (v === null ? NaN : v)), dims);
     } else {
-      feeds[name] = new ort.Tensor('string', feed.data, [n, 1]);
+      feeds[name] = new ort.Tensor('string', feed.data, dims);
     }
   }
   const results = await session.run(feeds);
