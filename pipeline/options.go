@@ -130,11 +130,13 @@ var DataOptions = []string{"task", "group-column", "ignore", "categorical", "imp
 func (o *Options) given(name string) bool { return slices.Contains(o.Given, name) }
 
 // DefaultOptions returns the options of a run with every default: one
-// shared ReLU layer of 64, and the batch size, budget, validation rows and
-// folds that suit the number of rows (see budget.go).
+// shared ReLU layer of 64, robust+PLE inputs (DefaultNumeric), label
+// smoothing DefaultLabelSmoothing, and the batch size, budget, validation
+// rows and folds that suit the number of rows (see budget.go).
 func DefaultOptions() Options {
 	o := Options{Hidden: []int{64}, Activation: backend.ReLU, ValSplit: AutoValSplit, CV: AutoCV, Numeric: DefaultNumeric, Train: mtl.DefaultConfig()}
 	o.Train.Epochs, o.Train.Batch, o.Train.Patience = 0, 0, AutoPatience
+	o.Train.LabelSmoothing = DefaultLabelSmoothing
 	o.Train.Weighting.Alpha, o.Train.Weighting.Temperature = 1.5, 2
 	return o
 }
@@ -338,6 +340,17 @@ func (o *Options) embedOptions(opts *data.Options) error {
 	}
 	return nil
 }
+
+// DefaultLabelSmoothing is the label smoothing of DefaultOptions. Over 3
+// seeds on the shared data sets (benchmark/cmd/defaults) 0.1 raises the
+// seed example's accuracy (0.878 against 0.870), emotions' mean AUC
+// (0.853 against 0.849), wine's cultivar accuracy (0.970 against 0.963)
+// and digits' binary accuracies (0.990 against 0.985 for is_even), and
+// moves adult, breast cancer and diabetes by less than their spread over
+// seeds; regression tasks are not smoothed. Dropout 0.1, a width of 256,
+// two layers of 128, weight decay 0.1 and a constant learning rate each
+// won no more than they lost.
+const DefaultLabelSmoothing = 0.1
 
 // DefaultNumeric is the encoding of numeric inputs of DefaultOptions:
 // robust scaling beside PLE bins (data.RobustPLE). Over 5 seeds on the

@@ -108,7 +108,7 @@ func (f *trainFlags) register(fl *pflag.FlagSet) {
 	fl.Float64Var(&c.Schedule.Gamma, "gamma", c.Schedule.Gamma, "step schedule: decay factor")
 	fl.Float64Var(&c.ClipNorm, "clip", 0, "clip the gradient norm to this value (0: off)")
 	fl.Float64Var(&c.Dropout, "dropout", 0, "in training, drop each unit of the hidden layers (shared, or the experts') with probability `P` (0: off)")
-	fl.Float64Var(&c.LabelSmoothing, "label-smoothing", 0, "train classification tasks towards (1−`E`)·label + E/classes (binary: E/2); validation, early stopping and metrics use the labels (0: off)")
+	fl.Float64Var(&c.LabelSmoothing, "label-smoothing", c.LabelSmoothing, "train classification tasks towards (1−`E`)·label + E/classes (binary: E/2); validation, early stopping and metrics use the labels (0: off)")
 	fl.Uint64Var(&c.Seed, "seed", 0, "random seed (initial weights, row order, splits)")
 	fl.StringVar(&f.valSplit, "val-split", "auto", "fraction of training rows held out for validation and early stopping (0: none); auto: 20%, at most 1,000 rows but at least 10%")
 	fl.IntVar(&o.Steps, "steps", 0, "optimiser steps (0: 40 epochs, within [2000, 40000]); --epochs overrides it")
