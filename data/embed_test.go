@@ -9,11 +9,11 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
-	"runtime/metrics"
 	"slices"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/mtl-gpu/mtl-gpu/internal/memtest"
 )
 
 func TestMurmurHash3(t *testing.T) {
@@ -338,7 +338,7 @@ func TestHighCardinalityMemory(t *testing.T) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		stop := samplePeakHeap()
+		stop := memtest.SamplePeakHeap()
 		src, err := OpenCSV(path, CSVOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -372,33 +372,5 @@ func TestHighCardinalityMemory(t *testing.T) {
 		if allocated > 1<<30 {
 			t.Errorf("hashed %v: %d MB allocated, want under 1 GB", hashed, allocated>>20)
 		}
-	}
-}
-
-// samplePeakHeap samples the bytes of live and unswept heap objects every
-// millisecond until the returned function is called, which returns the
-// largest sample.
-func samplePeakHeap() func() uint64 {
-	done := make(chan struct{})
-	result := make(chan uint64)
-	go func() {
-		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-		var peak uint64
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for {
-			metrics.Read(sample)
-			peak = max(peak, sample[0].Value.Uint64())
-			select {
-			case <-done:
-				result <- peak
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return func() uint64 {
-		close(done)
-		return <-result
 	}
 }

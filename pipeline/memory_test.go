@@ -11,38 +11,16 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"testing"
-	"time"
+
+	"github.com/mtl-gpu/mtl-gpu/internal/memtest"
 )
 
-// samplePeakHeap samples the bytes of heap objects (live, and dead but not
-// yet swept) every millisecond until the returned function is called,
-// which returns the largest sample.
+// samplePeakHeap collects the garbage, then samples the heap's peak until
+// the returned function is called (memtest.SamplePeakHeap).
 func samplePeakHeap() func() uint64 {
 	runtime.GC()
-	done := make(chan struct{})
-	result := make(chan uint64)
-	go func() {
-		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-		var peak uint64
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for {
-			metrics.Read(sample)
-			peak = max(peak, sample[0].Value.Uint64())
-			select {
-			case <-done:
-				result <- peak
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return func() uint64 {
-		close(done)
-		return <-result
-	}
+	return memtest.SamplePeakHeap()
 }
 
 // isNoBetter reports a run that learnt nothing (and was saved anyway).

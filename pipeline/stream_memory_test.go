@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -14,33 +12,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mtl-gpu/mtl-gpu/internal/memtest"
 	"github.com/mtl-gpu/mtl-gpu/stream"
 )
 
 // streamedMemoryChild names, in the environment, the data file of the run
 // TestStreamedRunMemory measures in a process of its own.
 const streamedMemoryChild = "MTLGPU_PIPELINE_STREAM_MEMORY"
-
-// procBytes reads a field of /proc/self/status (VmRSS, VmHWM) in bytes.
-func procBytes(t *testing.T, field string) int64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Skipf("no /proc/self/status: %v", err)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no %s in /proc/self/status", field)
-	return 0
-}
 
 // TestStreamedRunMemory trains, streamed, on a file whose encoded rows
 // are several times the memory budget, in a process of its own set up as
@@ -94,7 +72,7 @@ func streamedMemoryRun(t *testing.T, path string) {
 	debug.SetGCPercent(10)
 	b := cpuBackend(t)
 	runtime.GC()
-	start := procBytes(t, "VmRSS")
+	start := memtest.ProcStatus(t, "VmRSS")
 	o := options(path, filepath.Join(filepath.Dir(path), "m.mtl"))
 	o.Tasks, o.Train.Epochs, o.Train.Batch, o.ValSplit = []string{"y:binary", "k:multiclass", "r:regression"}, 1, 256, 0.02
 	o.Memory = MemoryOptions{Mode: stream.Always, Budget: stream.Budget{Bytes: budget}, DeviceIsHost: true}
@@ -110,5 +88,5 @@ func streamedMemoryRun(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	rowBytes := int64(4 * (30 + 3))
-	t.Logf("memory: start %d peak %d encoded %d", start, procBytes(t, "VmHWM"), int64(r.TrainRows()+r.Val.N)*rowBytes)
+	t.Logf("memory: start %d peak %d encoded %d", start, memtest.ProcStatus(t, "VmHWM"), int64(r.TrainRows()+r.Val.N)*rowBytes)
 }

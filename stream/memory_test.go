@@ -1,8 +1,6 @@
 package stream
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -14,29 +12,9 @@ import (
 	"testing"
 
 	"github.com/mtl-gpu/mtl-gpu/data"
+	"github.com/mtl-gpu/mtl-gpu/internal/memtest"
 	"github.com/mtl-gpu/mtl-gpu/mtl"
 )
-
-// procStatus reads a field of /proc/self/status in bytes (VmRSS, VmHWM).
-func procStatus(t testing.TB, field string) int64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Skipf("no /proc/self/status: %v", err)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no %s in /proc/self/status", field)
-	return 0
-}
 
 // memoryChild is the environment variable that makes TestPeakMemory the
 // run it measures, in a process of its own.
@@ -99,7 +77,7 @@ func memoryRun(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	runtime.GC()
-	start := procStatus(t, "VmRSS")
+	start := memtest.ProcStatus(t, "VmRSS")
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	debug.SetMemoryLimit(int64(ms.Sys) + budget)
@@ -123,5 +101,5 @@ func memoryRun(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	encoded := int64(d.Rows()+d.Val.N) * encodedRowBytes(d.schema)
-	t.Logf("memory: start %d peak %d encoded %d", start, procStatus(t, "VmHWM"), encoded)
+	t.Logf("memory: start %d peak %d encoded %d", start, memtest.ProcStatus(t, "VmHWM"), encoded)
 }
