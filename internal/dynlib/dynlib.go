@@ -1,6 +1,7 @@
-// Package dynlib holds what the backends that open shared libraries at
-// run time (OpenBLAS for the CPU backend, the CUDA driver and cuBLAS) share
-// about reporting why a library could not be opened.
+// Package dynlib holds what the bindings that open shared libraries at
+// run time (OpenBLAS for the CPU backend, the CUDA driver and cuBLAS, Open
+// MPI) share: opening a library and finding its symbols through purego,
+// and reporting why a library could not be opened.
 package dynlib
 
 import "strings"

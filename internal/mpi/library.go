@@ -207,40 +207,40 @@ func Open(names ...string) (*Library, error) {
 func open(names, others []string) (*Library, error) {
 	var reasons []string
 	for _, name := range names {
-		handle, err := dlopen(name, true)
+		handle, err := dynlib.Open(name, true)
 		if err != nil {
 			reasons = append(reasons, dynlib.Reason(name, err, "cannot be loaded"))
 			continue
 		}
 		if !has(handle, "MPI_Init") {
-			dlclose(handle)
+			dynlib.Close(handle)
 			reasons = append(reasons, name+": not an MPI library (no MPI_Init)")
 			continue
 		}
 		if !has(handle, "ompi_mpi_comm_world") {
 			unsupported := describe(handle, name)
-			dlclose(handle)
+			dynlib.Close(handle)
 			return nil, unsupported
 		}
 		lib := &Library{name: name, handle: handle}
 		if err := lib.bind(); err != nil {
-			dlclose(handle)
+			dynlib.Close(handle)
 			reasons = append(reasons, fmt.Sprintf("%s: %v", name, err))
 			continue
 		}
 		return lib, nil
 	}
 	for _, name := range others {
-		handle, err := dlopen(name, false)
+		handle, err := dynlib.Open(name, false)
 		if err != nil {
 			continue
 		}
 		if !has(handle, "MPI_Init") {
-			dlclose(handle)
+			dynlib.Close(handle)
 			continue
 		}
 		unsupported := describe(handle, name)
-		dlclose(handle)
+		dynlib.Close(handle)
 		unsupported.Missing = reasons
 		return nil, unsupported
 	}
@@ -249,7 +249,7 @@ func open(names, others []string) (*Library, error) {
 
 // has reports whether the library behind handle has the symbol name.
 func has(handle uintptr, name string) bool {
-	addr, err := dlsym(handle, name)
+	addr, err := dynlib.Sym(handle, name)
 	return err == nil && addr != 0
 }
 
@@ -257,9 +257,9 @@ func has(handle uintptr, name string) bool {
 // its MPI_Get_library_version says (callable before MPI_Init).
 func describe(handle uintptr, name string) *UnsupportedError {
 	version := ""
-	if addr, err := dlsym(handle, "MPI_Get_library_version"); err == nil && addr != 0 {
+	if addr, err := dynlib.Sym(handle, "MPI_Get_library_version"); err == nil && addr != 0 {
 		var get func(text *byte, length *int32) int32
-		register(&get, addr)
+		dynlib.Register(&get, addr)
 		// MPICH's MPI_MAX_LIBRARY_VERSION_STRING is 8192, Open MPI's 256.
 		buf := make([]byte, 8192)
 		var n int32
@@ -274,14 +274,14 @@ func describe(handle uintptr, name string) *UnsupportedError {
 // is missing.
 func (l *Library) bind() error {
 	for _, f := range l.functions() {
-		addr, err := dlsym(l.handle, f.name)
+		addr, err := dynlib.Sym(l.handle, f.name)
 		if err != nil || addr == 0 {
 			return fmt.Errorf("no %s (not Open MPI 3 or later?)", f.name)
 		}
-		register(f.fptr, addr)
+		dynlib.Register(f.fptr, addr)
 	}
 	for _, o := range l.objects() {
-		addr, err := dlsym(l.handle, o.name)
+		addr, err := dynlib.Sym(l.handle, o.name)
 		if err != nil || addr == 0 {
 			return fmt.Errorf("no %s (not Open MPI 3 or later?)", o.name)
 		}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/mtl-gpu/mtl-gpu/internal/dynlib"
 )
 
 func TestOpenDriverMissing(t *testing.T) {
@@ -44,7 +46,7 @@ func TestOpenBLASMissing(t *testing.T) {
 // TestOpenLibraryMissingSymbol opens a library that exists (the C
 // library, on platforms with dlopen) but lacks the driver's functions.
 func TestOpenLibraryMissingSymbol(t *testing.T) {
-	if _, err := dlopen("libc.so.6"); err != nil {
+	if _, err := dynlib.Open("libc.so.6", false); err != nil {
 		t.Skipf("no libc.so.6 to open: %v", err)
 	}
 	var f func() Result

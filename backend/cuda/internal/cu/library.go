@@ -58,14 +58,14 @@ type symbol struct {
 func openLibrary(kind error, names []string, symbols []symbol) (*library, error) {
 	var reasons []string
 	for _, name := range names {
-		handle, err := dlopen(name)
+		handle, err := dynlib.Open(name, false)
 		if err != nil {
 			reasons = append(reasons, dynlib.Reason(name, err, "cannot be loaded"))
 			continue
 		}
 		lib := &library{name: name, handle: handle}
 		if err := lib.bind(symbols); err != nil {
-			dlclose(handle)
+			dynlib.Close(handle)
 			reasons = append(reasons, fmt.Sprintf("%s: %v", name, err))
 			continue
 		}
@@ -81,14 +81,14 @@ func openLibrary(kind error, names []string, symbols []symbol) (*library, error)
 // first required symbol that is missing.
 func (l *library) bind(symbols []symbol) error {
 	for _, s := range symbols {
-		addr, err := dlsym(l.handle, s.name)
+		addr, err := dynlib.Sym(l.handle, s.name)
 		if err != nil || addr == 0 {
 			if s.optional {
 				continue
 			}
 			return fmt.Errorf("no %s (library too old?)", s.name)
 		}
-		register(s.fptr, addr)
+		dynlib.Register(s.fptr, addr)
 	}
 	return nil
 }
