@@ -20,20 +20,14 @@ const splitStream = 0x73706c74
 // of them (none of a group of one row) go to the part. Both slices list
 // the rows group after group, each group's in its shuffled order.
 func Split(n int, frac float64, seed uint64, groups []int32) (rest, part []int) {
-	order, ends := groupOrder(n, groups)
-	rng := rand.New(rand.NewPCG(seed, splitStream))
-	lo := 0
-	for _, hi := range ends {
-		rows := order[lo:hi]
-		k := shuffleGroup(rng, rows, frac)
+	eachGroup(n, frac, seed, groups, func(rows []int32, k int) {
 		for _, r := range rows[:k] {
 			part = append(part, int(r))
 		}
 		for _, r := range rows[k:] {
 			rest = append(rest, int(r))
 		}
-		lo = hi
-	}
+	})
 	return rest, part
 }
 
@@ -42,20 +36,28 @@ func Split(n int, frac float64, seed uint64, groups []int32) (rest, part []int) 
 // list them as Split does). It needs about 5 bytes a row, where Split
 // needs about 24.
 func Parts(n int, frac float64, seed uint64, groups []int32) (parts []int8, part []int32) {
-	order, ends := groupOrder(n, groups)
 	parts = make([]int8, n)
-	rng := rand.New(rand.NewPCG(seed, splitStream))
-	lo := 0
-	for _, hi := range ends {
-		rows := order[lo:hi]
-		k := shuffleGroup(rng, rows, frac)
+	eachGroup(n, frac, seed, groups, func(rows []int32, k int) {
 		for _, r := range rows[:k] {
 			parts[r] = 1
 		}
 		part = append(part, rows[:k]...)
+	})
+	return parts, part
+}
+
+// eachGroup shuffles each group's rows, group after group with one random
+// stream, and calls fn with them and how many of the first go to the
+// part.
+func eachGroup(n int, frac float64, seed uint64, groups []int32, fn func(rows []int32, k int)) {
+	order, ends := groupOrder(n, groups)
+	rng := rand.New(rand.NewPCG(seed, splitStream))
+	lo := 0
+	for _, hi := range ends {
+		rows := order[lo:hi]
+		fn(rows, shuffleGroup(rng, rows, frac))
 		lo = hi
 	}
-	return parts, part
 }
 
 // shuffleGroup shuffles a group's rows and returns how many go to the
