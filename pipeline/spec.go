@@ -56,17 +56,25 @@ func dataset(enc *data.Encoded, tasks int) *mtl.Dataset {
 func posWeights(tasks []mtl.Task, flag string, labels ...[][]float32) error {
 	return posWeightsBy(tasks, flag, func(t int) (pos, neg float64) {
 		for _, set := range labels {
-			for _, y := range set[t] {
-				switch y {
-				case 1:
-					pos++
-				case 0:
-					neg++
-				}
-			}
+			p, n := countBinary(set[t])
+			pos, neg = pos+p, neg+n
 		}
 		return pos, neg
 	})
+}
+
+// countBinary counts a binary task's positive and negative labels; a
+// missing label (NaN) is neither.
+func countBinary(labels []float32) (pos, neg float64) {
+	for _, y := range labels {
+		switch y {
+		case 1:
+			pos++
+		case 0:
+			neg++
+		}
+	}
+	return pos, neg
 }
 
 // posWeightsBy is posWeights with the positive and negative labels of

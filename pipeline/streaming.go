@@ -270,14 +270,8 @@ func (r *Run) loadStream(ctx context.Context, need stream.Need) error {
 			neg, pos = float64(c[0]), float64(c[1])
 		}
 		if r.Val != nil && r.valPath == "" {
-			for _, y := range r.Val.Labels[t] {
-				switch y {
-				case 1:
-					pos++
-				case 0:
-					neg++
-				}
-			}
+			p, n := countBinary(r.Val.Labels[t])
+			pos, neg = pos+p, neg+n
 		}
 		return pos, neg
 	})
