@@ -1,46 +1,16 @@
 package data
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// writeNpy writes a .npy file as numpy.save does: version 1.0, the header
-// padded with spaces to a multiple of 64 bytes and ended by a newline.
-func writeNpy(t *testing.T, path, descr string, fortran bool, shape string, values []float64) {
-	t.Helper()
-	order := "False"
-	if fortran {
-		order = "True"
-	}
-	h := fmt.Sprintf("{'descr': '%s', 'fortran_order': %s, 'shape': (%s), }", descr, order, shape)
-	for (10+len(h)+1)%64 != 0 {
-		h += " "
-	}
-	h += "\n"
-	var b bytes.Buffer
-	b.Write(npyMagic)
-	b.Write([]byte{1, 0})
-	binary.Write(&b, binary.LittleEndian, uint16(len(h)))
-	b.WriteString(h)
-	for _, v := range values {
-		if descr == "<f4" {
-			binary.Write(&b, binary.LittleEndian, float32(v))
-		} else {
-			binary.Write(&b, binary.LittleEndian, v)
-		}
-	}
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+	"github.com/mtl-gpu/mtl-gpu/internal/testdata"
+)
 
 func TestNpy(t *testing.T) {
 	t.Parallel()
@@ -54,7 +24,7 @@ func TestNpy(t *testing.T) {
 	values[2999] = math.Inf(-1)
 	for _, descr := range []string{"<f8", "<f4"} {
 		path := filepath.Join(dir, "emb"+descr[1:]+".npy")
-		writeNpy(t, path, descr, false, fmt.Sprintf("%d, %d", rows, dim), values)
+		testdata.WriteNpyOrder(t, path, descr, false, fmt.Sprintf("%d, %d", rows, dim), values)
 		s, err := OpenNpy(path, "", 300)
 		if err != nil {
 			t.Fatal(err)
@@ -104,14 +74,14 @@ func TestNpyErrors(t *testing.T) {
 		write  func(path string)
 		prefix string
 	}{
-		{"fortran order", func(p string) { writeNpy(t, p, "<f8", true, "2, 2", make([]float64, 4)) }, "a matrix in Fortran (column-major) order"},
-		{"int dtype", func(p string) { writeNpy(t, p, "<i8", false, "2, 2", make([]float64, 4)) }, `dtype "<i8": only little-endian float32`},
-		{"big-endian", func(p string) { writeNpy(t, p, ">f8", false, "2, 2", make([]float64, 4)) }, `dtype ">f8"`},
-		{"1-D", func(p string) { writeNpy(t, p, "<f8", false, "4,", make([]float64, 4)) }, "a 1-D array of shape (4,): only 2-D matrices"},
-		{"3-D", func(p string) { writeNpy(t, p, "<f8", false, "1, 2, 2", make([]float64, 4)) }, "a 3-D array"},
-		{"truncated", func(p string) { writeNpy(t, p, "<f8", false, "3, 2", make([]float64, 4)) }, "truncated: shape (3, 2) needs"},
+		{"fortran order", func(p string) { testdata.WriteNpyOrder(t, p, "<f8", true, "2, 2", make([]float64, 4)) }, "a matrix in Fortran (column-major) order"},
+		{"int dtype", func(p string) { testdata.WriteNpyOrder(t, p, "<i8", false, "2, 2", make([]float64, 4)) }, `dtype "<i8": only little-endian float32`},
+		{"big-endian", func(p string) { testdata.WriteNpyOrder(t, p, ">f8", false, "2, 2", make([]float64, 4)) }, `dtype ">f8"`},
+		{"1-D", func(p string) { testdata.WriteNpyOrder(t, p, "<f8", false, "4,", make([]float64, 4)) }, "a 1-D array of shape (4,): only 2-D matrices"},
+		{"3-D", func(p string) { testdata.WriteNpyOrder(t, p, "<f8", false, "1, 2, 2", make([]float64, 4)) }, "a 3-D array"},
+		{"truncated", func(p string) { testdata.WriteNpyOrder(t, p, "<f8", false, "3, 2", make([]float64, 4)) }, "truncated: shape (3, 2) needs"},
 		{"not npy", func(p string) { os.WriteFile(p, []byte("a,b\n1,2\n"), 0o644) }, "not a NumPy .npy file"},
-		{"empty", func(p string) { writeNpy(t, p, "<f8", false, "0, 2", nil) }, "an empty matrix"},
+		{"empty", func(p string) { testdata.WriteNpyOrder(t, p, "<f8", false, "0, 2", nil) }, "an empty matrix"},
 	}
 	for _, tc := range tests {
 		path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".npy")
@@ -137,7 +107,7 @@ func TestJoin(t *testing.T) {
 	csvPath := filepath.Join(dir, "main.csv")
 	os.WriteFile(csvPath, []byte(csvText.String()), 0o644)
 	npyPath := filepath.Join(dir, "emb.npy")
-	writeNpy(t, npyPath, "<f8", false, fmt.Sprintf("%d, 2", rows), values)
+	testdata.WriteNpyOrder(t, npyPath, "<f8", false, fmt.Sprintf("%d, 2", rows), values)
 	npyText := filepath.Join(dir, "more.csv")
 	var more strings.Builder
 	more.WriteString("tag\n")
@@ -176,7 +146,7 @@ func TestJoin(t *testing.T) {
 
 	// Row counts that differ: known up front, or found by the scan.
 	short := filepath.Join(dir, "short.npy")
-	writeNpy(t, short, "<f4", false, "10, 2", make([]float64, 20))
+	testdata.WriteNpyOrder(t, short, "<f4", false, "10, 2", make([]float64, 20))
 	sh, _ := OpenNpy(short, "s", 0)
 	if _, err := Join(emb, sh); err == nil || err.Error() != short+": 10 rows, but "+npyPath+" has 2500: the rows of both are joined one to one" {
 		t.Errorf("Join of known counts: %v", err)
@@ -191,7 +161,7 @@ func TestJoin(t *testing.T) {
 		t.Errorf("scan with a short extra: %v", err)
 	}
 	long := filepath.Join(dir, "long.npy")
-	writeNpy(t, long, "<f4", false, "2600, 1", make([]float64, 2600))
+	testdata.WriteNpyOrder(t, long, "<f4", false, "2600, 1", make([]float64, 2600))
 	lg, _ := OpenNpy(long, "l", 0)
 	main3, _ := OpenCSV(csvPath, CSVOptions{ChunkSize: 100})
 	j3, _ := Join(main3, lg)

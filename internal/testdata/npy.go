@@ -14,7 +14,19 @@ import (
 // and the values in C order.
 func WriteNpy(t testing.TB, path, descr, shape string, values []float64) {
 	t.Helper()
-	h := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", descr, shape)
+	WriteNpyOrder(t, path, descr, false, shape, values)
+}
+
+// WriteNpyOrder is WriteNpy with the header's fortran_order given: the
+// values are written as given either way, so a Fortran-ordered file
+// holds them column after column.
+func WriteNpyOrder(t testing.TB, path, descr string, fortran bool, shape string, values []float64) {
+	t.Helper()
+	order := "False"
+	if fortran {
+		order = "True"
+	}
+	h := fmt.Sprintf("{'descr': '%s', 'fortran_order': %s, 'shape': (%s), }", descr, order, shape)
 	for (10+len(h)+1)%64 != 0 {
 		h += " "
 	}
