@@ -2,13 +2,11 @@ package onnx_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -21,6 +19,7 @@ import (
 	"github.com/mtl-gpu/mtl-gpu/backend"
 	"github.com/mtl-gpu/mtl-gpu/backend/cpu"
 	"github.com/mtl-gpu/mtl-gpu/data"
+	"github.com/mtl-gpu/mtl-gpu/internal/testdata"
 	"github.com/mtl-gpu/mtl-gpu/onnx"
 	"github.com/mtl-gpu/mtl-gpu/pipeline"
 )
@@ -142,7 +141,7 @@ func runAll(t *testing.T, jobs []job) []session {
 // a block's row is the file's columns PREFIX[0] … PREFIX[D−1].
 func feeds(t *testing.T, s *data.Schema, blocks []string, path string) map[string]feed {
 	t.Helper()
-	header, rows := readCSV(t, path)
+	header, rows := testdata.ReadCSV(t, path)
 	out := map[string]feed{}
 	for _, in := range onnx.Inputs(s, blocks...) {
 		names := []string{in.Name}
@@ -182,32 +181,6 @@ func feeds(t *testing.T, s *data.Schema, blocks []string, path string) map[strin
 		out[in.Name] = f
 	}
 	return out
-}
-
-// readCSV reads a CSV file (gzip-compressed or not): its header and rows.
-func readCSV(t *testing.T, path string) ([]string, [][]string) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var r io.Reader = f
-	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = zr
-	}
-	recs, err := csv.NewReader(r).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range recs[0] {
-		recs[0][i] = strings.TrimSpace(recs[0][i])
-	}
-	return recs[0], recs[1:]
 }
 
 func cpuBackend(t *testing.T) backend.Backend {

@@ -598,7 +598,7 @@ func TestONNXRuntimeFeatureBlock(t *testing.T) {
 // returns the two paths.
 func writeBlock(t *testing.T, path string, seed uint64) (string, string) {
 	t.Helper()
-	header, rows := readCSV(t, path)
+	header, rows := testdata.ReadCSV(t, path)
 	rng := rand.New(rand.NewPCG(seed, 13))
 	var values []float64
 	var b bytes.Buffer

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -133,29 +132,6 @@ func want(t *testing.T, b backend.Backend, model, file string) *pipeline.Predict
 	return pt
 }
 
-// readCSV reads a CSV file (gzip-compressed or not): its header and rows.
-func readCSV(t *testing.T, file string) ([]string, [][]string) {
-	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var r io.Reader = f
-	if strings.HasSuffix(file, ".gz") {
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = zr
-	}
-	recs, err := csv.NewReader(r).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return recs[0], recs[1:]
-}
-
 // jsonRows turns rows of a data file into request objects: numeric
 // columns as JSON numbers (null when missing), the others as strings.
 func jsonRows(t *testing.T, model, file string, rows []int) []map[string]any {
@@ -164,7 +140,7 @@ func jsonRows(t *testing.T, model, file string, rows []int) []map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	header, records := readCSV(t, file)
+	header, records := testdata.ReadCSV(t, file)
 	var out []map[string]any
 	for _, r := range rows {
 		obj := map[string]any{}

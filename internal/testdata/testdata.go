@@ -4,8 +4,12 @@
 package testdata
 
 import (
+	"compress/gzip"
+	"encoding/csv"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -61,4 +65,32 @@ func File(t testing.TB, rel string) string {
 		skip(t, "shared data set not available: %v", err)
 	}
 	return p
+}
+
+// ReadCSV reads a whole CSV file (gzip-compressed when its name ends in
+// .gz) as encoding/csv reads it: its header, names trimmed of spaces, and
+// its rows.
+func ReadCSV(t testing.TB, path string) ([]string, [][]string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = zr
+	}
+	recs, err := csv.NewReader(r).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range recs[0] {
+		recs[0][i] = strings.TrimSpace(recs[0][i])
+	}
+	return recs[0], recs[1:]
 }
