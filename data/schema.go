@@ -112,18 +112,17 @@ func (f Feature) Width() int {
 	case Embedded:
 		return 0
 	}
-	if f.Indicator {
-		g := f
-		g.Indicator = false
-		return g.Width() + 1
-	}
+	w := 1
 	switch f.Method() {
 	case PLE:
-		return max(len(f.Edges)-1, 0)
+		w = max(len(f.Edges)-1, 0)
 	case RobustPLE:
-		return max(len(f.Edges), 1)
+		w = max(len(f.Edges), 1)
 	}
-	return 1
+	if f.Indicator {
+		w++
+	}
+	return w
 }
 
 // Rows is the number of rows of an embedded column's table: Buckets, or
