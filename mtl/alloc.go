@@ -45,6 +45,7 @@ type lossBufs struct {
 	sums      backend.Buffer // [step | epoch | validation | scratch] sums
 	onDevice  []float32      // the weights last written to the device
 	step      []float64      // this step's loss weights
+	scale     []float64      // data-parallel: each weight's share of the labelled rows (nil alone)
 	next      []float32
 }
 

@@ -51,8 +51,15 @@ func (t *Trainer) headBiasGrads(dz backend.Mat, grads backend.Buffer) {
 
 // dInOf returns member m's rows of the input gradient, and the stride
 // between members'.
+//
+// In a data-parallel run, the rows sit at their places in the global
+// batch (see tableGrads).
 func (t *Trainer) dInOf(dIn backend.Buffer, rows int) (backend.Mat, int) {
-	return backend.Dense(dIn, 0, rows, t.lay.in), t.batchRows * t.lay.in
+	first := 0
+	if t.dist != nil {
+		first = t.dist.lo
+	}
+	return backend.Dense(dIn, first*t.lay.in, rows, t.lay.in), t.batchRows * t.lay.in
 }
 
 // sharedBackward is backward for a shared bottom.

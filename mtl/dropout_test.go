@@ -446,6 +446,7 @@ func TestTaskGradientsSeeTheStepsMasks(t *testing.T) {
 			tr.backward(in, dz, tr.optim.grads, 0)
 			full := ref.Values(tr.optim.grads)
 			tr.taskGradients(in, dz, 0)
+			tr.taskGram()
 			ones := make([]float32, tr.members*tr.nTasks)
 			for i := range ones {
 				ones[i] = 1

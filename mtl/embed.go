@@ -130,8 +130,22 @@ func (n *net) rowsInput(x backend.Mat, index []backend.Buffer, indexOff int) inp
 
 // tableGrads sets every member's compact table gradients of step s from
 // the gradient of the body's input.
+//
+// In a data-parallel run the gradient of this process's rows sits at
+// their places in the global batch (see dInOf): the rest of the batch is
+// zeroed, so that the compact gradients, laid out by the global batch's
+// touched rows, sum over the processes to the global gradient.
 func (t *Trainer) tableGrads(dIn backend.Buffer, grads backend.Buffer, s, rows int) {
 	b, l := t.b, t.lay
+	if d := t.dist; d != nil {
+		for m := range t.members {
+			base := m * t.batchRows * l.in
+			b.Fill(backend.Vec{Buf: dIn, Off: base, Len: d.lo * l.in}, 0)
+			end := (d.lo + rows) * l.in
+			b.Fill(backend.Vec{Buf: dIn, Off: base + end, Len: d.rows*l.in - end}, 0)
+		}
+		rows = d.rows
+	}
 	for m := range t.members {
 		din := backend.Dense(dIn, m*t.batchRows*l.in, rows, l.in)
 		for j := range t.tables {

@@ -25,7 +25,7 @@ func (t *Trainer) setLossWeights() []float64 {
 		t.methods[m].lossWeights(w)
 		for i, task := range t.model.Spec.Tasks {
 			w[i] *= task.weight()
-			lb.next[m*nt+i] = float32(w[i])
+			lb.next[m*nt+i] = float32(lb.onDeviceWeight(m*nt + i))
 			changed = changed || lb.next[m*nt+i] != lb.onDevice[m*nt+i]
 		}
 	}
@@ -36,11 +36,40 @@ func (t *Trainer) setLossWeights() []float64 {
 	return lb.step
 }
 
-// step runs optimiser step s of the epoch on the rows perm[off : off+rows].
+// onDeviceWeight is the loss weight of member×task j that the device
+// uses: the step's weight, scaled in a data-parallel run by the share of
+// the global batch's labelled rows that this process holds.
+func (lb *lossBufs) onDeviceWeight(j int) float64 {
+	if lb.scale == nil {
+		return lb.step[j]
+	}
+	return lb.step[j] * lb.scale[j]
+}
+
+// step runs optimiser step s of the epoch on the rows perm[off : off+rows]
+// (of a data-parallel run, on this process's share of them).
 func (t *Trainer) step(s, off, rows int) error {
+	if t.dist != nil {
+		off, rows = t.share(off, rows)
+	}
 	lw := t.setLossWeights()
-	in, dz := t.gradient(off, rows)
 	readLosses, readGram := t.methods[0].reads()
+	if rows > 0 {
+		in, dz := t.gradient(off, rows)
+		if readGram {
+			t.taskGradients(in, dz, s)
+		} else {
+			t.backward(in, dz, t.optim.grads, s)
+		}
+	} else {
+		t.emptyStep(readGram)
+	}
+	if t.dist != nil {
+		if err := t.allReduce(readGram); err != nil {
+			return err
+		}
+	}
+	t.b.Axpy(t.loss.sumsVec(1), 1, t.loss.sumsVec(0))
 	var losses []float64
 	if readLosses {
 		sums := make([]float32, 2*t.members*t.nTasks)
@@ -50,19 +79,25 @@ func (t *Trainer) step(s, off, rows int) error {
 		losses, _ = t.losses(sums, ones(t.members*t.nTasks))
 	}
 	if !readGram {
-		t.backward(in, dz, t.optim.grads, s)
 		for m := range t.members {
 			t.methods[m].step(memberSlice(losses, m, t.nTasks), nil)
 		}
 		t.epoch.add(lw)
-		t.update(s)
-		return nil
-	}
-	if err := t.combineTasks(in, dz, s, lw, losses); err != nil {
+	} else if err := t.combineTasks(lw, losses); err != nil {
 		return err
 	}
 	t.update(s)
 	return nil
+}
+
+// emptyStep is the gradient of a process with no rows in the step's
+// global batch: zero, as are its loss sums.
+func (t *Trainer) emptyStep(taskGrads bool) {
+	t.b.Fill(backend.Whole(t.optim.grads), 0)
+	if taskGrads {
+		t.b.Fill(backend.Whole(t.tg.g), 0)
+	}
+	t.b.Fill(t.loss.sumsVec(0), 0)
 }
 
 // memberSlice returns member m's n values of v (nil stays nil).
@@ -73,12 +108,12 @@ func memberSlice(v []float64, m, n int) []float64 {
 	return v[m*n : (m+1)*n]
 }
 
-// combineTasks computes the tasks' gradients of the shared parameters and
-// their Gram matrices, lets each member's method combine them, and sets
-// the shared parameters' gradient to the combination.
-func (t *Trainer) combineTasks(in input, dz backend.Mat, s int, lw, losses []float64) error {
+// combineTasks computes the Gram matrices of the tasks' gradients of the
+// shared parameters (see taskGradients), lets each member's method combine
+// them, and sets the shared parameters' gradient to the combination.
+func (t *Trainer) combineTasks(lw, losses []float64) error {
 	nt := t.nTasks
-	t.taskGradients(in, dz, s)
+	t.taskGram()
 	grams, err := t.readGram()
 	if err != nil {
 		return err
@@ -144,7 +179,6 @@ func (t *Trainer) gradient(off, rows int) (input, backend.Mat) {
 	t.net.forward(in, t.dropout())
 	dz := backend.Dense(t.batch.dz, 0, rows, t.members*l.outputs())
 	b.LossGrad(t.net.out(rows), y, t.loss.table, t.loss.weightsVec(), dz, t.loss.sumsVec(0))
-	b.Axpy(t.loss.sumsVec(1), 1, t.loss.sumsVec(0))
 	return in, dz
 }
 

@@ -288,8 +288,8 @@ func (t *Trainer) streamEpoch(ctx context.Context, hooks Hooks) error {
 		ld = loaded{}
 		loadedOne <- struct{}{}
 		for t.state.EpochStep < w.firstStep+w.steps {
-			if err := ctx.Err(); err != nil {
-				return t.interrupt(err)
+			if err := t.beforeStep(ctx); err != nil {
+				return err
 			}
 			ls := t.state.EpochStep - w.firstStep
 			if err := t.step(ls, ls*t.cfg.Batch, min(t.cfg.Batch, w.rows-ls*t.cfg.Batch)); err != nil {
@@ -299,6 +299,9 @@ func (t *Trainer) streamEpoch(ctx context.Context, hooks Hooks) error {
 			t.state.Step++
 			if hooks.Step != nil {
 				hooks.Step(t.state.Epoch, t.state.EpochStep-1, s.steps)
+			}
+			if t.dist != nil && t.dist.stopped {
+				return t.stopAgreed(ctx)
 			}
 		}
 	}
@@ -335,6 +338,9 @@ func (t *Trainer) loadWindow(d *Dataset, w streamWindow) error {
 		t.tables[j].index = d.Index[j]
 		t.epochSegments(&t.tables[j], perm)
 		t.tables[j].index = nil
+	}
+	if t.dist != nil {
+		t.dist.labelled = t.labelledMask(d)
 	}
 	// The rows are on the device: the trainer keeps only their number.
 	t.train = &Dataset{N: d.N}

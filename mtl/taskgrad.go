@@ -99,8 +99,8 @@ func (t *Trainer) perTask(src, heads, dst backend.Mat, strideDst int) {
 	}
 }
 
-// taskGradients computes the heads' gradients as usual, every task's
-// gradient of the shared parameters into G and the Gram matrices.
+// taskGradients computes the heads' gradients as usual and every task's
+// gradient of the shared parameters into G.
 func (t *Trainer) taskGradients(in input, dz backend.Mat, s int) {
 	if !t.stackedTaskGrads() {
 		t.taskGradientsByPass(in, dz, s)
@@ -145,8 +145,19 @@ func (t *Trainer) taskGradients(in input, dz backend.Mat, s int) {
 			}
 		}
 	}
-	g := backend.Dense(t.tg.g, 0, nt, p)
-	b.Gemm(false, true, 1, g, g, 0, backend.Dense(t.tg.gram, 0, nt, nt))
+}
+
+// taskGram computes every member's Gram matrix G·Gᵀ of its rows of G.
+func (t *Trainer) taskGram() {
+	nt := t.nTasks
+	p := t.sharedLen()
+	if t.stackedTaskGrads() {
+		_, p = t.lay.layerOffsets()
+	}
+	for m := range t.members {
+		g := backend.Dense(t.tg.g, m*nt*p, nt, p)
+		t.b.Gemm(false, true, 1, g, g, 0, backend.Dense(t.tg.gram, m*nt*nt, nt, nt))
+	}
 }
 
 // stackedTaskGrads reports whether the batched path computes the per-task
@@ -194,7 +205,7 @@ func (t *Trainer) taskGradientsByPass(in input, dz backend.Mat, s int) {
 	for task := range nt {
 		clear(w)
 		for m := range M {
-			w[m*nt+task] = float32(t.loss.step[m*nt+task])
+			w[m*nt+task] = float32(t.loss.onDeviceWeight(m*nt + task))
 		}
 		b.WriteFloat32(t.tg.scratchW, 0, w)
 		b.LossGrad(t.net.out(dz.Rows), y, t.loss.table, backend.Whole(t.tg.scratchW), dz, t.loss.sumsVec(3))
@@ -206,10 +217,6 @@ func (t *Trainer) taskGradientsByPass(in input, dz backend.Mat, s int) {
 				off += r[1] - r[0]
 			}
 		}
-	}
-	for m := range M {
-		g := backend.Dense(t.tg.g, m*nt*sl, nt, sl)
-		b.Gemm(false, true, 1, g, g, 0, backend.Dense(t.tg.gram, m*nt*nt, nt, nt))
 	}
 }
 

@@ -93,6 +93,7 @@ type Trainer struct {
 	methods    []weighter  // each member's weighting method
 	progress   []memberRun // each member's best epoch and early stopping
 	stream     *streamSource
+	dist       *dataParallel // nil unless the run is data-parallel
 
 	data   deviceData
 	tables []tableData
@@ -303,8 +304,8 @@ func (t *Trainer) Fit(ctx context.Context, hooks Hooks) error {
 			return err
 		}
 		for t.state.EpochStep < steps {
-			if err := ctx.Err(); err != nil {
-				return t.interrupt(err)
+			if err := t.beforeStep(ctx); err != nil {
+				return err
 			}
 			s := t.state.EpochStep
 			if err := t.step(s, s*t.cfg.Batch, min(t.cfg.Batch, t.train.N-s*t.cfg.Batch)); err != nil {
@@ -314,6 +315,9 @@ func (t *Trainer) Fit(ctx context.Context, hooks Hooks) error {
 			t.state.Step++
 			if hooks.Step != nil {
 				hooks.Step(t.state.Epoch, s, steps)
+			}
+			if t.dist != nil && t.dist.stopped {
+				return t.stopAgreed(ctx)
 			}
 		}
 		stats, err := t.endEpoch(start, hooks.Judge)
@@ -325,6 +329,21 @@ func (t *Trainer) Fit(ctx context.Context, hooks Hooks) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// beforeStep stops a run whose context is cancelled before the next
+// step; a data-parallel run instead carries the request in the step's
+// all-reduce, and every process stops after that step.
+func (t *Trainer) beforeStep(ctx context.Context) error {
+	err := ctx.Err()
+	if t.dist != nil {
+		t.dist.stopAsk = err != nil
+		return nil
+	}
+	if err != nil {
+		return t.interrupt(err)
 	}
 	return nil
 }
@@ -386,6 +405,11 @@ func (t *Trainer) endEpoch(start time.Time, judge func(*Model) ([]float64, error
 	sums := make([]float32, 2*n)
 	if err := t.b.ReadFloat32(sums, t.loss.sums, 2*n); err != nil {
 		return EpochStats{}, err
+	}
+	if t.dist != nil {
+		if err := t.checksum(t.state.Epoch + 1); err != nil {
+			return EpochStats{}, err
+		}
 	}
 	st := EpochStats{Epoch: t.state.Epoch + 1, ValLoss: math.NaN(), Score: math.NaN(), Samples: t.epochRows(), LR: t.cfg.lr(t.state.Step-1, t.stepsPerEpoch()),
 		GradCosine: math.NaN(), Conflict: math.NaN()}

@@ -229,6 +229,7 @@ func TestTaskGradientsMatchSeparatePasses(t *testing.T) {
 			ref := backendtest.Reference{}
 			x, dz := tr.gradient(0, data.N)
 			tr.taskGradients(x, dz, 0)
+			tr.taskGram()
 			g := ref.Values(tr.tg.g)
 			gram := ref.Values(tr.tg.gram)
 			offs, p := tr.lay.layerOffsets()

@@ -1,8 +1,6 @@
 package mpi
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mtl-gpu/mtl-gpu/internal/mpitest"
 )
 
 // childMode is the variable that makes the test binary a rank of an MPI
@@ -30,34 +30,21 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// skipWithoutMPI skips the test for why, or fails it when
-// MTLGPU_REQUIRE_MPI=1.
-func skipWithoutMPI(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("MTLGPU_REQUIRE_MPI") == "1" {
-		t.Fatalf("%s, and MTLGPU_REQUIRE_MPI=1", why)
-	}
-	t.Skipf("skipping: %s (set MTLGPU_REQUIRE_MPI=1 to fail instead)", why)
-}
-
-// openOrSkip loads Open MPI, or skips the test (see skipWithoutMPI).
+// openOrSkip loads Open MPI, or skips the test (see mpitest.Skip).
 func openOrSkip(t *testing.T) *Library {
 	t.Helper()
 	lib, err := Open()
 	if err != nil {
-		skipWithoutMPI(t, fmt.Sprintf("Open MPI cannot be loaded (Debian: apt-get install openmpi-bin libopenmpi-dev): %v", err))
+		mpitest.Skip(t, fmt.Sprintf("Open MPI cannot be loaded (Debian: apt-get install openmpi-bin libopenmpi-dev): %v", err))
 	}
 	return lib
 }
 
 // mpirunOrSkip returns the path of mpirun, having checked that Open MPI
-// loads, or skips the test (see skipWithoutMPI).
+// loads, or skips the test (see mpitest.Skip).
 func mpirunOrSkip(t *testing.T) string {
 	t.Helper()
-	mpirun, err := exec.LookPath("mpirun")
-	if err != nil {
-		skipWithoutMPI(t, "no mpirun on PATH (Debian: apt-get install openmpi-bin libopenmpi-dev)")
-	}
+	mpirun := mpitest.Mpirun(t)
 	openOrSkip(t)
 	return mpirun
 }
@@ -98,31 +85,8 @@ func TestLibraryBeforeInit(t *testing.T) {
 // combined output and error.
 func runUnderMpirun(t *testing.T, mpirun, mode string, options []string, env ...string) (string, error) {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	args := append([]string{"-np", fmt.Sprint(worldSize), "--oversubscribe"}, options...)
-	cmd := exec.CommandContext(ctx, mpirun, append(args, exe)...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Env = append(cmd.Env,
-		childMode+"="+mode,
-		// mpirun refuses to run as root without both.
-		"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
-		// Containers often forbid the ptrace-based single copy of the
-		// shared-memory transport; copying through the shared buffer
-		// works everywhere.
-		"OMPI_MCA_btl_vader_single_copy_mechanism=none",
-	)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err = cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("mpirun did not finish in 60 s; output:\n%s", out.String())
-	}
-	return out.String(), err
+	job := mpitest.Job{Procs: worldSize, Options: options, Env: append(env, childMode+"="+mode), Timeout: 60 * time.Second}
+	return job.Run(t, mpirun)
 }
 
 // TestCollectivesUnderMpirun runs three ranks that check their size, rank

@@ -6,6 +6,8 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -67,6 +69,11 @@ type World struct {
 	// mu guards finalized against the closing of calls.
 	mu        sync.RWMutex
 	finalized bool
+
+	// timeout bounds every collective call (0: none); stuck is the
+	// error of a call that ran past it, which every later call returns.
+	timeout time.Duration
+	stuck   atomic.Pointer[TimeoutError]
 
 	size, rank           int
 	localSize, localRank int
@@ -164,17 +171,61 @@ func (w *World) query() error {
 	return nil
 }
 
-// do runs work on the goroutine that owns MPI and returns its error.
-func (w *World) do(work func() error) error {
+// do runs work on the goroutine that owns MPI and returns its error, or a
+// *TimeoutError when it runs past the world's timeout.
+func (w *World) do(op string, work func() error) error {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.finalized {
 		return ErrFinalized
 	}
+	if err := w.stuck.Load(); err != nil {
+		return err
+	}
 	done := make(chan error, 1)
 	w.calls <- func() { done <- work() }
-	return <-done
+	if w.timeout <= 0 {
+		return <-done
+	}
+	timer := time.NewTimer(w.timeout)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-timer.C:
+		// The owner goroutine stays in the call; nothing more can be
+		// asked of it.
+		err := &TimeoutError{Op: op, After: w.timeout, Rank: w.rank}
+		w.stuck.Store(err)
+		return err
+	}
 }
+
+// TimeoutError reports a collective call that did not finish within the
+// world's timeout (SetTimeout): some other process stopped answering, or
+// died without ending the job. MPI cannot be used afterwards; the process
+// should exit, and mpirun then ends the others.
+type TimeoutError struct {
+	Op    string
+	After time.Duration
+	Rank  int
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("%s: rank %d waited %v without an answer from every other process (one stopped answering or died)", e.Op, e.Rank, e.After)
+}
+
+// SetTimeout bounds every later collective call: one that does not finish
+// within d returns a *TimeoutError, and so does every call after it. Zero
+// (the default) waits for ever. Call it before the collective calls, from
+// the goroutine that makes them.
+func (w *World) SetTimeout(d time.Duration) { w.timeout = d }
+
+// SumFloat32 is AllreduceFloat32 with Sum (the trainer's all-reduce).
+func (w *World) SumFloat32(v []float32) error { return w.AllreduceFloat32(v, Sum) }
+
+// MaxInt64 is AllreduceInt64 with Max.
+func (w *World) MaxInt64(v []int64) error { return w.AllreduceInt64(v, Max) }
 
 // Library returns the library MPI runs on.
 func (w *World) Library() *Library { return w.lib }
@@ -197,7 +248,7 @@ func (w *World) LocalRank() int { return w.localRank }
 
 // Barrier returns when every rank has called it (MPI_Barrier).
 func (w *World) Barrier() error {
-	return w.do(func() error {
+	return w.do("MPI_Barrier", func() error {
 		return w.lib.check("MPI_Barrier", w.lib.mpiBarrier(w.lib.commWorld))
 	})
 }
@@ -216,7 +267,7 @@ func (w *World) bcast(buf []byte, root int) error {
 	if len(buf) == 0 {
 		return nil
 	}
-	return w.do(func() error {
+	return w.do("MPI_Bcast", func() error {
 		for start := 0; start < len(buf); start += maxCount {
 			n := min(len(buf)-start, maxCount)
 			rc := w.lib.mpiBcast(unsafe.Pointer(&buf[start]), int32(n), w.lib.typeByte, int32(root), w.lib.commWorld)
@@ -269,7 +320,7 @@ func (w *World) allreduce(typeName string, data unsafe.Pointer, n, elemSize int,
 	default:
 		return fmt.Errorf("MPI_Allreduce: unknown reduction %v", op)
 	}
-	return w.do(func() error {
+	return w.do("MPI_Allreduce", func() error {
 		for start := 0; start < n; start += maxCount {
 			count := min(n-start, maxCount)
 			piece := unsafe.Add(data, start*elemSize)
@@ -291,6 +342,9 @@ func (w *World) Finalize() error {
 	defer w.mu.Unlock()
 	if w.finalized {
 		return ErrFinalized
+	}
+	if err := w.stuck.Load(); err != nil {
+		return err
 	}
 	done := make(chan error, 1)
 	w.calls <- func() {

@@ -1,0 +1,267 @@
+package mtl
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"time"
+	"unsafe"
+
+	"github.com/mtl-gpu/mtl-gpu/backend"
+)
+
+// Data-parallel training.
+//
+// N processes (one per device, see Collective) each hold the whole model,
+// its optimiser state and the training data, and draw the same row order
+// from the seed, so every process knows every global batch. Process r
+// computes the forward and backward pass of rows ⌊rB/N⌋ … ⌊(r+1)B/N⌋−1 of
+// each global batch of B rows (Config.Batch stays the global batch), and
+// the processes sum their gradients with one all-reduce per step; each
+// then applies the same update to the same parameters.
+//
+// The sum equals the single-process gradient because each task's loss is
+// normalised by its labelled rows in the global batch, not in the
+// process's share: every process counts them on the host, from the labels
+// it holds, before the backward pass, and scales task t's loss weight on
+// the device by n_t,local / n_t,global. The loss kernel, which divides by
+// the labelled rows it sees, then yields λ_t·ℓ'/n_t,global on every row.
+// The step's loss sums travel in the same all-reduce, so the methods that
+// read the losses (GradNorm, uncertainty weighting) see global means, as
+// do the epoch's figures.
+//
+// The methods that combine the tasks' gradients of the shared parameters
+// (GradNorm, PCGrad, MGDA) need each task's gradient over the global
+// batch: the all-reduce then carries the T rows of G (T × P values) with
+// the rest of the gradient, and every process computes the Gram matrix and
+// the combination from the reduced rows. Summing per-process Gram matrices
+// instead would be wrong: ⟨Σ_r g_r,s, Σ_r g_r,t⟩ ≠ Σ_r ⟨g_r,s, g_r,t⟩.
+//
+// Embedding tables: every process works out each global batch's touched
+// rows, and writes the gradient of its share of the rows into its place in
+// a batch-sized input gradient that is zero elsewhere, so that the compact
+// table gradients of all processes have one layout and their sum is the
+// global one; the lazy optimiser then updates every row that any process
+// touched.
+//
+// A process whose share of a batch is empty (a last, short batch) still
+// joins the all-reduce with a zero gradient. A stop asked of any process
+// (a cancelled context: SIGTERM through mpirun or scancel) travels in the
+// all-reduce too, so that every process stops after the same step. At the
+// end of every epoch the processes compare a checksum of their parameters
+// and optimiser state, and a mismatch stops the run.
+
+// Collective is the group of processes of a data-parallel run, with the
+// collective operations the trainer needs. Every process calls the same
+// operations in the same order with buffers of the same length.
+type Collective interface {
+	// Size is the number of processes and Rank this one's, from 0.
+	Size() int
+	Rank() int
+	// SumFloat32 replaces every element of v by its sum over the
+	// processes. Every process must get the same result.
+	SumFloat32(v []float32) error
+	// MaxInt64 replaces every element of v by its maximum over the
+	// processes.
+	MaxInt64(v []int64) error
+}
+
+// dataParallel is a trainer's share of a data-parallel run.
+type dataParallel struct {
+	c Collective
+	// labelled holds, for every training row (of the window, streaming),
+	// whether each member's task has a label there, at row·M·T + m·T + t.
+	labelled []bool
+	// lo is this process's first row within the current step's global
+	// batch of rows rows.
+	lo, rows int
+	host     []float32 // the step's all-reduce, staged on the host
+	stopAsk  bool      // this process was asked to stop before the step
+	stopped  bool      // some process was: the run stops after the step
+	// reduce counts the time in the step's all-reduce and steps the
+	// steps, for Trainer.Communication.
+	reduce time.Duration
+	steps  int
+	floats int
+}
+
+// DistributedError reports what a data-parallel run cannot do.
+type DistributedError struct {
+	What string
+}
+
+func (e *DistributedError) Error() string {
+	return "data-parallel training: " + e.What
+}
+
+// ChecksumError reports processes of a data-parallel run whose parameters
+// or optimiser state differ at the end of an epoch.
+type ChecksumError struct {
+	Epoch int
+}
+
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("data-parallel training: the processes' parameters differ at the end of epoch %d (checksums disagree); the run stops", e.Epoch)
+}
+
+// Distribute makes the trainer one of c.Size() processes that train the
+// same model data-parallel (see the comment above). Every process must
+// build its trainer from the same model, configuration, data and
+// checkpoint, and call Distribute before Fit. One process (Size 1) trains
+// exactly as a trainer alone.
+func (t *Trainer) Distribute(c Collective) error {
+	if c == nil || c.Size() < 1 || c.Rank() < 0 || c.Rank() >= c.Size() {
+		return &DistributedError{What: "the process group has no valid size and rank"}
+	}
+	if c.Size() == 1 {
+		return nil
+	}
+	if t.cfg.maxDropout() > 0 {
+		return &DistributedError{What: "dropout is not supported yet (its masks are drawn per process row); train with dropout 0"}
+	}
+	t.dist = &dataParallel{c: c}
+	if t.stream == nil {
+		t.dist.labelled = t.labelledMask(t.train)
+	}
+	t.loss.scale = make([]float64, t.members*t.nTasks)
+	return nil
+}
+
+// labelledMask records, for every row of d, which member's tasks have a
+// label there.
+func (t *Trainer) labelledMask(d *Dataset) []bool {
+	nt, M := t.nTasks, t.members
+	mask := make([]bool, d.N*M*nt)
+	for task := range nt {
+		labels := d.Labels[task]
+		for i, y := range labels {
+			if math.IsNaN(float64(y)) {
+				continue
+			}
+			for m := range M {
+				mask[(i*M+m)*nt+task] = d.uses(i, m)
+			}
+		}
+	}
+	return mask
+}
+
+// share narrows the global batch perm[off : off+rows] to this process's
+// rows and sets the loss weights' scale from the global batch's labelled
+// rows. It returns the process's first row and row count.
+func (t *Trainer) share(off, rows int) (int, int) {
+	d := t.dist
+	n, r := d.c.Size(), d.c.Rank()
+	lo, hi := rows*r/n, rows*(r+1)/n
+	d.lo, d.rows = lo, rows
+	nt := t.members * t.nTasks
+	local, global := make([]int, nt), make([]int, nt)
+	for i := range rows {
+		row := int(t.data.perm[off+i])
+		flags := d.labelled[row*nt : (row+1)*nt]
+		for j, ok := range flags {
+			if ok {
+				global[j]++
+				if i >= lo && i < hi {
+					local[j]++
+				}
+			}
+		}
+	}
+	for j := range t.loss.scale {
+		t.loss.scale[j] = 0
+		if global[j] > 0 {
+			t.loss.scale[j] = float64(local[j]) / float64(global[j])
+		}
+	}
+	return off + lo, hi - lo
+}
+
+// allReduce sums, over the processes, the step's gradient (and, for the
+// gradient methods, the tasks' gradients G), its loss sums and the stop
+// flag, in one all-reduce through the host.
+func (t *Trainer) allReduce(taskGrads bool) error {
+	d, b := t.dist, t.b
+	g := t.members * t.gradLen
+	ng := 0
+	if taskGrads {
+		ng = t.tg.g.Len()
+	}
+	ns := t.loss.sumsVec(0).Len
+	n := g + ng + ns + 1
+	if cap(d.host) < n {
+		d.host = make([]float32, n)
+	}
+	h := d.host[:n]
+	if err := b.ReadFloat32(h[:g], t.optim.grads, 0); err != nil {
+		return err
+	}
+	if ng > 0 {
+		if err := b.ReadFloat32(h[g:g+ng], t.tg.g, 0); err != nil {
+			return err
+		}
+	}
+	if err := b.ReadFloat32(h[g+ng:g+ng+ns], t.loss.sums, t.loss.sumsVec(0).Off); err != nil {
+		return err
+	}
+	h[n-1] = 0
+	if d.stopAsk {
+		h[n-1] = 1
+	}
+	start := time.Now()
+	if err := d.c.SumFloat32(h); err != nil {
+		return fmt.Errorf("data-parallel training: gradient all-reduce: %w", err)
+	}
+	d.reduce += time.Since(start)
+	d.steps++
+	d.floats = n
+	b.WriteFloat32(t.optim.grads, 0, h[:g])
+	if ng > 0 {
+		b.WriteFloat32(t.tg.g, 0, h[g:g+ng])
+	}
+	b.WriteFloat32(t.loss.sums, t.loss.sumsVec(0).Off, h[g+ng:g+ng+ns])
+	d.stopped = h[n-1] > 0
+	return nil
+}
+
+// checksum compares a hash of the parameters and the optimiser state
+// across the processes at the end of epoch epoch.
+func (t *Trainer) checksum(epoch int) error {
+	h := fnv.New64a()
+	v := make([]float32, t.members*t.lay.total)
+	for _, buf := range append([]backend.Buffer{t.net.params}, t.optim.state...) {
+		if err := t.b.ReadFloat32(v, buf, 0); err != nil {
+			return err
+		}
+		h.Write(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 4*len(v)))
+	}
+	sum := int64(h.Sum64())
+	both := []int64{sum, ^sum}
+	if err := t.dist.c.MaxInt64(both); err != nil {
+		return fmt.Errorf("data-parallel training: checksum: %w", err)
+	}
+	if both[0] != ^both[1] {
+		return &ChecksumError{Epoch: epoch}
+	}
+	return nil
+}
+
+// Communication reports a data-parallel run's all-reduce so far: the
+// values one step's all-reduce carries, and the mean time a step spends
+// in it. It is zero for a trainer alone.
+func (t *Trainer) Communication() (floats int, perStep time.Duration) {
+	if t.dist == nil || t.dist.steps == 0 {
+		return 0, 0
+	}
+	return t.dist.floats, t.dist.reduce / time.Duration(t.dist.steps)
+}
+
+// stopAgreed returns the error that ends Fit after a step that some
+// process was asked to stop at.
+func (t *Trainer) stopAgreed(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return t.interrupt(err)
+	}
+	return t.interrupt(context.Canceled)
+}
