@@ -297,11 +297,14 @@ type Backend interface {
 	ActGrad(grad, out Mat, act Activation)
 	// Dropout sets dst = src ⊙ mask / q, the mask of key at rate p (see
 	// dropout.go): element (i, j) is kept, and scaled by 1/q, when
-	// DropoutKeep(key, i·Cols + j, p), and set to 0 otherwise. The same key
-	// gives the same mask on every backend. dst may be src itself (in
-	// place); otherwise the two must not overlap. Applied to a gradient
-	// with the key of the forward pass, it is its own backward pass.
-	Dropout(dst, src Mat, key uint64, p float32)
+	// DropoutKeep(key, (row0+i)·Cols + j, p), and set to 0 otherwise. The
+	// same key gives the same mask on every backend. row0 places the
+	// operand's rows in a taller one whose mask it takes: a process of a
+	// data-parallel run passes its rows' place in the global batch. dst
+	// may be src itself (in place); otherwise the two must not overlap.
+	// Applied to a gradient with the key of the forward pass, it is its own
+	// backward pass.
+	Dropout(dst, src Mat, key uint64, row0 int, p float32)
 	// ColSum sets dst[j] = alpha·Σ_i m[i,j] + beta·dst[j]; dst.Len must be
 	// m.Cols. When beta is 0, dst is not read.
 	ColSum(dst Vec, m Mat, alpha, beta float32)

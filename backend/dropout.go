@@ -64,16 +64,19 @@ func DropoutKeep(key uint64, index uint32, p float32) bool {
 	return DropoutHash(key, index)>>(32-dropoutBits) >= DropoutThreshold(p)
 }
 
-// CheckDropout checks the operands of Dropout: dst and src of one shape
-// and p in [0, 1).
-func CheckDropout(dst, src Mat, p float32) {
+// CheckDropout checks the operands of Dropout: dst and src of one shape,
+// row0 ≥ 0 and p in [0, 1).
+func CheckDropout(dst, src Mat, row0 int, p float32) {
 	dst.Check("Dropout dst", Float32)
 	src.Check("Dropout src", Float32)
 	SameShape("Dropout", dst, src)
 	if !(p >= 0 && p < 1) {
 		panic(fmt.Sprintf("backend: Dropout: rate %g outside [0, 1)", p))
 	}
-	if uint64(dst.Rows)*uint64(dst.Cols) > math.MaxUint32 {
-		panic(fmt.Sprintf("backend: Dropout: %d×%d elements do not have 32-bit indices", dst.Rows, dst.Cols))
+	if row0 < 0 {
+		panic(fmt.Sprintf("backend: Dropout: first row %d < 0", row0))
+	}
+	if uint64(row0+dst.Rows)*uint64(dst.Cols) > math.MaxUint32 {
+		panic(fmt.Sprintf("backend: Dropout: %d×%d elements from row %d do not have 32-bit indices", dst.Rows, dst.Cols, row0))
 	}
 }

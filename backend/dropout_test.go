@@ -58,9 +58,11 @@ func TestDropoutThresholdAndScale(t *testing.T) {
 
 func TestCheckDropout(t *testing.T) {
 	m := Dense(fakeBuffer(20), 0, 4, 5)
-	mustPanic(t, "rate 1 outside [0, 1)", func() { CheckDropout(m, m, 1) })
-	mustPanic(t, "rate -0.1 outside [0, 1)", func() { CheckDropout(m, m, -0.1) })
-	mustPanic(t, "rate NaN outside [0, 1)", func() { CheckDropout(m, m, float32(math.NaN())) })
-	mustPanic(t, "shapes 4×5 and 5×4 differ", func() { CheckDropout(m, Dense(fakeBuffer(20), 0, 5, 4), 0.1) })
-	CheckDropout(m, m, 0.5)
+	mustPanic(t, "rate 1 outside [0, 1)", func() { CheckDropout(m, m, 0, 1) })
+	mustPanic(t, "rate -0.1 outside [0, 1)", func() { CheckDropout(m, m, 0, -0.1) })
+	mustPanic(t, "rate NaN outside [0, 1)", func() { CheckDropout(m, m, 0, float32(math.NaN())) })
+	mustPanic(t, "shapes 4×5 and 5×4 differ", func() { CheckDropout(m, Dense(fakeBuffer(20), 0, 5, 4), 0, 0.1) })
+	mustPanic(t, "first row -1 < 0", func() { CheckDropout(m, m, -1, 0.5) })
+	mustPanic(t, "4×5 elements from row 858993459 do not have 32-bit indices", func() { CheckDropout(m, m, math.MaxUint32/5, 0.5) })
+	CheckDropout(m, m, 3, 0.5)
 }

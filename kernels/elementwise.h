@@ -172,15 +172,15 @@ DEVICE unsigned int dropout_hash(unsigned int index, unsigned int key_lo, unsign
 	return mtl_fmix32(mtl_fmix32(index ^ key_lo) ^ key_hi);
 }
 
-/* dst[r, j] = src[r, j]·scale where the mask keeps element r·cols + j, and
- * 0 elsewhere; dst may be src (in place). */
-KERNEL void dropout(int rows, int cols, int key_lo, int key_hi, int threshold, float scale,
+/* dst[r, j] = src[r, j]·scale where the mask keeps element
+ * (row0 + r)·cols + j, and 0 elsewhere; dst may be src (in place). */
+KERNEL void dropout(int rows, int cols, int row0, int key_lo, int key_hi, int threshold, float scale,
 	GLOBAL float* dst, int dst_off, int dst_stride,
 	GLOBAL const float* src, int src_off, int src_stride)
 {
 	for (int r = GLOBAL_ID(1); r < rows; r += GLOBAL_SIZE(1)) {
 		for (int j = GLOBAL_ID(0); j < cols; j += GLOBAL_SIZE(0)) {
-			const unsigned int index = (unsigned int)r * (unsigned int)cols + (unsigned int)j;
+			const unsigned int index = (unsigned int)(row0 + r) * (unsigned int)cols + (unsigned int)j;
 			const unsigned int h = dropout_hash(index, (unsigned int)key_lo, (unsigned int)key_hi);
 			const float v = src[src_off + r * src_stride + j];
 			dst[dst_off + r * dst_stride + j] = (h >> 8) >= (unsigned int)threshold ? v * scale : 0.0f;

@@ -128,7 +128,7 @@ var table = []Kernel{
 	{Name: "act_grad", Args: args(ints("rows", "cols", "act"),
 		buf("grad"), ints("grad_stride"),
 		buf("out"), ints("out_stride"))},
-	{Name: "dropout", Args: args(ints("rows", "cols", "key_lo", "key_hi", "threshold"), floats("scale"),
+	{Name: "dropout", Args: args(ints("rows", "cols", "row0", "key_lo", "key_hi", "threshold"), floats("scale"),
 		buf("dst"), ints("dst_stride"), buf("src"), ints("src_stride"))},
 	{Name: "col_sum_blocks", Args: args(ints("rows", "cols"), buf("partial"), buf("m"), ints("m_stride")),
 		Local: [3]int{ColSumLocalX, ColSumLocalY, 1}},

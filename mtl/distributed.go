@@ -45,6 +45,10 @@ import (
 // global one; the lazy optimiser then updates every row that any process
 // touched.
 //
+// Dropout masks are keyed by the row's place in the global batch (see
+// backend.Backend.Dropout's row0), so every row is dropped as in a run
+// alone.
+//
 // A process whose share of a batch is empty (a last, short batch) still
 // joins the all-reduce with a zero gradient. A stop asked of any process
 // (a cancelled context: SIGTERM through mpirun or scancel) travels in the
@@ -116,9 +120,6 @@ func (t *Trainer) Distribute(c Collective) error {
 	}
 	if c.Size() == 1 {
 		return nil
-	}
-	if t.cfg.maxDropout() > 0 {
-		return &DistributedError{What: "dropout is not supported yet (its masks are drawn per process row); train with dropout 0"}
 	}
 	t.dist = &dataParallel{c: c}
 	if t.stream == nil {

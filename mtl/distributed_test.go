@@ -62,8 +62,8 @@ func (c distCase) name() string {
 	return c.problem.Name + "/" + string(c.method)
 }
 
-// distCases are mtltest's problems without dropout (every body, task
-// type and family, embedding tables, members) crossed with every
+// distCases are mtltest's problems (every body, task type and family,
+// embedding tables, members, dropout) crossed with every
 // weighting method, and the models with embedding tables again with most
 // labels present: with 90% missing, most rows' input gradients are zero,
 // and an error in how the processes lay out the tables' gradients would
@@ -71,9 +71,6 @@ func (c distCase) name() string {
 func distCases() []distCase {
 	var cases []distCase
 	for _, p := range mtltest.Problems() {
-		if p.Dropout > 0 || p.MemberSettings != nil {
-			continue
-		}
 		for _, m := range []mtl.Method{mtl.Equal, mtl.Uncertainty, mtl.DWA, mtl.GradNorm, mtl.PCGrad, mtl.MGDA} {
 			cases = append(cases, distCase{problem: p, method: m})
 		}
@@ -91,7 +88,7 @@ func trainCases() []distCase {
 	var cases []distCase
 	for _, c := range distCases() {
 		switch c.name() {
-		case "multiclass/equal", "family/uncertainty", "mmoe/pcgrad", "members/embeddings/mgda", "binary/gradnorm":
+		case "multiclass/equal", "family/uncertainty", "mmoe/pcgrad", "members/embeddings/mgda", "binary/gradnorm", "dropout/smoothing/dwa":
 			cases = append(cases, c)
 		}
 	}
@@ -134,6 +131,7 @@ func distConfig(c distCase, epochs int) mtl.Config {
 	cfg := mtl.DefaultConfig()
 	cfg.Epochs, cfg.Batch, cfg.Patience = epochs, distBatch, 0
 	cfg.LabelSmoothing = 0.1
+	cfg.Dropout, cfg.MemberSettings = c.problem.Dropout, c.problem.MemberSettings
 	cfg.Weighting.Method = c.method
 	return cfg
 }

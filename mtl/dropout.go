@@ -45,6 +45,10 @@ type dropout struct {
 	seeds []uint64  // each member's seed of keys
 	slots []int     // each member's index in its keys
 	step  int
+	// row0 is the place of the pass's first row in the step's global
+	// batch: 0 alone, a process's first row in a data-parallel run, so
+	// that every row keeps the mask it has in a run alone.
+	row0 int
 }
 
 // on reports whether the pass drops units.
@@ -79,7 +83,7 @@ func splitmix64(x uint64) uint64 {
 // form, read from phi (h itself, or the layer's separate φ output).
 func (d dropout) apply(b backend.Backend, h, phi backend.Mat, member, site int) {
 	if d.on() {
-		b.Dropout(h, phi, d.key(member, site), d.rates[member])
+		b.Dropout(h, phi, d.key(member, site), d.row0, d.rates[member])
 	}
 }
 
@@ -88,7 +92,7 @@ func (d dropout) apply(b backend.Backend, h, phi backend.Mat, member, site int) 
 // output, in place.
 func (d dropout) backward(b backend.Backend, grad backend.Mat, member, site int) {
 	if d.on() {
-		b.Dropout(grad, grad, d.key(member, site), d.rates[member])
+		b.Dropout(grad, grad, d.key(member, site), d.row0, d.rates[member])
 	}
 }
 
@@ -107,6 +111,9 @@ func (t *Trainer) dropout() dropout {
 		return dropout{}
 	}
 	d := dropout{step: t.state.Step}
+	if t.dist != nil {
+		d.row0 = t.dist.lo
+	}
 	for m := range t.members {
 		ms := cfg.member(m)
 		seed, slot := cfg.Seed, m

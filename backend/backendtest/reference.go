@@ -188,14 +188,14 @@ func (Reference) ActGrad(grad, out backend.Mat, act backend.Activation) {
 
 // Dropout keeps the elements backend.DropoutKeep keeps, times 1/(1−p) as
 // the mask's keep rate t/2²⁴ gives it.
-func (Reference) Dropout(dst, src backend.Mat, key uint64, p float32) {
-	backend.CheckDropout(dst, src, p)
+func (Reference) Dropout(dst, src backend.Mat, key uint64, row0 int, p float32) {
+	backend.CheckDropout(dst, src, row0, p)
 	dd, sd := rf(dst.Buf), rf(src.Buf)
 	keep := 1 - float64(backend.DropoutThreshold(p))/(1<<24)
 	for i := range dst.Rows {
 		for j := range dst.Cols {
 			v := 0.0
-			if backend.DropoutKeep(key, uint32(i*dst.Cols+j), p) {
+			if backend.DropoutKeep(key, uint32((row0+i)*dst.Cols+j), p) {
 				v = sd[at(src, i, j)] / keep
 			}
 			dd[at(dst, i, j)] = v

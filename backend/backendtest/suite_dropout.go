@@ -38,12 +38,12 @@ func (e *env) nonZero(name string, rows, cols int, padded, input bool) view {
 // checkMask requires the elements of dst that backend.DropoutKeep drops to
 // be 0 on the backend under test, and the others not, so that every
 // backend draws the very mask the documented hash gives.
-func (e *env) checkMask(dst view, key uint64, p float32) {
+func (e *env) checkMask(dst view, key uint64, row0 int, p float32) {
 	e.t.Helper()
 	got := e.read(e.got, dst.p.got)
 	for i := range dst.rows {
 		for j := range dst.cols {
-			keep := backend.DropoutKeep(key, uint32(i*dst.cols+j), p)
+			keep := backend.DropoutKeep(key, uint32((row0+i)*dst.cols+j), p)
 			if v := got[dst.off+i*dst.stride+j]; (v != 0) != keep {
 				e.t.Fatalf("element (%d, %d) is %g; the mask of key %#x at rate %g keeps it: %v", i, j, v, key, p, keep)
 			}
@@ -54,8 +54,13 @@ func (e *env) checkMask(dst view, key uint64, p float32) {
 func caseDropout(e *env) {
 	for _, p := range []float32{0, 0.1, 0.5, 0.9} {
 		for _, s := range [][2]int{{1, 1}, {7, 17}, {1030, 33}} {
-			for _, inPlace := range []bool{false, true} {
-				e.t.Run(fmt.Sprintf("p=%g/%dx%d/inPlace=%v", p, s[0], s[1], inPlace), func(t *testing.T) {
+			for _, c := range []struct {
+				inPlace bool
+				row0    int
+			}{{false, 0}, {true, 0}, {false, 13}, {true, 13}} {
+				inPlace, row0 := c.inPlace, c.row0
+				// row0: the rows of a taller operand, from its row 13.
+				e.t.Run(fmt.Sprintf("p=%g/%dx%d/inPlace=%v/row0=%d", p, s[0], s[1], inPlace, row0), func(t *testing.T) {
 					sub := &env{t: t, got: e.got, want: e.want, rng: e.rng}
 					defer sub.free()
 					key := sub.rng.Uint64()
@@ -66,10 +71,10 @@ func caseDropout(e *env) {
 						// element's place in the operand, not the buffer.
 						dst = sub.mat("dst", s[0], s[1], -1, 1, false, false)
 					}
-					sub.got.Dropout(dst.g(), src.g(), key, p)
-					sub.want.Dropout(dst.w(), src.w(), key, p)
+					sub.got.Dropout(dst.g(), src.g(), key, row0, p)
+					sub.want.Dropout(dst.w(), src.w(), key, row0, p)
 					sub.check(dst.p, tight)
-					sub.checkMask(dst, key, p)
+					sub.checkMask(dst, key, row0, p)
 				})
 			}
 		}
@@ -92,8 +97,8 @@ func caseDropoutRate(e *env) {
 			a := sub.mat("a", rows, cols, 0, 1, false, false)
 			b := sub.mat("b", rows, cols, 0, 1, false, false)
 			const key = 0x243f6a8885a308d3
-			sub.got.Dropout(a.g(), src.g(), key, p)
-			sub.got.Dropout(b.g(), src.g(), key+1, p)
+			sub.got.Dropout(a.g(), src.g(), key, 0, p)
+			sub.got.Dropout(b.g(), src.g(), key+1, 0, p)
 			av, bv := sub.read(sub.got, a.p.got), sub.read(sub.got, b.p.got)
 			n := float64(rows * cols)
 			sd := math.Sqrt(float64(p) * (1 - float64(p)) / n)
@@ -117,7 +122,7 @@ func caseDropoutRate(e *env) {
 			}
 			// The mask again, in place, with the same key: what it kept it
 			// keeps (scaled once more), what it dropped stays 0.
-			sub.got.Dropout(a.g(), a.g(), key, p)
+			sub.got.Dropout(a.g(), a.g(), key, 0, p)
 			again := sub.read(sub.got, a.p.got)
 			for i := range rows * cols {
 				if (again[i] == 0) != (av[i] == 0) {

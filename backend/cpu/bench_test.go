@@ -69,7 +69,7 @@ func BenchmarkDropout(b *testing.B) {
 	m := backend.Dense(buf, 0, rows, cols)
 	b.Run("Dropout", func(b *testing.B) {
 		for b.Loop() {
-			be.Dropout(m, m, 0x243f6a8885a308d3, 0.1)
+			be.Dropout(m, m, 0x243f6a8885a308d3, 0, 0.1)
 		}
 	})
 	b.Run("BiasAct", func(b *testing.B) {

@@ -8,8 +8,8 @@ import (
 
 // Dropout sets dst = src ⊙ mask/q with the mask of key (see
 // backend.DropoutKeep), row by row.
-func (b *Backend) Dropout(dst, src backend.Mat, key uint64, p float32) {
-	backend.CheckDropout(dst, src, p)
+func (b *Backend) Dropout(dst, src backend.Mat, key uint64, row0 int, p float32) {
+	backend.CheckDropout(dst, src, row0, p)
 	if dst.Rows == 0 || dst.Cols == 0 {
 		return
 	}
@@ -20,7 +20,7 @@ func (b *Backend) Dropout(dst, src backend.Mat, key uint64, p float32) {
 	b.workers.parallel(dst.Rows, rowGrain(cols), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			d, s := dd[i*dld:i*dld+cols], sd[i*sld:i*sld+cols]
-			base := uint32(i) * uint32(cols)
+			base := uint32(row0+i) * uint32(cols)
 			for j, v := range s {
 				// All ones when the top 24 bits of the hash reach the
 				// threshold, else 0 (their difference is negative): a

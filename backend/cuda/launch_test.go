@@ -145,7 +145,7 @@ func plans() map[string][]*launch {
 		"BiasAct":    {biasActLaunch(m, f.vec(17), backend.Tanh, mb)},
 		"BiasAct/no": {biasActLaunch(m, backend.Vec{}, backend.ReLU, mb)},
 		"ActGrad":    {actGradLaunch(m, out, backend.ReLU, mb)},
-		"Dropout":    {dropoutLaunch(out, m, 0xfedcba9876543210, 0.25, mb)},
+		"Dropout":    {dropoutLaunch(out, m, 0xfedcba9876543210, 5, 0.25, mb)},
 		"ColSum":     colSumLaunches(f.vec(17), m, 1, 0.5, partial, mb),
 		"SumSquares": sumSquaresLaunches(f.vec(1), x, partial),
 		"LossGrad":   lossLaunches(logits, labels, table, f.vec(2), grad, f.vec(4), mb),
@@ -226,12 +226,12 @@ func TestLaunchArguments(t *testing.T) {
 	}
 	// A dropout key is two words of bits, passed whole: they are no
 	// indices, so a word near the top of the int32 range is no error.
-	d := dropoutLaunch(f.mat(3, 4), f.mat(3, 4), 0x7fffffff_7ffffff0, 0.25, 10)
+	d := dropoutLaunch(f.mat(3, 4), f.mat(3, 4), 0x7fffffff_7ffffff0, 5, 0.25, 10)
 	if err := d.validate(); err != nil {
 		t.Errorf("dropout with a large key: %v", err)
 	}
-	if s := d.args.Slots(); s[2] != 0x7ffffff0 || s[3] != 0x7fffffff || s[4] != uint64(backend.DropoutThreshold(0.25)) ||
-		s[5] != uint64(math.Float32bits(backend.DropoutScale(0.25))) {
+	if s := d.args.Slots(); s[2] != 5 || s[3] != 0x7ffffff0 || s[4] != 0x7fffffff || s[5] != uint64(backend.DropoutThreshold(0.25)) ||
+		s[6] != uint64(math.Float32bits(backend.DropoutScale(0.25))) {
 		t.Errorf("dropout slots %#x", s)
 	}
 	// The Adam step carries the bias corrections of its step.

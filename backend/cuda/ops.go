@@ -76,9 +76,9 @@ func actGradLaunch(grad, out backend.Mat, act backend.Activation, maxBlocks int)
 		buf(devBuffer(out.Buf, "ActGrad out"), out.Off).int(stride(out))
 }
 
-func dropoutLaunch(dst, src backend.Mat, key uint64, p float32, maxBlocks int) *launch {
+func dropoutLaunch(dst, src backend.Mat, key uint64, row0 int, p float32, maxBlocks int) *launch {
 	grid, block := planar(dst.Rows, dst.Cols, maxBlocks)
-	return newLaunch("dropout", grid, block).int(dst.Rows).int(dst.Cols).
+	return newLaunch("dropout", grid, block).int(dst.Rows).int(dst.Cols).int(row0).
 		bits(uint32(key)).bits(uint32(key>>32)).int(int(backend.DropoutThreshold(p))).float(backend.DropoutScale(p)).
 		buf(devBuffer(dst.Buf, "Dropout dst"), dst.Off).int(stride(dst)).
 		buf(devBuffer(src.Buf, "Dropout src"), src.Off).int(stride(src))
@@ -211,10 +211,10 @@ func (b *Backend) ActGrad(grad, out backend.Mat, act backend.Activation) {
 }
 
 // Dropout sets dst = src ⊙ mask/q with the mask of key.
-func (b *Backend) Dropout(dst, src backend.Mat, key uint64, p float32) {
-	backend.CheckDropout(dst, src, p)
+func (b *Backend) Dropout(dst, src backend.Mat, key uint64, row0 int, p float32) {
+	backend.CheckDropout(dst, src, row0, p)
 	if dst.Rows > 0 && dst.Cols > 0 {
-		b.launch(dropoutLaunch(dst, src, key, p, b.maxBlocks))
+		b.launch(dropoutLaunch(dst, src, key, row0, p, b.maxBlocks))
 	}
 }
 

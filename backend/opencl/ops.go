@@ -149,14 +149,14 @@ func (b *Backend) ActGrad(grad, out backend.Mat, act backend.Activation) {
 }
 
 // Dropout sets dst = src ⊙ mask/q with the mask of key, in one launch.
-func (b *Backend) Dropout(dst, src backend.Mat, key uint64, p float32) {
-	backend.CheckDropout(dst, src, p)
+func (b *Backend) Dropout(dst, src backend.Mat, key uint64, row0 int, p float32) {
+	backend.CheckDropout(dst, src, row0, p)
 	if dst.Rows == 0 || dst.Cols == 0 {
 		return
 	}
 	dm, dstride := b.matMem(dst, "Dropout dst")
 	sm, sstride := b.matMem(src, "Dropout src")
-	b.launch("dropout", b.rowGrid(dst.Rows, dst.Cols), dst.Rows, dst.Cols, int(int32(uint32(key))), int(int32(uint32(key>>32))),
+	b.launch("dropout", b.rowGrid(dst.Rows, dst.Cols), dst.Rows, dst.Cols, row0, int(int32(uint32(key))), int(int32(uint32(key>>32))),
 		int(backend.DropoutThreshold(p)), backend.DropoutScale(p), dm, dstride, sm, sstride)
 }
 

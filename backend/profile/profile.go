@@ -123,8 +123,8 @@ func (p *Backend) ActGrad(grad, out backend.Mat, act backend.Activation) {
 }
 
 // Dropout is timed.
-func (p *Backend) Dropout(dst, src backend.Mat, key uint64, rate float32) {
-	p.time("Dropout", 0, func() { p.Backend.Dropout(dst, src, key, rate) })
+func (p *Backend) Dropout(dst, src backend.Mat, key uint64, row0 int, rate float32) {
+	p.time("Dropout", 0, func() { p.Backend.Dropout(dst, src, key, row0, rate) })
 }
 
 // ColSum is timed.

@@ -66,8 +66,8 @@ func (s stretchShortGradients) SGDStep(hp backend.SGD, param, grad, vel backend.
 // keys: the same rate and scale, other units.
 type otherDropoutMasks struct{ backend.Backend }
 
-func (o otherDropoutMasks) Dropout(dst, src backend.Mat, key uint64, p float32) {
-	o.Backend.Dropout(dst, src, key^1, p)
+func (o otherDropoutMasks) Dropout(dst, src backend.Mat, key uint64, row0 int, p float32) {
+	o.Backend.Dropout(dst, src, key^1, row0, p)
 }
 
 // unsmoothedLabels is the CPU backend with a loss that ignores the label
