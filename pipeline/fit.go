@@ -112,12 +112,14 @@ const SaveEvery = 5 * time.Second
 // existing model file is only replaced by a run that beats it, unless
 // Options.Force.
 func (r *Run) Fit(ctx context.Context, b backend.Backend, p Progress) (*Result, error) {
-	if err := r.acquire(); err != nil {
-		return nil, err
+	if r.writes() {
+		if err := r.acquire(); err != nil {
+			return nil, err
+		}
+		defer r.release()
 	}
-	defer r.release()
 	var log *runlog.Writer
-	if r.Options.Log != "" {
+	if r.Options.Log != "" && r.writes() {
 		var err error
 		if log, err = runlog.Create(r.Options.Log); err != nil {
 			return nil, &OptionError{Option: "log", Value: r.Options.Log, Err: err}
@@ -238,6 +240,10 @@ func (r *Run) mayWrite(best, constant float64) bool {
 	return !r.protect || best < constant
 }
 
+// writes reports whether this process writes the run's files: always,
+// but in a data-parallel run only rank 0.
+func (r *Run) writes() bool { return r.Options.Group == nil || r.Options.Group.Rank() == 0 }
+
 // acquire takes the lock of the run's model file for the whole run.
 func (r *Run) acquire() error {
 	if r.lock != nil {
@@ -292,6 +298,11 @@ func (r *Run) trainer(b backend.Backend, cfg mtl.Config) (*mtl.Trainer, *mtl.Mod
 	} else {
 		tr, err = mtl.NewTrainer(b, model, cfg, r.Train, r.Val, ckpt)
 	}
+	if err == nil && r.Options.Group != nil {
+		if err = tr.Distribute(r.Options.Group); err != nil {
+			tr.Close()
+		}
+	}
 	return tr, model, err
 }
 
@@ -316,6 +327,9 @@ func (r *Run) save(tr *mtl.Trainer) error {
 // saveCheckpoint writes a checkpoint, with the run's record, to the run's
 // model file.
 func (r *Run) saveCheckpoint(ck *mtl.Checkpoint) error {
+	if !r.writes() {
+		return nil
+	}
 	rec, err := json.Marshal(r.Record)
 	if err != nil {
 		return err

@@ -94,6 +94,11 @@ type Options struct {
 	Force bool
 	// Log, when set, receives one JSON line per epoch (package runlog).
 	Log string
+	// Group, when set, is the process group of a data-parallel run (see
+	// mtl.Trainer.Distribute): every process prepares the same run and
+	// trains its share of each batch; only rank 0 writes the model file
+	// and the log.
+	Group mtl.Collective
 
 	// Features are NumPy matrices joined to Data row by row (see
 	// FeatureFile); their columns are inputs like any other.

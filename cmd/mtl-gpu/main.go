@@ -39,6 +39,7 @@ type app struct {
 	quiet          bool
 	verbose        bool
 	dev            deviceFlags
+	dist           distFlags
 }
 
 // exitError carries an exit status other than 1.
@@ -178,7 +179,13 @@ learnt nothing), 130 interrupted.`,
 		DisableSuggestions: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			a.setLogger()
-			return a.dev.validate()
+			if err := a.dev.validate(); err != nil {
+				return err
+			}
+			if cmd.Name() != "train" {
+				return a.refuseLaunched(cmd)
+			}
+			return nil
 		},
 	}
 	root.SetFlagErrorFunc(flagError)
@@ -187,6 +194,7 @@ learnt nothing), 130 interrupted.`,
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print only warnings, errors and the final result")
 	pf.BoolVarP(&a.verbose, "verbose", "v", false, "print debugging details")
 	a.dev.register(pf)
+	a.dist.register(pf)
 	root.AddCommand(a.trainCommand(), a.evalCommand(), a.predictCommand(), a.infoCommand(), a.devicesCommand(), a.benchCommand(),
 		a.compareCommand(), a.plotCommand(), a.exportCommand(), a.serveCommand(), a.versionCommand(),
 		a.convertCommand(), a.inspectCommand())

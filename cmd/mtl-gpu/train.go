@@ -195,7 +195,15 @@ func (f *trainFlags) parse(cmd *cobra.Command) error {
 	return nil
 }
 
-func (a *app) train(cmd *cobra.Command, o pipeline.Options) error {
+func (a *app) train(cmd *cobra.Command, o pipeline.Options) (err error) {
+	c, err := a.join(&o)
+	defer func() { err = c.leave(a, err) }()
+	if err != nil {
+		return err
+	}
+	if c != nil {
+		o.Group = c.world
+	}
 	// The device comes first: whether its buffers are host memory counts
 	// in deciding whether the training rows fit in memory. What auto chose
 	// is said once the data is read, so that an error in it is said alone.

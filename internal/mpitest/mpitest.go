@@ -50,8 +50,12 @@ var Env = []string{
 	"OMPI_MCA_btl_vader_single_copy_mechanism=none",
 }
 
-// Job is one mpirun of the test binary.
+// Job is one mpirun of the test binary (or of another program).
 type Job struct {
+	// Exe is the program to run; empty means the test binary itself.
+	Exe string
+	// Dir is the processes' working folder; empty means the test's.
+	Dir string
 	// Procs is the number of processes (oversubscribed: the machine may
 	// have fewer cores).
 	Procs int
@@ -71,9 +75,12 @@ type Job struct {
 // and mpirun's error. A job that runs past its timeout fails the test.
 func (j Job) Run(t testing.TB, mpirun string) (string, error) {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
+	exe := j.Exe
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	timeout := j.Timeout
 	if timeout == 0 {
@@ -85,6 +92,7 @@ func (j Job) Run(t testing.TB, mpirun string) (string, error) {
 	args = append(append(args, exe), j.Args...)
 	cmd := exec.CommandContext(ctx, mpirun, args...)
 	cmd.Env = append(append(os.Environ(), Env...), j.Env...)
+	cmd.Dir = j.Dir
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -93,7 +101,7 @@ func (j Job) Run(t testing.TB, mpirun string) (string, error) {
 	if j.Start != nil {
 		j.Start(cmd)
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if ctx.Err() != nil {
 		t.Fatalf("mpirun did not finish in %v; output:\n%s", timeout, out.String())
 	}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mtl-gpu/mtl-gpu/internal/mpi"
+	"github.com/mtl-gpu/mtl-gpu/internal/mpitest"
+	"github.com/mtl-gpu/mtl-gpu/mtl"
+)
+
+// mpirunOrSkip returns mpirun's path, having checked that Open MPI loads.
+func mpirunOrSkip(t *testing.T) string {
+	t.Helper()
+	mpirun := mpitest.Mpirun(t)
+	if _, err := mpi.Open(); err != nil {
+		mpitest.Skip(t, "Open MPI cannot be loaded: "+err.Error())
+	}
+	return mpirun
+}
+
+// underMpirun runs mtl-gpu as procs processes of an MPI job in dir.
+func underMpirun(t *testing.T, mpirun string, procs int, dir string, job mpitest.Job, args ...string) result {
+	t.Helper()
+	job.Procs, job.Exe, job.Dir, job.Args = procs, binary, dir, args
+	out, err := job.Run(t, mpirun)
+	r := result{stdout: out}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+var heldOutRE = regexp.MustCompile(`held-out explained variance ([0-9.]+)%`)
+
+// TestTrainUnderMpirun trains the demonstration on 2 processes: one
+// process speaks and writes the model, which learns what a run alone
+// learns and resumes in one process.
+func TestTrainUnderMpirun(t *testing.T) {
+	mpirun := mpirunOrSkip(t)
+	dir := t.TempDir()
+	args := []string{"train", "--epochs", "4", "--patience", "0", "--seed", "3"}
+	r := underMpirun(t, mpirun, 2, dir, mpitest.Job{}, append(args, "--out", "dp.mtl")...)
+	ok(t, r)
+	if n := strings.Count(r.stdout, "data-parallel training: 2 processes under Open MPI"); n != 1 {
+		t.Errorf("%d lines say what the run found, want 1 (rank 0's); output:\n%s", n, r.stdout)
+	}
+	if n := strings.Count(r.stdout, "model saved to dp.mtl"); n != 1 {
+		t.Errorf("%d processes said they saved the model, want 1; output:\n%s", n, r.stdout)
+	}
+	alone := mtlgpu(t, dir, append(args, "--out", "one.mtl")...)
+	ok(t, alone)
+	dp, one := heldOutRE.FindStringSubmatch(r.stdout), heldOutRE.FindStringSubmatch(alone.stdout)
+	if dp == nil || one == nil || dp[1] != one[1] {
+		t.Errorf("held-out explained variance on 2 processes %v, alone %v", dp, one)
+	}
+	a, _, err := mtl.LoadFile(filepath.Join(dir, "dp.mtl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := mtl.LoadFile(filepath.Join(dir, "one.mtl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.State.Epoch != b.State.Epoch || a.State.BestEpoch != b.State.BestEpoch {
+		t.Errorf("2 processes: epoch %d (best %d), alone %d (%d)", a.State.Epoch, a.State.BestEpoch, b.State.Epoch, b.State.BestEpoch)
+	}
+	if !(relDiff(a.Model.Params, b.Model.Params) < 1e-3) {
+		t.Errorf("parameters on 2 processes differ from alone by %.3g (relative)", relDiff(a.Model.Params, b.Model.Params))
+	}
+	// Resumed in one process, as any model.
+	ok(t, mtlgpu(t, dir, "train", "--resume", "dp.mtl", "--epochs", "6", "--quiet"))
+}
+
+func relDiff(a, b []float32) float64 {
+	var d, n float64
+	for i := range b {
+		d += float64(a[i]-b[i]) * float64(a[i]-b[i])
+		n += float64(b[i]) * float64(b[i])
+	}
+	return d / n
+}
+
+// TestRefusedUnderMpirun checks what a launcher may not start: the
+// commands that run in one process, the configuration search, streaming,
+// and a process given torchrun's variables without an MPI launcher.
+func TestRefusedUnderMpirun(t *testing.T) {
+	mpirun := mpirunOrSkip(t)
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"eval", "--model", "m.mtl", "--data", "d.csv"}, "mtl-gpu eval runs in one process, but Open MPI started this one"},
+		{[]string{"predict", "--model", "m.mtl", "--data", "d.csv", "--out", "p.csv"}, "mtl-gpu predict runs in one process"},
+		{[]string{"serve", "--model", "m.mtl"}, "mtl-gpu serve runs in one process"},
+		{[]string{"train", "--tune", "4"}, "--tune and --hidden auto search in one process"},
+		{[]string{"train", "--stream", "--out", "s.mtl"}, "--stream: data-parallel training holds the training rows in memory"},
+		{[]string{"train", "--distributed", "sometimes"}, "--distributed sometimes: unknown value"},
+	} {
+		r := underMpirun(t, mpirun, 2, dir, mpitest.Job{}, c.args...)
+		if r.code == 0 || !strings.Contains(r.stdout, c.want) {
+			t.Errorf("mpirun -np 2 mtl-gpu %s: exit %d, want an error saying %q; output:\n%s", strings.Join(c.args, " "), r.code, c.want, r.stdout)
+		}
+	}
+	t.Setenv("RANK", "1")
+	t.Setenv("WORLD_SIZE", "2")
+	r := mtlgpu(t, dir, "train", "--epochs", "1")
+	if r.code == 0 || !strings.Contains(r.stderr, "RANK=1 and WORLD_SIZE=2 are set, but no MPI launcher started this process") {
+		t.Errorf("train with torchrun's variables: exit %d, stderr %q", r.code, r.stderr)
+	}
+	ok(t, mtlgpu(t, dir, "train", "--epochs", "1", "--distributed", "off", "--quiet"))
+}
+
+// TestSIGTERMUnderMpirun stops a run of 2 processes with SIGTERM to
+// mpirun: rank 0 saves the model where every process stopped, and the run
+// resumes from there.
+func TestSIGTERMUnderMpirun(t *testing.T) {
+	mpirun := mpirunOrSkip(t)
+	dir := t.TempDir()
+	job := mpitest.Job{Env: []string{"OMPI_MCA_odls_base_sigkill_timeout=5"}, Start: func(cmd *exec.Cmd) {
+		time.Sleep(3 * time.Second)
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+	}}
+	r := underMpirun(t, mpirun, 2, dir, job, "train", "--epochs", "100000", "--patience", "0", "--out", "stop.mtl")
+	if r.code == 0 || !strings.Contains(r.stdout, "interrupted at epoch") {
+		t.Fatalf("exit %d; output:\n%s", r.code, r.stdout)
+	}
+	ck, _, err := mtl.LoadFile(filepath.Join(dir, "stop.mtl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.State.Step == 0 {
+		t.Errorf("saved before any step")
+	}
+	t.Logf("stopped at epoch %d, step %d", ck.State.Epoch+1, ck.State.EpochStep)
+	ok(t, mtlgpu(t, dir, "train", "--resume", "stop.mtl", "--epochs", strconv.Itoa(ck.State.Epoch+2), "--quiet"))
+}
