@@ -180,13 +180,21 @@ type Result struct {
 	ProfileSeconds float64
 	// Params is the number of model parameters.
 	Params int
+	// Method is the weighting method that ran.
+	Method mtl.Method
+	// Processes is the number of processes of a data-parallel run (1
+	// alone), Comm their all-reduce over every epoch, and StepSeconds the
+	// mean time of a step over every epoch.
+	Processes   int
+	Comm        mtl.Communication
+	StepSeconds float64
 }
 
 // Run trains w on b, combining the tasks with method, for one warm-up
 // epoch and epochs timed epochs, then profiles one more epoch operation by
-// operation when prof is set.
-func Run(ctx context.Context, b backend.Backend, w Workload, method mtl.Method, data *mtl.Dataset, epochs int, prof bool) (*Result, error) {
-	res := &Result{Workload: w, Device: b.Info()}
+// operation when prof is set; data-parallel over group when it is not nil.
+func Run(ctx context.Context, b backend.Backend, w Workload, method mtl.Method, data *mtl.Dataset, epochs int, prof bool, group mtl.Collective) (*Result, error) {
+	res := &Result{Workload: w, Device: b.Info(), Method: method, Processes: 1}
 	spec := w.Spec()
 	extra := 0
 	if prof {
@@ -211,6 +219,14 @@ func Run(ctx context.Context, b backend.Backend, w Workload, method mtl.Method, 
 	if err != nil {
 		return nil, err
 	}
+	if group != nil {
+		if err := tr.Distribute(group); err != nil {
+			tr.Close()
+			return nil, err
+		}
+		res.Processes = group.Size()
+	}
+	fitStart := time.Now()
 	var timed time.Duration
 	var start time.Time
 	hooks := mtl.Hooks{
@@ -234,6 +250,10 @@ func Run(ctx context.Context, b backend.Backend, w Workload, method mtl.Method, 
 	}
 	rec.recording = true
 	err = tr.Fit(ctx, hooks)
+	res.Comm = tr.Communication()
+	if st := tr.State(); st.Step > 0 {
+		res.StepSeconds = time.Since(fitStart).Seconds() / float64(st.Step)
+	}
 	tr.Close()
 	if err != nil {
 		return nil, err

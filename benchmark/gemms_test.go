@@ -39,7 +39,7 @@ func TestStepGemms(t *testing.T) {
 		{small, 5, 2 * bt * (2*d*kShared + 3*kShared*tc)},
 		{mmoe, 3*small.Tasks + 4, 2 * bt * (2*d*e*k + 2*d*nt*e + 3*k*tc)},
 	} {
-		res, err := Run(context.Background(), b, c.w, mtl.Equal, c.w.Data(1), 1, false)
+		res, err := Run(context.Background(), b, c.w, mtl.Equal, c.w.Data(1), 1, false, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

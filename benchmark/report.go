@@ -22,6 +22,9 @@ type Options struct {
 	Epochs int
 	// Profile adds a per-operation profile of one more epoch.
 	Profile bool
+	// Group, when set, makes the runs data-parallel over its processes
+	// (see mtl.Trainer.Distribute); every process calls Bench alike.
+	Group mtl.Collective
 }
 
 // Bench generates the workload's data, runs it on b with every method and
@@ -43,7 +46,7 @@ func Bench(ctx context.Context, b backend.Backend, o Options, out io.Writer) err
 	data := w.Data(1)
 	var first *Result
 	for i, m := range o.Methods {
-		res, err := Run(ctx, b, w, m, data, o.Epochs, o.Profile && i == 0)
+		res, err := Run(ctx, b, w, m, data, o.Epochs, o.Profile && i == 0, o.Group)
 		if err != nil {
 			return err
 		}
@@ -52,6 +55,7 @@ func Bench(ctx context.Context, b backend.Backend, o Options, out io.Writer) err
 			continue
 		}
 		fmt.Fprintf(out, "weighting %s: %.0f samples/s, %.2f× the step time of %s\n", m, res.SamplesPerSec, first.SamplesPerSec/res.SamplesPerSec, o.Methods[0])
+		res.writeComm(out)
 	}
 	first.write(out, o.Profile)
 	if rss := PeakRSS(); rss > 0 {
@@ -62,6 +66,19 @@ func Bench(ctx context.Context, b backend.Backend, o Options, out io.Writer) err
 	return err
 }
 
+// writeComm prints, for a data-parallel run, the all-reduce's size and
+// its share of the step.
+func (res *Result) writeComm(out io.Writer) {
+	c := res.Comm
+	if c.Steps == 0 {
+		return
+	}
+	step := res.StepSeconds
+	reduce := c.Reduce.Seconds() / float64(c.Steps)
+	fmt.Fprintf(out, "%s on %d processes: all-reduce of %d values (%.2f MB) per step, %.2f ms of the %.2f ms step (%.0f%%)\n",
+		res.Method, res.Processes, c.Values, float64(4*c.Values)/1e6, 1e3*reduce, 1e3*step, 100*reduce/step)
+}
+
 // write prints the timings, losses, throughput and (with prof) profile.
 func (res *Result) write(out io.Writer, prof bool) {
 	w := res.Workload
@@ -69,6 +86,7 @@ func (res *Result) write(out io.Writer, prof bool) {
 		fmt.Fprintf(out, "epoch %d: %.3f s, %.0f samples/s\n", i+2, s, float64(w.Samples)/s)
 	}
 	fmt.Fprintf(out, "loss before %.4f, after %.4f\n", res.LossBefore, res.LossAfter)
+	res.writeComm(out)
 	fmt.Fprintf(out, "throughput %.0f samples/s, %.1f GFLOP/s in the step's GEMMs\n", res.SamplesPerSec, res.GFlops)
 	fmt.Fprintf(out, "GEMMs alone at the step's shapes (%d GEMMs, %.2f GFLOP a step): %.0f samples/s (the step reaches %.0f%% of that)\n",
 		res.StepGemms, res.StepFlops/1e9, res.GemmOnlySamplesPerSec, 100*res.SamplesPerSec/res.GemmOnlySamplesPerSec)

@@ -248,14 +248,24 @@ func (t *Trainer) checksum(epoch int) error {
 	return nil
 }
 
-// Communication reports a data-parallel run's all-reduce so far: the
-// values one step's all-reduce carries, and the mean time a step spends
-// in it. It is zero for a trainer alone.
-func (t *Trainer) Communication() (floats int, perStep time.Duration) {
-	if t.dist == nil || t.dist.steps == 0 {
-		return 0, 0
+// Communication is what a data-parallel run's all-reduce has carried.
+type Communication struct {
+	// Values is the number of float32 values one step's all-reduce
+	// carries.
+	Values int
+	// Steps counts the steps so far and Reduce the time they spent in the
+	// all-reduce (including the wait for the slowest process).
+	Steps  int
+	Reduce time.Duration
+}
+
+// Communication reports the all-reduce of a data-parallel run so far
+// (zero for a trainer alone).
+func (t *Trainer) Communication() Communication {
+	if t.dist == nil {
+		return Communication{}
 	}
-	return t.dist.floats, t.dist.reduce / time.Duration(t.dist.steps)
+	return Communication{Values: t.dist.floats, Steps: t.dist.steps, Reduce: t.dist.reduce}
 }
 
 // stopAgreed returns the error that ends Fit after a step that some

@@ -24,10 +24,21 @@ Workloads: linear (65,536 × 512 inputs, a linear 256-wide shared projection,
 8 multiclass tasks of 10 classes, batch 1,024, SGD) and relu (1,024 inputs,
 a ReLU projection of 512). --arch mmoe replaces the shared projection by
 8 experts of one ReLU layer of 256 with a gate per task, --arch ple by two
-levels of 4 shared experts and 1 of each task, of the same size.`,
+levels of 4 shared experts and 1 of each task, of the same size.
+
+Under mpirun (or srun --mpi=pmix) the processes train data-parallel, and
+bench adds the size of each step's all-reduce and the share of the step it
+takes.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			c, err := a.joinWorld()
+			defer func() { err = c.leave(a, err) }()
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				o.Group = c.world
+			}
 			if o.Workload, err = benchmark.Find(workload); err != nil {
 				return usageError("--workload: %v", err)
 			}

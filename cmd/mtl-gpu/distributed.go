@@ -82,10 +82,34 @@ func (a *app) refuseLaunched(cmd *cobra.Command) error {
 	return usageError("mtl-gpu %s runs in one process, but %s started this one (%s is set): run it without the launcher, or with --distributed off", cmd.Name(), launch.Launcher, launch.Variable)
 }
 
-// join starts MPI when a launcher started this process, says in one line
-// what it found, and shares the node's cores and memory among its
-// processes. It returns nil when the process trains alone.
+// join is joinWorld for train: the node's memory budget is shared among
+// its processes too, and what cannot run data-parallel is refused.
 func (a *app) join(o *pipeline.Options) (*cluster, error) {
+	c, err := a.joinWorld()
+	if c == nil || err != nil {
+		return c, err
+	}
+	w := c.world
+	if w.LocalSize() > 1 {
+		o.Memory.Budget.Bytes /= int64(w.LocalSize())
+		o.Memory.Budget.From += fmt.Sprintf(", shared by %d processes on this node", w.LocalSize())
+	}
+	switch {
+	case o.Memory.Mode == stream.Always:
+		return c, usageError("--stream: data-parallel training holds the training rows in memory in every process (train in one process to stream them)")
+	case o.Tune > 0 || o.AutoWidth:
+		return c, usageError("--tune and --hidden auto search in one process: run the search without the launcher, then train its configuration data-parallel")
+	}
+	o.Memory.Mode = stream.Never
+	return c, nil
+}
+
+// joinWorld starts MPI when a launcher started this process, says in one
+// line what it found, gives each of the node's processes its share of
+// the cores and its device by local rank (--device cuda:local), and keeps
+// every process but rank 0 quiet. It returns nil when the process runs
+// alone.
+func (a *app) joinWorld() (*cluster, error) {
 	launch, err := a.launched()
 	if err != nil || !launch.Launched() {
 		return nil, err
@@ -115,17 +139,6 @@ func (a *app) join(o *pipeline.Options) (*cluster, error) {
 	if a.dev.threads == 0 {
 		a.dev.threads = max(runtime.NumCPU()/w.LocalSize(), 1)
 	}
-	if w.LocalSize() > 1 {
-		o.Memory.Budget.Bytes /= int64(w.LocalSize())
-		o.Memory.Budget.From += fmt.Sprintf(", shared by %d processes on this node", w.LocalSize())
-	}
-	switch {
-	case o.Memory.Mode == stream.Always:
-		return c, usageError("--stream: data-parallel training holds the training rows in memory in every process (train in one process to stream them)")
-	case o.Tune > 0 || o.AutoWidth:
-		return c, usageError("--tune and --hidden auto search in one process: run the search without the launcher, then train its configuration data-parallel")
-	}
-	o.Memory.Mode = stream.Never
 	version, _, _ := strings.Cut(strings.TrimRight(lib.Version(), "\x00"), ",")
 	a.log.Info(fmt.Sprintf("data-parallel training: %d processes under %s (%s), %d on this node; %d CPU threads each; rank 0 prints and writes the model",
 		w.Size(), launch.Launcher, version, w.LocalSize(), a.dev.threads))

@@ -182,7 +182,7 @@ learnt nothing), 130 interrupted.`,
 			if err := a.dev.validate(); err != nil {
 				return err
 			}
-			if cmd.Name() != "train" {
+			if cmd.Name() != "train" && cmd.Name() != "bench" {
 				return a.refuseLaunched(cmd)
 			}
 			return nil
