@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -85,5 +86,11 @@ func TestCUDABase(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^FROM nvidia/cuda:\$\{CUDA_VERSION\}-runtime-ubuntu(22|24)\.04$`).MatchString(text) {
 		t.Error("cuda.Dockerfile does not start from nvidia/cuda:${CUDA_VERSION}-runtime-ubuntu22.04 or 24.04")
+	}
+	// Data-parallel training loads Open MPI's libmpi.so.40, which
+	// openmpi-bin brings with mpirun.
+	runtime := text[strings.LastIndex(text, "\nFROM "):]
+	if !regexp.MustCompile(`apt-get install [^\n]*\bopenmpi-bin\b`).MatchString(runtime) {
+		t.Error("the CUDA runtime image does not install openmpi-bin (mpirun and libmpi.so.40)")
 	}
 }

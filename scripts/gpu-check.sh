@@ -326,6 +326,24 @@ check_train_tf32() {
   train cuda:0 cuda-tf32 --tf32 && compare cuda-tf32 "$TF32_TOL"
 }
 
+# gpus counts the CUDA devices the binary lists.
+gpus() {
+  limit "$mtl" devices 2>/dev/null | grep -c '^cuda:[0-9]'
+}
+
+# check_two_gpus trains the demonstration on 2 GPUs, one process each
+# under mpirun (the all-reduce goes through the host with MPI), and
+# compares it with the CPU run.
+check_two_gpus() {
+  [ -s "$logs/cpu.jsonl" ] || train cpu cpu || return 1
+  limit mpirun --allow-run-as-root --oversubscribe -np 2 "$mtl" train --device cuda:local --epochs "$EPOCHS" --seed 7 \
+    --out "$logs/cuda2.mtl" --log "$logs/cuda2.jsonl" > "$logs/cuda2.out" 2> "$logs/cuda2.err"
+  two_rc=$?
+  tail -n 3 "$logs/cuda2.err"
+  cat "$logs/cuda2.out"
+  [ $two_rc -eq 0 ] && compare cuda2 "$TOL"
+}
+
 # workloads lists the bench workloads the binary has, from the help of its
 # --workload flag ("…: linear, relu or wide (default …)").
 workloads() {
@@ -359,6 +377,12 @@ step "PTX JIT of the kernels on cuda:0 (log: jit.txt)" check_jit
 step "conformance suite on cuda:0" check_conformance
 step "train on cuda:0 matches cpu (tol $TOL)" check_train
 step "train on cuda:0 --tf32 matches cpu (tol $TF32_TOL)" check_train_tf32
+if command -v mpirun > /dev/null 2>&1 && [ "$(gpus)" -ge 2 ]; then
+  step "train on 2 GPUs under mpirun matches cpu (tol $TOL)" check_two_gpus
+else
+  echo
+  echo "SKIPPED: train on 2 GPUs under mpirun (needs mpirun and 2 GPUs; found mpirun: $(command -v mpirun || echo no), GPUs: $(gpus))"
+fi
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
   if [ -z "$bench_list" ]; then
     step "bench workloads" no_workloads

@@ -45,6 +45,9 @@ type fakeLib struct {
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv(rankVar) != "" {
+		os.Exit(runRank())
+	}
 	code := m.Run()
 	if fakeBuilt != nil {
 		os.RemoveAll(fakeBuilt.dir)

@@ -190,6 +190,7 @@ func TestGPUCheckComplete(t *testing.T) {
 		"PASS  train on cuda:0 matches cpu",
 		"PASS  train on cuda:0 --tf32 matches cpu",
 		"PASS  bench wide on cuda:0",
+		"SKIPPED: train on 2 GPUs under mpirun (needs mpirun and 2 GPUs;",
 		"GPU CHECK: PASS",
 	}, []string{"MISSING", "FAIL"})
 

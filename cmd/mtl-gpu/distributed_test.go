@@ -82,6 +82,24 @@ func TestTrainUnderMpirun(t *testing.T) {
 	ok(t, mtlgpu(t, dir, "train", "--resume", "dp.mtl", "--epochs", "6", "--quiet"))
 }
 
+// TestCrossValidationUnderMpirun trains the default 5 folds of a small
+// table on 2 processes: the out-of-fold report is the one-process run's.
+func TestCrossValidationUnderMpirun(t *testing.T) {
+	mpirun := mpirunOrSkip(t)
+	dir := t.TempDir()
+	args := []string{"train", "--data", sharedFile(t, "sklearn/wine_train.csv"), "--task", "cultivar:multiclass",
+		"--task", "proline:regression", "--epochs", "20", "--seed", "2"}
+	r := underMpirun(t, mpirun, 2, dir, mpitest.Job{}, append(args, "--out", "dp.mtl")...)
+	ok(t, r)
+	alone := mtlgpu(t, dir, append(args, "--out", "one.mtl")...)
+	ok(t, alone)
+	report := regexp.MustCompile(`(?m)^(cultivar|proline) .*$`)
+	got, want := report.FindAllString(r.stdout, -1), report.FindAllString(alone.stdout, -1)
+	if len(want) == 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("out-of-fold report on 2 processes:\n%s\nalone:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 func relDiff(a, b []float32) float64 {
 	var d, n float64
 	for i := range b {

@@ -21,6 +21,8 @@ var readmeExceptions = map[string]string{
 	"make docker-":       "needs Docker",
 	"make bench-compare": "needs Python with PyTorch",
 	"bin/mtl-gpu serve":  "serves until stopped (the serve tests start a server, query it and stop it)",
+	"mpirun ":            "needs GPUs, one per process (the data-parallel tests run mpirun on the CPU)",
+	"srun ":              "needs a Slurm cluster",
 }
 
 // readmeBudget is the time every README line together may take.
