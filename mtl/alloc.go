@@ -46,6 +46,7 @@ type lossBufs struct {
 	onDevice  []float32      // the weights last written to the device
 	step      []float64      // this step's loss weights
 	scale     []float64      // data-parallel: each weight's share of the labelled rows (nil alone)
+	current   backend.Vec    // the weights the step's loss reads
 	next      []float32
 }
 
@@ -160,7 +161,7 @@ func (t *Trainer) allocate(ckpt *Checkpoint) error {
 			return err
 		}
 	}
-	t.setLossWeights()
+	t.setLossWeights(0)
 	if err := t.allocLossTables(); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -20,6 +21,13 @@ import (
 // each global batch of B rows (Config.Batch stays the global batch), and
 // the processes sum their gradients with one all-reduce per step; each
 // then applies the same update to the same parameters.
+//
+// With a backend that sums on the device (backend.DeviceGroup: the CUDA
+// backend through NCCL), the all-reduce runs on the device's stream on
+// the gradient buffers themselves, and the loss weights of every step of
+// an epoch are uploaded at its start: a step then adds no copy through the
+// host and no wait. Only the stop flag goes through MPI, on the host.
+// Otherwise the all-reduce goes through the host with MPI.
 //
 // The sum equals the single-process gradient because each task's loss is
 // normalised by its labelled rows in the global batch, not in the
@@ -69,6 +77,8 @@ type Collective interface {
 	// MaxInt64 replaces every element of v by its maximum over the
 	// processes.
 	MaxInt64(v []int64) error
+	// Bcast copies buf of process root into buf of every other process.
+	Bcast(buf []byte, root int) error
 }
 
 // dataParallel is a trainer's share of a data-parallel run.
@@ -83,6 +93,14 @@ type dataParallel struct {
 	host     []float32 // the step's all-reduce, staged on the host
 	stopAsk  bool      // this process was asked to stop before the step
 	stopped  bool      // some process was: the run stops after the step
+	// device sums on the device; via says what carries the all-reduce.
+	device backend.DeviceGroup
+	via    string
+	// table holds the scaled loss weights of every step of the epoch,
+	// made at its start from the method's weights tableWeights (nil:
+	// the weights are written step by step).
+	table        backend.Buffer
+	tableWeights []float64
 	// reduce counts the time in the step's all-reduce and steps the
 	// steps, for Trainer.Communication.
 	reduce time.Duration
@@ -121,12 +139,98 @@ func (t *Trainer) Distribute(c Collective) error {
 	if c.Size() == 1 {
 		return nil
 	}
-	t.dist = &dataParallel{c: c}
+	t.dist = &dataParallel{c: c, via: "MPI through the host"}
+	t.loss.scale = make([]float64, t.members*t.nTasks)
 	if t.stream == nil {
 		t.dist.labelled = t.labelledMask(t.train)
+		buf, err := t.b.Alloc(backend.Float32, t.stepsPerEpoch()*t.members*t.nTasks)
+		if err != nil {
+			return err
+		}
+		t.owned = append(t.owned, buf)
+		t.dist.table = buf
 	}
-	t.loss.scale = make([]float64, t.members*t.nTasks)
+	return t.joinDeviceGroup()
+}
+
+// joinDeviceGroup makes the processes sum on their devices when every
+// one's backend can (see backend.DeviceGroup), and says otherwise why
+// not in Via.
+func (t *Trainer) joinDeviceGroup() error {
+	d := t.dist
+	g, ok := t.b.(backend.DeviceGroup)
+	if !ok {
+		return nil
+	}
+	ready := g.GroupReady()
+	cannot := []int64{0}
+	if ready != nil {
+		cannot[0] = 1
+	}
+	if err := d.c.MaxInt64(cannot); err != nil {
+		return fmt.Errorf("data-parallel training: %w", err)
+	}
+	switch {
+	case ready != nil:
+		d.via += fmt.Sprintf(" (%v)", ready)
+		return nil
+	case cannot[0] != 0:
+		d.via += " (another process cannot sum on its device)"
+		return nil
+	}
+	var id []byte
+	if d.c.Rank() == 0 {
+		var err error
+		if id, err = g.GroupID(); err != nil {
+			return err
+		}
+	}
+	n := []int64{int64(len(id))}
+	if err := d.c.MaxInt64(n); err != nil {
+		return fmt.Errorf("data-parallel training: %w", err)
+	}
+	if d.c.Rank() != 0 {
+		id = make([]byte, n[0])
+	}
+	if err := d.c.Bcast(id, 0); err != nil {
+		return fmt.Errorf("data-parallel training: %w", err)
+	}
+	if err := g.JoinGroup(id, d.c.Rank(), d.c.Size()); err != nil {
+		return err
+	}
+	d.device, d.via = g, g.GroupName()+" on the device"
 	return nil
+}
+
+// Via says what carries a data-parallel run's all-reduce (empty alone).
+func (t *Trainer) Via() string {
+	if t.dist == nil {
+		return ""
+	}
+	return t.dist.via
+}
+
+// epochWeights works out, at the start of an epoch whose row order is
+// perm, every step's share of the labelled rows, and uploads the loss
+// weights of every step, scaled by those shares, as the epoch's table.
+func (t *Trainer) epochWeights() {
+	d := t.dist
+	if d == nil || d.table == nil {
+		return
+	}
+	lw := t.stepWeights()
+	d.tableWeights = slices.Clone(lw)
+	n := len(lw)
+	steps := t.stepsPerEpoch()
+	all := make([]float32, steps*n)
+	for s := range steps {
+		off := s * t.cfg.Batch
+		t.shareOf(off, min(t.cfg.Batch, t.train.N-off))
+		for j := range n {
+			all[s*n+j] = float32(lw[j] * t.loss.scale[j])
+		}
+	}
+	t.b.WriteFloat32(d.table, 0, all)
 }
 
 // labelledMask records, for every row of d, which member's tasks have a
@@ -152,10 +256,17 @@ func (t *Trainer) labelledMask(d *Dataset) []bool {
 // rows and sets the loss weights' scale from the global batch's labelled
 // rows. It returns the process's first row and row count.
 func (t *Trainer) share(off, rows int) (int, int) {
+	lo, n := t.shareOf(off, rows)
+	t.dist.lo, t.dist.rows = lo-off, rows
+	return lo, n
+}
+
+// shareOf is share without changing the step's place: it sets only the
+// scale.
+func (t *Trainer) shareOf(off, rows int) (int, int) {
 	d := t.dist
 	n, r := d.c.Size(), d.c.Rank()
 	lo, hi := rows*r/n, rows*(r+1)/n
-	d.lo, d.rows = lo, rows
 	nt := t.members * t.nTasks
 	local, global := make([]int, nt), make([]int, nt)
 	for i := range rows {
@@ -183,6 +294,9 @@ func (t *Trainer) share(off, rows int) (int, int) {
 // gradient methods, the tasks' gradients G), its loss sums and the stop
 // flag, in one all-reduce through the host.
 func (t *Trainer) allReduce(taskGrads bool) error {
+	if t.dist.device != nil {
+		return t.deviceAllReduce(taskGrads)
+	}
 	d, b := t.dist, t.b
 	g := t.members * t.gradLen
 	ng := 0
@@ -223,6 +337,33 @@ func (t *Trainer) allReduce(taskGrads bool) error {
 	}
 	b.WriteFloat32(t.loss.sums, t.loss.sumsVec(0).Off, h[g+ng:g+ng+ns])
 	d.stopped = h[n-1] > 0
+	return nil
+}
+
+// deviceAllReduce is allReduce on the device: the gradient, the tasks'
+// gradients and the loss sums are summed in place in stream order, and
+// the stop flag alone goes through MPI.
+func (t *Trainer) deviceAllReduce(taskGrads bool) error {
+	d := t.dist
+	start := time.Now()
+	d.device.AllReduceSum(backend.Whole(t.optim.grads))
+	n := t.optim.grads.Len() + t.loss.sumsVec(0).Len + 1
+	if taskGrads {
+		d.device.AllReduceSum(backend.Whole(t.tg.g))
+		n += t.tg.g.Len()
+	}
+	d.device.AllReduceSum(t.loss.sumsVec(0))
+	flag := []int64{0}
+	if d.stopAsk {
+		flag[0] = 1
+	}
+	if err := d.c.MaxInt64(flag); err != nil {
+		return fmt.Errorf("data-parallel training: stop flag: %w", err)
+	}
+	d.stopped = flag[0] > 0
+	d.reduce += time.Since(start)
+	d.steps++
+	d.floats = n
 	return nil
 }
 

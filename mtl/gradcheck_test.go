@@ -139,7 +139,7 @@ func referenceTrainer(t *testing.T, spec Spec, rows int, seed uint64, method Met
 	for j := range tr.tables {
 		tr.epochSegments(&tr.tables[j], tr.data.perm)
 	}
-	tr.setLossWeights()
+	tr.setLossWeights(0)
 	return tr, data
 }
 

@@ -92,6 +92,31 @@ func (g localGroup) SumFloat32(v []float32) error {
 	return nil
 }
 
+func (g localGroup) Bcast(buf []byte, root int) error {
+	// Through the float sum: the root's bytes, zeros elsewhere.
+	v := make([]float32, len(buf))
+	if g.rank == root {
+		for i, c := range buf {
+			v[i] = float32(c)
+		}
+	}
+	g.meet(func() { g.bufs[g.rank] = v }, func() {
+		sum := make([]float32, len(v))
+		for _, b := range g.bufs {
+			for i := range sum {
+				sum[i] += b[i]
+			}
+		}
+		for _, b := range g.bufs {
+			copy(b, sum)
+		}
+	})
+	for i := range buf {
+		buf[i] = byte(v[i])
+	}
+	return nil
+}
+
 func (g localGroup) MaxInt64(v []int64) error {
 	g.meet(func() { g.ints[g.rank] = v }, func() {
 		m := slices.Clone(v)

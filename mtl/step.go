@@ -11,29 +11,48 @@ import (
 // every parameter (combined across tasks as each member's weighting method
 // says) and the update.
 
-// setLossWeights writes the loss weights of the next step to the device
-// when they changed: each member's task λ_t times its method's loss weight.
-// It returns them, member after member.
-func (t *Trainer) setLossWeights() []float64 {
+// stepWeights sets the loss weights of the next step on the host: each
+// member's task λ_t times its method's loss weight, member after member.
+func (t *Trainer) stepWeights() []float64 {
 	lb, nt := &t.loss, t.nTasks
 	if lb.step == nil {
 		lb.step, lb.next = make([]float64, t.members*nt), make([]float32, t.members*nt)
 	}
-	changed := lb.onDevice == nil
 	for m := range t.members {
 		w := lb.step[m*nt : (m+1)*nt]
 		t.methods[m].lossWeights(w)
 		for i, task := range t.model.Spec.Tasks {
 			w[i] *= task.weight()
-			lb.next[m*nt+i] = float32(lb.onDeviceWeight(m*nt + i))
-			changed = changed || lb.next[m*nt+i] != lb.onDevice[m*nt+i]
 		}
+	}
+	return lb.step
+}
+
+// setLossWeights sets the loss weights of step s and makes them the ones
+// the loss reads on the device, writing them there only when they changed.
+// A data-parallel run scales them by this process's share of each task's
+// labelled rows; it finds them in the epoch's table (see epochWeights)
+// while the method's weights stay those the table was made with. It
+// returns the unscaled weights.
+func (t *Trainer) setLossWeights(s int) []float64 {
+	lb := &t.loss
+	lw := t.stepWeights()
+	if d := t.dist; d != nil && d.table != nil && slices.Equal(lw, d.tableWeights) {
+		n := len(lw)
+		lb.current = backend.Vec{Buf: d.table, Off: s * n, Len: n}
+		return lw
+	}
+	changed := lb.onDevice == nil
+	for j := range lw {
+		lb.next[j] = float32(lb.onDeviceWeight(j))
+		changed = changed || lb.next[j] != lb.onDevice[j]
 	}
 	if changed {
 		t.b.WriteFloat32(lb.weights, 0, lb.next)
 		lb.onDevice = slices.Clone(lb.next)
 	}
-	return lb.step
+	lb.current = lb.weightsVec()
+	return lw
 }
 
 // onDeviceWeight is the loss weight of member×task j that the device
@@ -52,7 +71,7 @@ func (t *Trainer) step(s, off, rows int) error {
 	if t.dist != nil {
 		off, rows = t.share(off, rows)
 	}
-	lw := t.setLossWeights()
+	lw := t.setLossWeights(s)
 	readLosses, readGram := t.methods[0].reads()
 	if rows > 0 {
 		in, dz := t.gradient(off, rows)
@@ -178,7 +197,7 @@ func (t *Trainer) gradient(off, rows int) (input, backend.Mat) {
 	b.GatherRows(y, backend.Dense(t.data.y, 0, t.train.N, l.lblCols), t.data.idx, off)
 	t.net.forward(in, t.dropout())
 	dz := backend.Dense(t.batch.dz, 0, rows, t.members*l.outputs())
-	b.LossGrad(t.net.out(rows), y, t.loss.table, t.loss.weightsVec(), dz, t.loss.sumsVec(0))
+	b.LossGrad(t.net.out(rows), y, t.loss.table, t.loss.current, dz, t.loss.sumsVec(0))
 	return in, dz
 }
 

@@ -365,6 +365,7 @@ func (t *Trainer) shuffle() error {
 	for j := range t.tables {
 		t.epochSegments(&t.tables[j], perm)
 	}
+	t.epochWeights()
 	return nil
 }
 

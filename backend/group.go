@@ -1,0 +1,30 @@
+package backend
+
+// DeviceGroup is a backend that sums buffers across the processes of a
+// data-parallel run on the device itself, in stream order, without
+// copies through the host: the CUDA backend through NCCL. A trainer that
+// finds it uses it in place of the host all-reduce.
+//
+// Every process checks GroupReady, one makes GroupID and passes it to the
+// others (over MPI), and each calls JoinGroup with its rank; from then on
+// every process calls AllReduceSum with buffers of the same lengths in the
+// same order.
+type DeviceGroup interface {
+	// GroupReady loads what the group needs and says why it cannot be
+	// made here (nil when it can).
+	GroupReady() error
+	// GroupID makes the identifier of a new group.
+	GroupID() ([]byte, error)
+	// JoinGroup joins group id of size processes as rank; it returns when
+	// every process has joined.
+	JoinGroup(id []byte, rank, size int) error
+	// AllReduceSum replaces v, in every process, by its sum over the
+	// processes, in stream order. Errors show at the next Sync.
+	AllReduceSum(v Vec)
+	// GroupName names the library that carries the group, e.g.
+	// "NCCL 2.23.4".
+	GroupName() string
+	// AbortGroup ends the group at once, from any goroutine: the other
+	// processes' collectives fail rather than wait for this one.
+	AbortGroup()
+}

@@ -1,0 +1,151 @@
+package mtl_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/mtl-gpu/mtl-gpu/backend"
+	"github.com/mtl-gpu/mtl-gpu/backend/cpu"
+	"github.com/mtl-gpu/mtl-gpu/mtl"
+	"github.com/mtl-gpu/mtl-gpu/mtl/mtltest"
+)
+
+// groupCPU is the CPU backend as a backend.DeviceGroup over an in-process
+// group, standing in for a GPU with NCCL: it counts the copies between
+// host and "device" and the waits that the trainer asks for.
+type groupCPU struct {
+	backend.Backend
+	group  localGroup
+	joined bool
+	// copies and syncs count the trainer's reads, writes and Syncs.
+	copies, syncs int
+}
+
+func (b *groupCPU) GroupReady() error { return nil }
+func (b *groupCPU) GroupName() string { return "in-process group" }
+func (b *groupCPU) AbortGroup()       {}
+
+func (b *groupCPU) GroupID() ([]byte, error) { return []byte("group-of-two"), nil }
+
+func (b *groupCPU) JoinGroup(id []byte, rank, size int) error {
+	if string(id) != "group-of-two" || rank != b.group.Rank() || size != b.group.Size() {
+		return errors.New("joined with the wrong identifier, rank or size")
+	}
+	b.joined = true
+	return nil
+}
+
+// AllReduceSum sums v through the in-process group (the copies are the
+// stand-in's, not counted).
+func (b *groupCPU) AllReduceSum(v backend.Vec) {
+	host := make([]float32, v.Len)
+	if err := b.Backend.ReadFloat32(host, v.Buf, v.Off); err != nil {
+		panic(err)
+	}
+	_ = b.group.SumFloat32(host)
+	b.Backend.WriteFloat32(v.Buf, v.Off, host)
+}
+
+func (b *groupCPU) ReadFloat32(dst []float32, src backend.Buffer, off int) error {
+	b.copies++
+	return b.Backend.ReadFloat32(dst, src, off)
+}
+
+func (b *groupCPU) ReadInt32(dst []int32, src backend.Buffer, off int) error {
+	b.copies++
+	return b.Backend.ReadInt32(dst, src, off)
+}
+
+func (b *groupCPU) WriteFloat32(dst backend.Buffer, off int, src []float32) {
+	b.copies++
+	b.Backend.WriteFloat32(dst, off, src)
+}
+
+func (b *groupCPU) WriteInt32(dst backend.Buffer, off int, src []int32) {
+	b.copies++
+	b.Backend.WriteInt32(dst, off, src)
+}
+
+func (b *groupCPU) Sync() error {
+	b.syncs++
+	return b.Backend.Sync()
+}
+
+// TestDeviceGroup trains on two processes (goroutines) whose backend sums
+// on the device: the run takes that path, follows one process alone, and
+// a step adds no copy between host and device and no wait, for a method
+// whose weights stay fixed within an epoch.
+func TestDeviceGroup(t *testing.T) {
+	for _, name := range []string{"members/embeddings", "dropout/smoothing"} {
+		t.Run(name, func(t *testing.T) {
+			c := distCase{problem: findProblem(t, name), method: mtl.Equal}
+			cfg := distConfig(c, 3)
+			ref, err := cpu.New(backend.Options{BLAS: "gonum"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			alone := (&rank{b: ref}).fit(c, cfg, nil, false)
+			if alone == nil {
+				t.Fatal("the run alone failed")
+			}
+			group := newLocalGroup(2)
+			var wg sync.WaitGroup
+			runs := make([][]mtl.EpochStats, 2)
+			errs := make([]error, 2)
+			perStep := make([][2]int, 2)
+			via := make([]string, 2)
+			for p := range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					b0, err := cpu.New(backend.Options{BLAS: "gonum", Threads: 1})
+					if err != nil {
+						errs[p] = err
+						return
+					}
+					b := &groupCPU{Backend: b0, group: group[p]}
+					r := &rank{b: b}
+					tr, err := r.trainer(c, cfg, true, nil, false)
+					if err != nil {
+						errs[p] = err
+						return
+					}
+					defer tr.Close()
+					if errs[p] = tr.Distribute(group[p]); errs[p] != nil {
+						return
+					}
+					via[p] = tr.Via()
+					var first [2]int
+					errs[p] = tr.Fit(context.Background(), mtl.Hooks{
+						Step: func(epoch, step, steps int) {
+							switch {
+							case epoch == 1 && step == 0:
+								first = [2]int{b.copies, b.syncs}
+							case epoch == 1 && step == steps-1:
+								perStep[p] = [2]int{b.copies - first[0], b.syncs - first[1]}
+							}
+						},
+						Epoch: func(s mtl.EpochStats) error { runs[p] = append(runs[p], s); return nil },
+					})
+				}()
+			}
+			wg.Wait()
+			for p := range 2 {
+				if errs[p] != nil {
+					t.Fatalf("process %d: %v", p, errs[p])
+				}
+				if via[p] != "in-process group on the device" {
+					t.Errorf("process %d sums by %q", p, via[p])
+				}
+				if perStep[p] != [2]int{} {
+					t.Errorf("process %d: the steps of an epoch after its first made %d copies and %d waits, want none", p, perStep[p][0], perStep[p][1])
+				}
+				for _, d := range mtltest.LossDiffs(c.problem.Spec, runs[p], alone.epochs) {
+					t.Errorf("process %d: %s", p, d)
+				}
+			}
+		})
+	}
+}
