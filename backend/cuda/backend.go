@@ -41,6 +41,10 @@ type Backend struct {
 	// status is a device word that gather_rows sets to 1 when an index is
 	// out of range.
 	status *buffer
+	// nccl and comm carry the all-reduce of a data-parallel run (see
+	// nccl.go); comm is made and destroyed on the owner thread.
+	nccl *cu.NCCL
+	comm cu.Comm
 
 	// The fields below are used by the caller only.
 	closed bool
@@ -252,6 +256,7 @@ func (b *Backend) teardown() error {
 			errs = append(errs, err)
 		}
 	}
+	keep(b.leaveGroup())
 	for _, buf := range []*buffer{b.status, b.scratch} {
 		if buf != nil && buf.ptr != 0 {
 			keep(b.memFree(buf.ptr))

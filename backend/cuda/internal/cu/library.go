@@ -20,7 +20,7 @@ var ErrNoCUBLAS = errors.New("cuBLAS not found")
 // "no NVIDIA driver found (libcuda.so.1: cannot open shared object file:
 // No such file or directory)".
 type LoadError struct {
-	// Err is ErrNoDriver or ErrNoCUBLAS.
+	// Err is ErrNoDriver, ErrNoCUBLAS or ErrNoNCCL.
 	Err error
 	// Reasons has one line per name tried, each starting with the name.
 	Reasons []string
@@ -31,7 +31,7 @@ func (e *LoadError) Error() string {
 	return e.Err.Error() + " (" + strings.Join(e.Reasons, "; ") + ")"
 }
 
-// Unwrap returns ErrNoDriver or ErrNoCUBLAS.
+// Unwrap returns ErrNoDriver, ErrNoCUBLAS or ErrNoNCCL.
 func (e *LoadError) Unwrap() error { return e.Err }
 
 // library is an opened shared library.

@@ -1,0 +1,121 @@
+package cuda
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mtl-gpu/mtl-gpu/backend"
+	"github.com/mtl-gpu/mtl-gpu/backend/cuda/internal/cu"
+)
+
+// Data-parallel training across GPUs: the backend is a
+// backend.DeviceGroup through NCCL (libnccl.so.2, loaded at run time like
+// cuBLAS). The communicator is made on the owner thread, with the
+// device's context current, and the all-reduce is queued on the backend's
+// stream like a kernel, on its device buffers: it adds no wait and no copy
+// through the host to a step.
+
+var _ backend.DeviceGroup = (*Backend)(nil)
+
+// ncclNames are the names NCCL is loaded by (the tests point them at a
+// stand-in).
+var ncclNames = cu.NCCLNames
+
+// GroupReady loads NCCL, once; its error says why it could not.
+func (b *Backend) GroupReady() error {
+	if b.nccl != nil {
+		return nil
+	}
+	n, err := cu.OpenNCCL(ncclNames...)
+	if err != nil {
+		return err
+	}
+	b.nccl = n
+	return nil
+}
+
+// GroupName says which NCCL carries the group.
+func (b *Backend) GroupName() string {
+	if b.nccl == nil {
+		return "NCCL (not loaded)"
+	}
+	v, err := b.nccl.Version()
+	if err != nil {
+		return "NCCL (" + b.nccl.Library() + ")"
+	}
+	return fmt.Sprintf("NCCL %d.%d.%d", v/10000, v/100%100, v%100)
+}
+
+// GroupID makes an NCCL unique ID.
+func (b *Backend) GroupID() ([]byte, error) {
+	if err := b.GroupReady(); err != nil {
+		return nil, err
+	}
+	id, err := b.nccl.UniqueID()
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), id.Internal[:]...), nil
+}
+
+// JoinGroup makes the backend's NCCL communicator (ncclCommInitRank) on
+// its device.
+func (b *Backend) JoinGroup(id []byte, rank, size int) error {
+	if err := b.GroupReady(); err != nil {
+		return err
+	}
+	var uid cu.UniqueID
+	if len(id) != len(uid.Internal) {
+		return fmt.Errorf("cuda: an NCCL unique ID has %d bytes, got %d", len(uid.Internal), len(id))
+	}
+	if b.closed {
+		return errClosed
+	}
+	copy(uid.Internal[:], id)
+	return b.run.call(func() error {
+		if b.comm != 0 {
+			return errors.New("cuda: the backend has joined a group already")
+		}
+		c, err := b.nccl.InitRank(size, uid, rank)
+		if err != nil {
+			return err
+		}
+		b.comm = c
+		return nil
+	})
+}
+
+// AllReduceSum queues ncclAllReduce of v, in place, on the stream.
+func (b *Backend) AllReduceSum(v backend.Vec) {
+	v.Check("AllReduceSum", backend.Float32)
+	if v.Len == 0 {
+		return
+	}
+	p := devBuffer(v.Buf, "AllReduceSum").at(v.Off)
+	b.enqueue(func() {
+		if b.comm == 0 {
+			b.fail(errors.New("cuda: AllReduceSum before JoinGroup"))
+			return
+		}
+		b.fail(b.nccl.AllReduceSum(p, p, v.Len, b.comm, b.stream))
+	})
+}
+
+// AbortGroup aborts the communicator (ncclCommAbort) from the calling
+// goroutine, which need not be the owner thread: the owner may be waiting
+// for a collective that will never finish.
+func (b *Backend) AbortGroup() {
+	if b.nccl != nil && b.comm != 0 {
+		_ = b.nccl.Abort(b.comm)
+	}
+}
+
+// leaveGroup destroys the communicator at Close, on the owner thread.
+func (b *Backend) leaveGroup() error {
+	if b.comm == 0 {
+		return nil
+	}
+	err := b.nccl.Destroy(b.comm)
+	b.comm = 0
+	return err
+}
