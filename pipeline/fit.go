@@ -35,6 +35,9 @@ type Summary struct {
 	Parameters    int
 	Epochs        int
 	Weighting     mtl.Method
+	// AllReduce says what carries the all-reduce of a data-parallel run
+	// (see mtl.Trainer.Via); empty alone.
+	AllReduce string
 }
 
 // Result is a finished training run.
@@ -133,7 +136,9 @@ func (r *Run) Fit(ctx context.Context, b backend.Backend, p Progress) (*Result, 
 	}
 	defer tr.Close()
 	if p.Start != nil {
-		p.Start(r.summary(b, model))
+		s := r.summary(b, model)
+		s.AllReduce = tr.Via()
+		p.Start(s)
 	}
 	res := &Result{HeldOut: math.NaN(), ConstantLoss: r.constantLoss(model)}
 	best, epochs := math.Inf(1), 0

@@ -55,6 +55,9 @@ func TestTrainUnderMpirun(t *testing.T) {
 	if n := strings.Count(r.stdout, "data-parallel training: 2 processes under Open MPI"); n != 1 {
 		t.Errorf("%d lines say what the run found, want 1 (rank 0's); output:\n%s", n, r.stdout)
 	}
+	if !strings.Contains(r.stdout, `allreduce="MPI through the host"`) {
+		t.Errorf("the training line does not say what carries the all-reduce; output:\n%s", r.stdout)
+	}
 	if n := strings.Count(r.stdout, "model saved to dp.mtl"); n != 1 {
 		t.Errorf("%d processes said they saved the model, want 1; output:\n%s", n, r.stdout)
 	}

@@ -44,9 +44,13 @@ type progress struct {
 
 // startProgress logs what is about to train and starts showing progress.
 func (a *app) startProgress(s pipeline.Summary) *progress {
-	a.log.Info("training", "device", s.Device, "rows", s.Rows, "validation_rows", s.ValRows,
+	attrs := []any{"device", s.Device, "rows", s.Rows, "validation_rows", s.ValRows,
 		"inputs", s.Inputs, "hidden", fmt.Sprint(s.Hidden), "tasks", s.Tasks,
-		"parameters", s.Parameters, "epochs", s.Epochs, "weighting", s.Weighting)
+		"parameters", s.Parameters, "epochs", s.Epochs, "weighting", s.Weighting}
+	if s.AllReduce != "" {
+		attrs = append(attrs, "allreduce", s.AllReduce)
+	}
+	a.log.Info("training", attrs...)
 	p := &progress{a: a, epochs: s.Epochs, epochStart: time.Now()}
 	if f, ok := a.stderr.(*os.File); ok && !a.quiet && term.IsTerminal(int(f.Fd())) {
 		p.tty = f
