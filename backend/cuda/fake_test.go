@@ -13,6 +13,7 @@ import (
 	"github.com/mtl-gpu/mtl-gpu/backend"
 	"github.com/mtl-gpu/mtl-gpu/backend/cuda/internal/cu"
 	"github.com/mtl-gpu/mtl-gpu/kernels"
+	"github.com/mtl-gpu/mtl-gpu/mtl/mtltest"
 )
 
 // The stand-in driver (testdata/fakecuda.c, linked with the host build of
@@ -45,7 +46,7 @@ type fakeLib struct {
 }
 
 func TestMain(m *testing.M) {
-	if os.Getenv(rankVar) != "" {
+	if mtltest.IsRank() {
 		os.Exit(runRank())
 	}
 	code := m.Run()
