@@ -29,7 +29,16 @@
  * fake_get, fake_set and fake_add read and change the named counters and
  * settings of the table below; fake_reset restores the state of a fresh
  * process. cuMemAlloc_v2 of FAKE_ODD_BYTES fails with a code the backend's
- * table does not name.
+ * table does not name. fake_enqueue_host and fake_flush serve the NCCL
+ * stand-in (fakenccl.c) as well.
+ *
+ * The setting "devices" is the number of devices cuDeviceGetCount reports,
+ * all alike: any ordinal below it has a name, memory, attributes and a
+ * primary context, and a process still works in one context whichever it
+ * retains. It is 1, or the value of the environment variable
+ * FAKE_CUDA_DEVICES when the library is loaded, so that each process of a
+ * job started by mpirun can open the device of its local rank;
+ * fake_reset restores that value.
  *
  * Build: cc -shared -fPIC -O2 -U_FORTIFY_SOURCE -o libfakecuda.so fakecuda.c kernels_host.c -lm -lpthread
  */
@@ -55,7 +64,7 @@ enum {
 	LIVE_DEVICE, LIVE_HOST, CONTEXT_REFS, LIVE_STREAMS, LIVE_HANDLES, LIVE_MODULES,
 	NO_CONTEXT_CALLS, LAUNCHES, GEMMS, WAITS, MEM_FREES, ASYNC_ALLOCS, ASYNC_FREES, BLOCKS,
 	DRIVER_VERSION, MEMORY_POOLS, RELEASE_THRESHOLD, FAULT_AT_LAUNCH, FAULT_CODE, CUBLAS_CREATE_FAILS,
-	SKIP_KERNELS, NVALUES
+	SKIP_KERNELS, DEVICES, NVALUES
 };
 static const char *const value_names[NVALUES] = {
 	"live_device", "live_host", "context_refs", "live_streams", "live_handles", "live_modules",
@@ -67,11 +76,14 @@ static const char *const value_names[NVALUES] = {
 	 * pools; the pool's release threshold; the launch (1 = the next) whose
 	 * kernel faults with fault_code; the cuBLAS major version whose
 	 * cublasCreate fails; whether kernels are skipped instead of run (to
-	 * time the host alone). */
+	 * time the host alone); the number of devices. */
 	"driver_version", "memory_pools", "release_threshold", "fault_at_launch", "fault_code", "cublas_create_fails",
-	"skip_kernels",
+	"skip_kernels", "devices",
 };
 static long long values[NVALUES];
+
+/* The default of "devices": 1, or FAKE_CUDA_DEVICES at load. */
+static long long default_devices = 1;
 
 static void set_defaults(void)
 {
@@ -79,6 +91,7 @@ static void set_defaults(void)
 	values[DRIVER_VERSION] = 12040;
 	values[MEMORY_POOLS] = 1;
 	values[FAULT_CODE] = 700;
+	values[DEVICES] = default_devices;
 }
 
 /* One lock for every call; recursive, as the cuBLAS stand-in's work,
@@ -552,8 +565,10 @@ int fake_device_memory(const void *p, size_t bytes)
 	return ok;
 }
 
-/* fake_enqueue_host queues fn(data) on the stream; data is freed after,
- * and a code fn returns faults the device. */
+/* fake_enqueue_host queues fn(data) on the stream; data is freed after
+ * fn returns, or without fn being called when a fault drops the queue. A
+ * sticky code fn returns faults the device; other codes are ignored, as
+ * for kernels. */
 void fake_enqueue_host(int (*fn)(void *), void *data)
 {
 	LOCK();
@@ -565,7 +580,44 @@ void fake_enqueue_host(int (*fn)(void *), void *data)
 	UNLOCK();
 }
 
-__attribute__((constructor)) static void init(void) { set_defaults(); }
+/* fake_flush runs the queued work, as the device does in time whether or
+ * not the host waits, and returns the sticky error, or 0. It needs no
+ * current context: ncclCommDestroy flushes a communicator's collectives
+ * from any thread. */
+int fake_flush(void)
+{
+	LOCK();
+	wait_for_queue();
+	CUresult r = sticky;
+	UNLOCK();
+	return r;
+}
+
+/* init reads FAKE_CUDA_DEVICES, a count from 1 to 64; anything else is
+ * reported and ignored. */
+__attribute__((constructor)) static void init(void)
+{
+	const char *env = getenv("FAKE_CUDA_DEVICES");
+	if (env && *env) {
+		char *end;
+		long n = strtol(env, &end, 10);
+		if (*end == 0 && n >= 1 && n <= 64) {
+			default_devices = n;
+		} else {
+			fprintf(stderr, "fakecuda: FAKE_CUDA_DEVICES=%s is not a count from 1 to 64; using 1\n", env);
+		}
+	}
+	set_defaults();
+}
+
+/* device_ok reports whether dev is the ordinal of a device. */
+static int device_ok(int dev)
+{
+	LOCK();
+	int ok = dev >= 0 && dev < values[DEVICES];
+	UNLOCK();
+	return ok;
+}
 
 /* The driver API. */
 
@@ -591,7 +643,9 @@ CUresult cuDeviceGetCount(int *n)
 	if (!initialised) {
 		return 3;
 	}
-	*n = 1;
+	LOCK();
+	*n = (int)values[DEVICES];
+	UNLOCK();
 	return 0;
 }
 
@@ -600,16 +654,19 @@ CUresult cuDeviceGet(int *dev, int ordinal)
 	if (!initialised) {
 		return 3;
 	}
-	if (ordinal != 0) {
+	if (!device_ok(ordinal)) {
 		return 101;
 	}
-	*dev = 0;
+	*dev = ordinal;
 	return 0;
 }
 
 CUresult cuDeviceGetName(char *name, int len, int dev)
 {
-	if (dev != 0 || len < 9) {
+	if (!device_ok(dev)) {
+		return 101;
+	}
+	if (len < 9) {
 		return 1;
 	}
 	strcpy(name, "Fake GPU");
@@ -618,7 +675,7 @@ CUresult cuDeviceGetName(char *name, int len, int dev)
 
 CUresult cuDeviceTotalMem_v2(size_t *bytes, int dev)
 {
-	if (dev != 0) {
+	if (!device_ok(dev)) {
 		return 101;
 	}
 	*bytes = (size_t)16 << 30;
@@ -627,7 +684,7 @@ CUresult cuDeviceTotalMem_v2(size_t *bytes, int dev)
 
 CUresult cuDeviceGetAttribute(int *v, int attr, int dev)
 {
-	if (dev != 0) {
+	if (!device_ok(dev)) {
 		return 101;
 	}
 	LOCK();
@@ -646,7 +703,7 @@ CUresult cuDeviceGetAttribute(int *v, int attr, int dev)
 
 CUresult cuDevicePrimaryCtxRetain(void **ctx, int dev)
 {
-	if (dev != 0) {
+	if (!device_ok(dev)) {
 		return 101;
 	}
 	LOCK();
@@ -658,6 +715,9 @@ CUresult cuDevicePrimaryCtxRetain(void **ctx, int dev)
 
 CUresult cuDevicePrimaryCtxRelease_v2(int dev)
 {
+	if (!device_ok(dev)) {
+		return 101;
+	}
 	LOCK();
 	CUresult r = values[CONTEXT_REFS] > 0 ? 0 : 201;
 	if (r == 0) {
@@ -811,7 +871,7 @@ CUresult cuMemFreeAsync(CUdeviceptr p, void *s)
 CUresult cuDeviceGetDefaultMemPool(void **pool, int dev)
 {
 	LOCK();
-	CUresult r = dev != 0 ? 101 : values[MEMORY_POOLS] ? 0 : 801;
+	CUresult r = !device_ok(dev) ? 101 : values[MEMORY_POOLS] ? 0 : 801;
 	if (r == 0) {
 		*pool = &pool_token;
 	}
