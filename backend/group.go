@@ -16,7 +16,8 @@ type DeviceGroup interface {
 	// GroupID makes the identifier of a new group.
 	GroupID() ([]byte, error)
 	// JoinGroup joins group id of size processes as rank; it returns when
-	// every process has joined.
+	// every process has joined. A backend that has joined a group of the
+	// same rank and size keeps it.
 	JoinGroup(id []byte, rank, size int) error
 	// AllReduceSum replaces v, in every process, by its sum over the
 	// processes, in stream order. Errors show at the next Sync.

@@ -358,6 +358,8 @@ func (t *Trainer) deviceAllReduce(taskGrads bool) error {
 		flag[0] = 1
 	}
 	if err := d.c.MaxInt64(flag); err != nil {
+		// The others are gone: end this process's collectives too.
+		d.device.AbortGroup()
 		return fmt.Errorf("data-parallel training: stop flag: %w", err)
 	}
 	d.stopped = flag[0] > 0

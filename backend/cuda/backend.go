@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/mtl-gpu/mtl-gpu/backend"
@@ -43,8 +44,13 @@ type Backend struct {
 	status *buffer
 	// nccl and comm carry the all-reduce of a data-parallel run (see
 	// nccl.go); comm is made and destroyed on the owner thread.
-	nccl *cu.NCCL
-	comm cu.Comm
+	nccl               *cu.NCCL
+	comm               cu.Comm
+	commRank, commSize int
+	// commHandle is comm for AbortGroup, which any goroutine may call,
+	// and commAborted says that it did.
+	commHandle  atomic.Uint64
+	commAborted atomic.Bool
 
 	// The fields below are used by the caller only.
 	closed bool

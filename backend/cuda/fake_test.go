@@ -37,8 +37,9 @@ var requireCC = os.Getenv("MTLGPU_REQUIRE_CC") == "1"
 type fakeLib struct {
 	dir    string
 	driver string
-	// blas12 and blas13 are cuBLAS stand-ins of major versions 12 and 13.
-	blas12, blas13 string
+	// blas12 and blas13 are cuBLAS stand-ins of major versions 12 and 13,
+	// nccl the NCCL stand-in.
+	blas12, blas13, nccl string
 
 	get   func(name string) int64
 	set   func(name string, value int64) int32
@@ -86,7 +87,7 @@ func compileFake() (f *fakeLib, err error) {
 		return nil, err
 	}
 	// Stat tells the test cache which files the results depend on.
-	for _, name := range []string{"fakecuda.c", "fakecublas.c"} {
+	for _, name := range []string{"fakecuda.c", "fakecublas.c", "fakenccl.c"} {
 		if _, err := os.Stat(filepath.Join(src, name)); err != nil {
 			fakeMissing = true
 			return nil, fmt.Errorf("no sources of the stand-in driver here: %v", err)
@@ -106,6 +107,7 @@ func compileFake() (f *fakeLib, err error) {
 		driver: filepath.Join(dir, "libfakecuda.so"),
 		blas12: filepath.Join(dir, "libcublas.so.12"),
 		blas13: filepath.Join(dir, "libcublas.so.13"),
+		nccl:   filepath.Join(dir, "libnccl.so.2"),
 	}
 	host := filepath.Join(dir, "kernels_host.c")
 	if err := os.WriteFile(host, []byte(kernels.Source(kernels.Host)), 0o644); err != nil {
@@ -118,6 +120,7 @@ func compileFake() (f *fakeLib, err error) {
 		append(warn, "-o", f.driver, filepath.Join(src, "fakecuda.c"), host, "-lm", "-lpthread"),
 		append(warn, "-DFAKE_CUBLAS_MAJOR=12", "-o", f.blas12, filepath.Join(src, "fakecublas.c"), "-L"+dir, "-lfakecuda", "-Wl,-rpath,$ORIGIN"),
 		append(warn, "-DFAKE_CUBLAS_MAJOR=13", "-o", f.blas13, filepath.Join(src, "fakecublas.c"), "-L"+dir, "-lfakecuda", "-Wl,-rpath,$ORIGIN"),
+		append(warn, "-o", f.nccl, filepath.Join(src, "fakenccl.c"), "-L"+dir, "-lfakecuda", "-Wl,-rpath,$ORIGIN", "-lpthread", "-lrt"),
 	}
 	for _, args := range builds {
 		out, err := exec.Command(cc, args...).CombinedOutput()

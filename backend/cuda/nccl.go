@@ -59,7 +59,9 @@ func (b *Backend) GroupID() ([]byte, error) {
 }
 
 // JoinGroup makes the backend's NCCL communicator (ncclCommInitRank) on
-// its device.
+// its device. A backend joins one group in its life: a later call with
+// the same rank and size (the next trainer of the same processes) keeps
+// it.
 func (b *Backend) JoinGroup(id []byte, rank, size int) error {
 	if err := b.GroupReady(); err != nil {
 		return err
@@ -74,13 +76,17 @@ func (b *Backend) JoinGroup(id []byte, rank, size int) error {
 	copy(uid.Internal[:], id)
 	return b.run.call(func() error {
 		if b.comm != 0 {
-			return errors.New("cuda: the backend has joined a group already")
+			if b.commRank != rank || b.commSize != size {
+				return fmt.Errorf("cuda: the backend is rank %d of a group of %d already", b.commRank, b.commSize)
+			}
+			return nil
 		}
 		c, err := b.nccl.InitRank(size, uid, rank)
 		if err != nil {
 			return err
 		}
-		b.comm = c
+		b.comm, b.commRank, b.commSize = c, rank, size
+		b.commHandle.Store(uint64(c))
 		return nil
 	})
 }
@@ -93,29 +99,35 @@ func (b *Backend) AllReduceSum(v backend.Vec) {
 	}
 	p := devBuffer(v.Buf, "AllReduceSum").at(v.Off)
 	b.enqueue(func() {
-		if b.comm == 0 {
+		switch {
+		case b.comm == 0:
 			b.fail(errors.New("cuda: AllReduceSum before JoinGroup"))
-			return
+		case b.commAborted.Load():
+			b.fail(errors.New("cuda: AllReduceSum after the NCCL group was aborted"))
+		default:
+			b.fail(b.nccl.AllReduceSum(p, p, v.Len, b.comm, b.stream))
 		}
-		b.fail(b.nccl.AllReduceSum(p, p, v.Len, b.comm, b.stream))
 	})
 }
 
 // AbortGroup aborts the communicator (ncclCommAbort) from the calling
 // goroutine, which need not be the owner thread: the owner may be waiting
-// for a collective that will never finish.
+// for a collective that will never finish. The communicator is gone
+// after it: later collectives fail, and Close does not destroy it.
 func (b *Backend) AbortGroup() {
-	if b.nccl != nil && b.comm != 0 {
-		_ = b.nccl.Abort(b.comm)
+	c := cu.Comm(b.commHandle.Load())
+	if b.nccl != nil && c != 0 && b.commAborted.CompareAndSwap(false, true) {
+		_ = b.nccl.Abort(c)
 	}
 }
 
 // leaveGroup destroys the communicator at Close, on the owner thread.
 func (b *Backend) leaveGroup() error {
-	if b.comm == 0 {
+	if b.comm == 0 || b.commAborted.Load() {
 		return nil
 	}
 	err := b.nccl.Destroy(b.comm)
 	b.comm = 0
+	b.commHandle.Store(0)
 	return err
 }

@@ -12,7 +12,7 @@ import (
 
 func TestMain(m *testing.M) {
 	if mtltest.IsRank() {
-		os.Exit(mtltest.DataParallelRank(func(int) (backend.Backend, error) { return New(first) }))
+		os.Exit(mtltest.DataParallelRank(func(int) (backend.Backend, error) { return New(first) }, nil))
 	}
 	os.Exit(m.Run())
 }

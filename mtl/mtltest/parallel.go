@@ -34,7 +34,11 @@ var parallelProblems = map[string]mtl.Method{"binary": mtl.GradNorm, "mmoe": mtl
 // data-parallel with the other processes and alone on the CPU backend,
 // and prints "rank R ok NAME via WHAT" or "rank R FAIL ..." lines. It
 // returns the exit status.
-func DataParallelRank(open func(localRank int) (backend.Backend, error)) int {
+//
+// waits, when not nil, counts the device's waits for its queued work:
+// where the all-reduce runs on the device, the steps of an epoch with
+// fixed task weights must then add none.
+func DataParallelRank(open func(localRank int) (backend.Backend, error), waits func() int) int {
 	lib, err := mpi.Open()
 	if err != nil {
 		fmt.Println("rank ? FAIL", err)
@@ -69,6 +73,7 @@ func DataParallelRank(open func(localRank int) (backend.Backend, error)) int {
 		cfg.Weighting.Method = method
 		train, val := Data(p.Spec, 301, 1), Data(p.Spec, 80, 2)
 		var via string
+		stepWaits := -1
 		fit := func(b backend.Backend, group mtl.Collective) ([]mtl.EpochStats, error) {
 			m, err := mtl.NewModel(p.Spec, train, cfg.Seed)
 			if err != nil {
@@ -86,7 +91,20 @@ func DataParallelRank(open func(localRank int) (backend.Backend, error)) int {
 				via = tr.Via()
 			}
 			var epochs []mtl.EpochStats
-			err = tr.Fit(context.Background(), mtl.Hooks{Epoch: func(s mtl.EpochStats) error { epochs = append(epochs, s); return nil }})
+			first := 0
+			count := group != nil && waits != nil && strings.HasSuffix(via, "on the device") && method == mtl.Equal
+			err = tr.Fit(context.Background(), mtl.Hooks{
+				Step: func(epoch, step, steps int) {
+					switch {
+					case !count || epoch != 1:
+					case step == 0:
+						first = waits()
+					case step == steps-1:
+						stepWaits = waits() - first
+					}
+				},
+				Epoch: func(s mtl.EpochStats) error { epochs = append(epochs, s); return nil },
+			})
 			return epochs, err
 		}
 		got, err := fit(dev, w)
@@ -99,6 +117,9 @@ func DataParallelRank(open func(localRank int) (backend.Backend, error)) int {
 		}
 		if d := LossDiffs(p.Spec, got, want); d != nil {
 			return fail("%s: %s", p.Name, strings.Join(d, "; "))
+		}
+		if stepWaits > 0 {
+			return fail("%s: the steps of an epoch waited %d times for the device", p.Name, stepWaits)
 		}
 		fmt.Printf("rank %d ok %s via %s\n", w.Rank(), p.Name, via)
 	}
