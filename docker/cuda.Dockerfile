@@ -35,15 +35,18 @@ RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/mtl-gpu ./cmd/mtl-gpu
 
-# The runtime image has cuBLAS on the loader's path, and Open MPI for
-# data-parallel training over several GPUs (mtl-gpu loads libmpi.so.40 at
-# run time, as it loads cuBLAS):
+# The runtime image has cuBLAS on the loader's path, NCCL (the runtime
+# images carry libnccl2; it is installed from NVIDIA's repository, which
+# the image has configured, where a base lacks it) and Open MPI, for
+# data-parallel training over several GPUs (mtl-gpu loads libmpi.so.40
+# and libnccl.so.2 at run time, as it loads cuBLAS):
 #
 #   docker run --rm --gpus all -v "$PWD:/data" --entrypoint mpirun mtl-gpu:cuda \
 #     --allow-run-as-root -np 2 mtl-gpu train --device cuda:local --data /data/train.csv ...
 FROM nvidia/cuda:${CUDA_VERSION}-runtime-ubuntu24.04
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libopenblas0 openmpi-bin \
+ && { ldconfig -p | grep -q 'libnccl\.so\.2 ' || apt-get install -y --no-install-recommends libnccl2; } \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/mtl-gpu /usr/local/bin/mtl-gpu
 WORKDIR /data

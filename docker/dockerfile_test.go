@@ -93,4 +93,7 @@ func TestCUDABase(t *testing.T) {
 	if !regexp.MustCompile(`apt-get install [^\n]*\bopenmpi-bin\b`).MatchString(runtime) {
 		t.Error("the CUDA runtime image does not install openmpi-bin (mpirun and libmpi.so.40)")
 	}
+	if !strings.Contains(runtime, "libnccl2") {
+		t.Error("the CUDA runtime image does not make sure of NCCL (libnccl2)")
+	}
 }
