@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/mtl-gpu/mtl-gpu/benchmark"
 	"github.com/mtl-gpu/mtl-gpu/pipeline"
 	"github.com/spf13/cobra"
@@ -30,37 +32,8 @@ Under mpirun (or srun --mpi=pmix) the processes train data-parallel, and
 bench adds the size of each step's all-reduce and the share of the step it
 takes.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) (err error) {
-			c, err := a.joinWorld()
-			defer func() { err = c.leave(a, err) }()
-			if err != nil {
-				return err
-			}
-			if c != nil {
-				o.Group = c.world
-			}
-			if o.Workload, err = benchmark.Find(workload); err != nil {
-				return usageError("--workload: %v", err)
-			}
-			body, err := pipeline.ParseArch(arch)
-			if err != nil {
-				return err
-			}
-			if o.Workload, err = o.Workload.WithArch(body); err != nil {
-				return err
-			}
-			if o.Epochs < 1 {
-				return usageError("--epochs must be at least 1")
-			}
-			if o.Methods, err = pipeline.ParseMethods(methods); err != nil {
-				return err
-			}
-			b, err := a.openDevice()
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			return benchmark.Bench(cmd.Context(), b, o, a.stdout)
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.bench(cmd.Context(), workload, arch, methods, o)
 		},
 	}
 	f := cmd.Flags()
@@ -70,4 +43,39 @@ takes.`,
 	f.BoolVar(&o.Profile, "profile", false, "profile one more epoch operation by operation")
 	f.StringVar(&methods, "weighting", "equal", "comma-separated weighting methods to time; the first is the reference")
 	return cmd
+}
+
+// bench runs the bench command: data-parallel under a launcher (see
+// joinWorld), alone otherwise.
+func (a *app) bench(ctx context.Context, workload, arch, methods string, o benchmark.Options) (err error) {
+	c, err := a.joinWorld()
+	defer func() { err = c.leave(a, err) }()
+	if err != nil {
+		return err
+	}
+	if c != nil {
+		o.Group = c.world
+	}
+	if o.Workload, err = benchmark.Find(workload); err != nil {
+		return usageError("--workload: %v", err)
+	}
+	body, err := pipeline.ParseArch(arch)
+	if err != nil {
+		return err
+	}
+	if o.Workload, err = o.Workload.WithArch(body); err != nil {
+		return err
+	}
+	if o.Epochs < 1 {
+		return usageError("--epochs must be at least 1")
+	}
+	if o.Methods, err = pipeline.ParseMethods(methods); err != nil {
+		return err
+	}
+	b, err := a.openDevice()
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	return benchmark.Bench(ctx, b, o, a.stdout)
 }

@@ -65,6 +65,10 @@ func (a *app) openDevice() (backend.Backend, error) {
 // auto chose, for a command that has more to say first (or errors to
 // report alone).
 func (a *app) openDeviceQuietly() (b backend.Backend, logChoice func(), err error) {
+	if strings.HasSuffix(a.dev.device, ":local") {
+		// joinWorld replaces it under a launcher.
+		return nil, nil, usageError("--device %s picks the device by the process's rank on its node: start mtl-gpu with mpirun or srun --mpi=pmix, one process per device", a.dev.device)
+	}
 	dev, err := backend.ParseDevice(a.dev.device)
 	if err != nil {
 		return nil, nil, usageError("--device: %v", err)

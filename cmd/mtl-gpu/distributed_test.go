@@ -128,15 +128,21 @@ func TestRefusedUnderMpirun(t *testing.T) {
 		{[]string{"train", "--tune", "4"}, "--tune and --hidden auto search in one process"},
 		{[]string{"train", "--stream", "--out", "s.mtl"}, "--stream: data-parallel training holds the training rows in memory"},
 		{[]string{"train", "--distributed", "sometimes"}, "--distributed sometimes: unknown value"},
+		// No GPU here: fewer devices than processes.
+		{[]string{"train", "--device", "cuda:local"}, "--device cuda:local: this node runs 2 processes, one per device, but has 0 such devices"},
 	} {
 		r := underMpirun(t, mpirun, 2, dir, mpitest.Job{}, c.args...)
 		if r.code == 0 || !strings.Contains(r.stdout, c.want) {
 			t.Errorf("mpirun -np 2 mtl-gpu %s: exit %d, want an error saying %q; output:\n%s", strings.Join(c.args, " "), r.code, c.want, r.stdout)
 		}
 	}
+	r := mtlgpu(t, dir, "train", "--device", "cuda:local")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--device cuda:local picks the device by the process's rank on its node") {
+		t.Errorf("--device cuda:local without a launcher: exit %d, stderr %q", r.code, r.stderr)
+	}
 	t.Setenv("RANK", "1")
 	t.Setenv("WORLD_SIZE", "2")
-	r := mtlgpu(t, dir, "train", "--epochs", "1")
+	r = mtlgpu(t, dir, "train", "--epochs", "1")
 	if r.code == 0 || !strings.Contains(r.stderr, "RANK=1 and WORLD_SIZE=2 are set, but no MPI launcher started this process") {
 		t.Errorf("train with torchrun's variables: exit %d, stderr %q", r.code, r.stderr)
 	}
