@@ -391,6 +391,10 @@ func (r *rank) trainUntilStopped(mode, dir string) int {
 	}
 	if mode == "sigstop" {
 		r.w.SetTimeout(2 * time.Second)
+		if err := r.w.StartHeartbeat(200 * time.Millisecond); err != nil {
+			r.failf("%v", err)
+			return 1
+		}
 	}
 	fmt.Printf("rank %d ok training\n", r.w.Rank())
 	err = tr.Fit(ctx, mtl.Hooks{
@@ -637,8 +641,8 @@ func TestDistributedStoppedProcess(t *testing.T) {
 		t.Fatalf("the job ended well with a stopped process; output:\n%s", out)
 	}
 	timedOut := mpitest.Lines(out, "rank 0 ok timed out")
-	if len(timedOut) != 1 || !strings.Contains(timedOut[0], "without an answer") {
-		t.Errorf("rank 0 did not report the timeout; output:\n%s", out)
+	if len(timedOut) != 1 || !strings.Contains(timedOut[0], "without an answer from every other process: rank 1 stopped answering (no heartbeat)") {
+		t.Errorf("rank 0 did not report the timeout naming rank 1; output:\n%s", out)
 	}
 	ck, _, err := mtl.LoadFile(filepath.Join(dir, "stopped.mtl"))
 	if err != nil {

@@ -130,6 +130,11 @@ func (a *app) joinWorld() (*cluster, error) {
 		return c, err
 	}
 	w.SetTimeout(a.dist.timeout)
+	// Heartbeats name a process that stops answering (a tenth of the
+	// timeout, at most every 5 s).
+	if err := w.StartHeartbeat(min(a.dist.timeout/10, 5*time.Second)); err != nil {
+		return c, err
+	}
 	if w.Rank() != 0 {
 		// Rank 0 speaks for the run; the others say only what fails.
 		a.quiet = true

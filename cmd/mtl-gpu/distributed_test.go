@@ -2,9 +2,11 @@ package main
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -172,4 +174,62 @@ func TestSIGTERMUnderMpirun(t *testing.T) {
 	}
 	t.Logf("stopped at epoch %d, step %d", ck.State.Epoch+1, ck.State.EpochStep)
 	ok(t, mtlgpu(t, dir, "train", "--resume", "stop.mtl", "--epochs", strconv.Itoa(ck.State.Epoch+2), "--quiet"))
+}
+
+// TestStoppedProcessUnderMpirun stops one of 2 training processes with
+// SIGSTOP: the other exits non-zero within --collective-timeout and 10 s,
+// naming the silent rank, and the model file saved before stays whole.
+func TestStoppedProcessUnderMpirun(t *testing.T) {
+	mpirun := mpirunOrSkip(t)
+	dir := t.TempDir()
+	var stopped time.Time
+	job := mpitest.Job{Start: func(cmd *exec.Cmd) {
+		time.Sleep(4 * time.Second)
+		kids := childProcesses(t, cmd.Process.Pid)
+		if len(kids) != 2 {
+			t.Errorf("mpirun has %d child processes, want the 2 ranks", len(kids))
+			return
+		}
+		stopped = time.Now()
+		_ = syscall.Kill(kids[1], syscall.SIGSTOP)
+	}}
+	r := underMpirun(t, mpirun, 2, dir, job, "train", "--epochs", "100000", "--patience", "0", "--collective-timeout", "2s", "--out", "stop.mtl")
+	took := time.Since(stopped)
+	if r.code == 0 || !regexp.MustCompile(`rank [01] stopped answering \(no heartbeat\)`).MatchString(r.stdout) {
+		t.Fatalf("exit %d, want an error naming the stopped rank; output:\n%s", r.code, r.stdout)
+	}
+	if took > 12*time.Second {
+		t.Errorf("the job ended %.1f s after a process stopped, more than the 2 s timeout and 10 s", took.Seconds())
+	}
+	if _, _, err := mtl.LoadFile(filepath.Join(dir, "stop.mtl")); err != nil {
+		t.Errorf("the model saved before the stop: %v", err)
+	}
+	t.Logf("ended %.1f s after the stop", took.Seconds())
+}
+
+// childProcesses returns the processes whose parent is pid, in the order
+// of their process IDs.
+func childProcesses(t *testing.T, pid int) []int {
+	t.Helper()
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kids []int
+	for _, s := range stats {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so split
+		// after its closing parenthesis.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			if k, err := strconv.Atoi(strings.Fields(string(b))[0]); err == nil {
+				kids = append(kids, k)
+			}
+		}
+	}
+	slices.Sort(kids)
+	return kids
 }

@@ -30,6 +30,9 @@
 //     float32, float64 and int64 slices on host memory; buffers of more
 //     elements than a C int counts go in pieces.
 //   - Finalize and Abort.
+//   - A timeout on every collective call (SetTimeout), and heartbeats over
+//     UDP (StartHeartbeat) that let a timed-out call name the ranks that
+//     fell silent.
 //
 // Not supported: MPICH and the MPIs built from it (Intel MPI, MVAPICH,
 // Cray MPICH), whose libmpi.so.12 defines its handles as integer constants

@@ -74,6 +74,9 @@ type World struct {
 	// error of a call that ran past it, which every later call returns.
 	timeout time.Duration
 	stuck   atomic.Pointer[TimeoutError]
+	// beat sends and hears the heartbeats that name a silent rank (nil
+	// until StartHeartbeat).
+	beat *heartbeat
 
 	size, rank           int
 	localSize, localRank int
@@ -195,7 +198,7 @@ func (w *World) do(op string, work func() error) error {
 	case <-timer.C:
 		// The owner goroutine stays in the call; nothing more can be
 		// asked of it.
-		err := &TimeoutError{Op: op, After: w.timeout, Rank: w.rank}
+		err := &TimeoutError{Op: op, After: w.timeout, Rank: w.rank, Silent: w.beat.silent(w.rank)}
 		w.stuck.Store(err)
 		return err
 	}
@@ -209,10 +212,20 @@ type TimeoutError struct {
 	Op    string
 	After time.Duration
 	Rank  int
+	// Silent are the ranks this one had not heard from (see
+	// StartHeartbeat) when it gave up: the ones that stopped or died.
+	Silent []int
 }
 
 func (e *TimeoutError) Error() string {
-	return fmt.Sprintf("%s: rank %d waited %v without an answer from every other process (one stopped answering or died)", e.Op, e.Rank, e.After)
+	msg := fmt.Sprintf("%s: rank %d waited %v without an answer from every other process", e.Op, e.Rank, e.After)
+	switch len(e.Silent) {
+	case 0:
+		return msg + " (one stopped answering or died)"
+	case 1:
+		return msg + fmt.Sprintf(": rank %d stopped answering (no heartbeat), or died", e.Silent[0])
+	}
+	return msg + fmt.Sprintf(": ranks %v stopped answering (no heartbeat), or died", e.Silent)
 }
 
 // SetTimeout bounds every later collective call: one that does not finish
@@ -346,6 +359,8 @@ func (w *World) Finalize() error {
 	if err := w.stuck.Load(); err != nil {
 		return err
 	}
+	w.beat.close()
+	w.beat = nil
 	done := make(chan error, 1)
 	w.calls <- func() {
 		err := w.lib.check("MPI_Comm_free", w.lib.mpiCommFree(&w.local))
