@@ -78,6 +78,12 @@ func (g localGroup) meet(deposit, reduce func()) {
 
 func (g localGroup) SumFloat32(v []float32) error {
 	g.sent[g.rank] = append(g.sent[g.rank], slices.Clone(v))
+	g.sum(v)
+	return nil
+}
+
+// sum replaces v by its sum over the members, without recording it.
+func (g localGroup) sum(v []float32) {
 	g.meet(func() { g.bufs[g.rank] = v }, func() {
 		sum := make([]float32, len(v))
 		for _, b := range g.bufs {
@@ -89,28 +95,17 @@ func (g localGroup) SumFloat32(v []float32) error {
 			copy(b, sum)
 		}
 	})
-	return nil
 }
 
 func (g localGroup) Bcast(buf []byte, root int) error {
-	// Through the float sum: the root's bytes, zeros elsewhere.
+	// Through the sum: the root's bytes, zeros elsewhere.
 	v := make([]float32, len(buf))
 	if g.rank == root {
 		for i, c := range buf {
 			v[i] = float32(c)
 		}
 	}
-	g.meet(func() { g.bufs[g.rank] = v }, func() {
-		sum := make([]float32, len(v))
-		for _, b := range g.bufs {
-			for i := range sum {
-				sum[i] += b[i]
-			}
-		}
-		for _, b := range g.bufs {
-			copy(b, sum)
-		}
-	})
+	g.sum(v)
 	for i := range buf {
 		buf[i] = byte(v[i])
 	}
