@@ -149,3 +149,44 @@ func TestDeviceGroup(t *testing.T) {
 		})
 	}
 }
+
+// TestChecksumStopsDivergedProcesses starts two processes (an in-process
+// group) from different parameters: both must stop at the end of the
+// first epoch with a *ChecksumError.
+func TestChecksumStopsDivergedProcesses(t *testing.T) {
+	c := distCase{problem: findProblem(t, "binary"), method: mtl.Equal}
+	group := newLocalGroup(2)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	epochs := make([]int, 2)
+	for p := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := cpu.New(backend.Options{BLAS: "gonum", Threads: 1})
+			if err != nil {
+				errs[p] = err
+				return
+			}
+			cfg := distConfig(c, 3)
+			cfg.Seed += uint64(p) // process 1 starts from other parameters
+			tr, err := (&rank{b: b}).trainer(c, cfg, false, nil, false)
+			if err != nil {
+				errs[p] = err
+				return
+			}
+			defer tr.Close()
+			if errs[p] = tr.Distribute(group[p]); errs[p] != nil {
+				return
+			}
+			errs[p] = tr.Fit(context.Background(), mtl.Hooks{Epoch: func(mtl.EpochStats) error { epochs[p]++; return nil }})
+		}()
+	}
+	wg.Wait()
+	for p := range 2 {
+		var ce *mtl.ChecksumError
+		if !errors.As(errs[p], &ce) || ce.Epoch != 1 || epochs[p] != 0 {
+			t.Errorf("process %d: %v after %d epochs, want a checksum error at the end of epoch 1", p, errs[p], epochs[p])
+		}
+	}
+}
