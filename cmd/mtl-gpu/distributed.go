@@ -43,13 +43,8 @@ func (d *distFlags) register(fs *pflag.FlagSet) {
 
 // cluster is this process's place in a data-parallel run.
 type cluster struct {
-	world  *mpi.World
-	launch mpi.Launch
+	world *mpi.World
 }
-
-// rank0 reports whether this process writes files and prints: always
-// alone.
-func (c *cluster) rank0() bool { return c == nil || c.world.Rank() == 0 }
 
 // launched says whether an MPI launcher started this process and
 // data-parallel training is not turned off; it refuses torchrun's
@@ -125,7 +120,7 @@ func (a *app) joinWorld() (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{world: w, launch: launch}
+	c := &cluster{world: w}
 	if err := launch.CheckWorld(w.Size()); err != nil {
 		return c, err
 	}
