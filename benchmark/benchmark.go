@@ -215,7 +215,15 @@ func Run(ctx context.Context, b backend.Backend, w Workload, method mtl.Method, 
 	pb.Enabled = false
 	// The GEMMs of the first step, for the GEMM-only reference.
 	rec := &gemmRecorder{Backend: pb}
-	tr, err := mtl.NewTrainer(rec, model, cfg, data, nil, nil)
+	var tb backend.Backend = rec
+	if g, ok := b.(backend.DeviceGroup); ok && group != nil {
+		// The device's own all-reduce (NCCL), past the profile.
+		tb = struct {
+			*gemmRecorder
+			backend.DeviceGroup
+		}{rec, g}
+	}
+	tr, err := mtl.NewTrainer(tb, model, cfg, data, nil, nil)
 	if err != nil {
 		return nil, err
 	}
