@@ -190,3 +190,70 @@ func TestChecksumStopsDivergedProcesses(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamedDataParallel trains from a stream of uneven blocks, two
+// blocks to a window, on two processes (an in-process group): the losses
+// follow a streamed run alone, for bodies with families, tables, members
+// and dropout, with a plain and a gradient method.
+func TestStreamedDataParallel(t *testing.T) {
+	ref, err := cpu.New(backend.Options{BLAS: "gonum"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"family", "members/embeddings", "dropout/smoothing"} {
+		for _, method := range []mtl.Method{mtl.Equal, mtl.PCGrad} {
+			c := distCase{problem: findProblem(t, name), method: method}
+			t.Run(c.name(), func(t *testing.T) {
+				cfg := distConfig(c, 3)
+				fit := func(b backend.Backend, group mtl.Collective) ([]mtl.EpochStats, error) {
+					train, val := distData(c.problem.Spec, distRows, 1, true), distData(c.problem.Spec, 60, 2, true)
+					model, err := mtl.NewModel(c.problem.Spec, train, cfg.Seed)
+					if err != nil {
+						return nil, err
+					}
+					tr, err := mtl.NewStreamTrainer(b, model, cfg, mtl.NewMemStream(train, 23, 37, 11), 2, val, nil)
+					if err != nil {
+						return nil, err
+					}
+					defer tr.Close()
+					if group != nil {
+						if err := tr.Distribute(group); err != nil {
+							return nil, err
+						}
+					}
+					var epochs []mtl.EpochStats
+					err = tr.Fit(context.Background(), mtl.Hooks{Epoch: func(s mtl.EpochStats) error { epochs = append(epochs, s); return nil }})
+					return epochs, err
+				}
+				alone, err := fit(ref, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				group := newLocalGroup(2)
+				var wg sync.WaitGroup
+				runs, errs := make([][]mtl.EpochStats, 2), make([]error, 2)
+				for p := range 2 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						b, err := cpu.New(backend.Options{BLAS: "gonum", Threads: 1})
+						if err != nil {
+							errs[p] = err
+							return
+						}
+						runs[p], errs[p] = fit(b, group[p])
+					}()
+				}
+				wg.Wait()
+				for p := range 2 {
+					if errs[p] != nil {
+						t.Fatalf("process %d: %v", p, errs[p])
+					}
+					for _, d := range mtltest.LossDiffs(c.problem.Spec, runs[p], alone) {
+						t.Errorf("process %d: %s", p, d)
+					}
+				}
+			})
+		}
+	}
+}

@@ -56,3 +56,6 @@ func (t *Trainer) ReduceLayout() (grads, taskGrads int) {
 // MinNorm is MGDA's combination: the weights of the least-norm point of
 // the convex hull of the gradients whose Gram matrix (n×n) is gram.
 var MinNorm = minNorm
+
+// NewMemStream serves d as a Stream of blocks of the given sizes in turn.
+func NewMemStream(d *Dataset, sizes ...int) Stream { return newMemStream(d, sizes...) }

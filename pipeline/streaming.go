@@ -148,12 +148,16 @@ func (r *Run) chunkSize() int {
 
 // cachePath returns where a streamed text file's block cache goes: beside
 // the model file, OUT.cache when it is kept, else a name of the process's
-// own.
+// own (and, in a data-parallel run, of its rank, since processes on
+// several nodes may share a process ID and the folder).
 func (r *Run) cachePath() string {
 	if r.Options.Memory.KeepCache {
 		return r.Out + ".cache"
 	}
 	dir, base := filepath.Split(r.Out)
+	if g := r.Options.Group; g != nil {
+		return filepath.Join(dir, fmt.Sprintf(".%s.rank%d.%d.cache", base, g.Rank(), os.Getpid()))
+	}
 	return filepath.Join(dir, fmt.Sprintf(".%s.%d.cache", base, os.Getpid()))
 }
 

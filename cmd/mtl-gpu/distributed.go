@@ -14,7 +14,6 @@ import (
 	"github.com/mtl-gpu/mtl-gpu/backend"
 	"github.com/mtl-gpu/mtl-gpu/internal/mpi"
 	"github.com/mtl-gpu/mtl-gpu/pipeline"
-	"github.com/mtl-gpu/mtl-gpu/stream"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -90,12 +89,11 @@ func (a *app) join(o *pipeline.Options) (*cluster, error) {
 		o.Memory.Budget.From += fmt.Sprintf(", shared by %d processes on this node", w.LocalSize())
 	}
 	switch {
-	case o.Memory.Mode == stream.Always:
-		return c, usageError("--stream: data-parallel training holds the training rows in memory in every process (train in one process to stream them)")
+	case o.Memory.KeepCache:
+		return c, usageError("--keep-cache: every process of a data-parallel run streams from a block cache of its own, which it removes")
 	case o.Tune > 0 || o.AutoWidth:
 		return c, usageError("--tune and --hidden auto search in one process: run the search without the launcher, then train its configuration data-parallel")
 	}
-	o.Memory.Mode = stream.Never
 	return c, nil
 }
 

@@ -105,6 +105,37 @@ func TestCrossValidationUnderMpirun(t *testing.T) {
 	}
 }
 
+// TestStreamUnderMpirun streams the training rows on 2 processes, each
+// from a block cache of its own, which it removes, with half the node's
+// --max-memory each: the model is the one a streamed run alone trains
+// with that half.
+func TestStreamUnderMpirun(t *testing.T) {
+	mpirun := mpirunOrSkip(t)
+	dir := t.TempDir()
+	args := []string{"train", "--data", sharedFile(t, "seed_example/seed_train.csv"), "--task", "y:multiclass", "--epochs", "3",
+		"--stream", "--shuffle-window", "2", "--seed", "5"}
+	r := underMpirun(t, mpirun, 2, dir, mpitest.Job{}, append(args, "--max-memory", "8M", "--out", "dp.mtl")...)
+	ok(t, r)
+	if !strings.Contains(r.stdout, "memory budget of 4 MiB (--max-memory, shared by 2 processes on this node)") {
+		t.Errorf("the run does not say it streams within half the budget; output:\n%s", r.stdout)
+	}
+	ok(t, mtlgpu(t, dir, append(args, "--max-memory", "4M", "--out", "one.mtl")...))
+	a, _, err := mtl.LoadFile(filepath.Join(dir, "dp.mtl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := mtl.LoadFile(filepath.Join(dir, "one.mtl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := relDiff(a.Model.Params, b.Model.Params); !(d < 1e-3) || a.State.BestEpoch != b.State.BestEpoch {
+		t.Errorf("streamed on 2 processes: parameters %.3g (relative) from alone, best epoch %d vs %d", d, a.State.BestEpoch, b.State.BestEpoch)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*cache")); len(left) > 0 {
+		t.Errorf("block caches left behind: %v", left)
+	}
+}
+
 func relDiff(a, b []float32) float64 {
 	var d, n float64
 	for i := range b {
@@ -115,8 +146,9 @@ func relDiff(a, b []float32) float64 {
 }
 
 // TestRefusedUnderMpirun checks what a launcher may not start: the
-// commands that run in one process, the configuration search, streaming,
-// and a process given torchrun's variables without an MPI launcher.
+// commands that run in one process, the configuration search, a kept
+// block cache, and a process given torchrun's variables without an MPI
+// launcher.
 func TestRefusedUnderMpirun(t *testing.T) {
 	mpirun := mpirunOrSkip(t)
 	dir := t.TempDir()
@@ -128,7 +160,7 @@ func TestRefusedUnderMpirun(t *testing.T) {
 		{[]string{"predict", "--model", "m.mtl", "--data", "d.csv", "--out", "p.csv"}, "mtl-gpu predict runs in one process"},
 		{[]string{"serve", "--model", "m.mtl"}, "mtl-gpu serve runs in one process"},
 		{[]string{"train", "--tune", "4"}, "--tune and --hidden auto search in one process"},
-		{[]string{"train", "--stream", "--out", "s.mtl"}, "--stream: data-parallel training holds the training rows in memory"},
+		{[]string{"train", "--stream", "--keep-cache", "--out", "s.mtl"}, "--keep-cache: every process of a data-parallel run streams from a block cache of its own"},
 		{[]string{"train", "--distributed", "sometimes"}, "--distributed sometimes: unknown value"},
 		// No GPU here: fewer devices than processes.
 		{[]string{"train", "--device", "cuda:local"}, "--device cuda:local: this node runs 2 processes, one per device, but has 0 such devices"},
