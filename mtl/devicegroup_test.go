@@ -3,7 +3,6 @@ package mtl_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 
 	"github.com/mtl-gpu/mtl-gpu/backend"
@@ -90,48 +89,30 @@ func TestDeviceGroup(t *testing.T) {
 			if alone == nil {
 				t.Fatal("the run alone failed")
 			}
-			group := newLocalGroup(2)
-			var wg sync.WaitGroup
 			runs := make([][]mtl.EpochStats, 2)
-			errs := make([]error, 2)
 			perStep := make([][2]int, 2)
 			via := make([]string, 2)
-			for p := range 2 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					b0, err := cpu.New(backend.Options{BLAS: "gonum", Threads: 1})
-					if err != nil {
-						errs[p] = err
-						return
-					}
-					b := &groupCPU{Backend: b0, group: group[p]}
-					r := &rank{b: b}
-					tr, err := r.trainer(c, cfg, true, nil, false)
-					if err != nil {
-						errs[p] = err
-						return
-					}
-					defer tr.Close()
-					if errs[p] = tr.Distribute(group[p]); errs[p] != nil {
-						return
-					}
-					via[p] = tr.Via()
-					var first [2]int
-					errs[p] = tr.Fit(context.Background(), mtl.Hooks{
-						Step: func(epoch, step, steps int) {
-							switch {
-							case epoch == 1 && step == 0:
-								first = [2]int{b.copies, b.syncs}
-							case epoch == 1 && step == steps-1:
-								perStep[p] = [2]int{b.copies - first[0], b.syncs - first[1]}
-							}
-						},
-						Epoch: func(s mtl.EpochStats) error { runs[p] = append(runs[p], s); return nil },
-					})
-				}()
-			}
-			wg.Wait()
+			_, errs := inGroup(2, func(p int, member localGroup, b0 backend.Backend) error {
+				b := &groupCPU{Backend: b0, group: member}
+				tr, err := joined(c, cfg, true, b, member)
+				if err != nil {
+					return err
+				}
+				defer tr.Close()
+				via[p] = tr.Via()
+				var first [2]int
+				return tr.Fit(context.Background(), mtl.Hooks{
+					Step: func(epoch, step, steps int) {
+						switch {
+						case epoch == 1 && step == 0:
+							first = [2]int{b.copies, b.syncs}
+						case epoch == 1 && step == steps-1:
+							perStep[p] = [2]int{b.copies - first[0], b.syncs - first[1]}
+						}
+					},
+					Epoch: func(s mtl.EpochStats) error { runs[p] = append(runs[p], s); return nil },
+				})
+			})
 			for p := range 2 {
 				if errs[p] != nil {
 					t.Fatalf("process %d: %v", p, errs[p])
@@ -155,34 +136,17 @@ func TestDeviceGroup(t *testing.T) {
 // first epoch with a *ChecksumError.
 func TestChecksumStopsDivergedProcesses(t *testing.T) {
 	c := distCase{problem: findProblem(t, "binary"), method: mtl.Equal}
-	group := newLocalGroup(2)
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
 	epochs := make([]int, 2)
-	for p := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b, err := cpu.New(backend.Options{BLAS: "gonum", Threads: 1})
-			if err != nil {
-				errs[p] = err
-				return
-			}
-			cfg := distConfig(c, 3)
-			cfg.Seed += uint64(p) // process 1 starts from other parameters
-			tr, err := (&rank{b: b}).trainer(c, cfg, false, nil, false)
-			if err != nil {
-				errs[p] = err
-				return
-			}
-			defer tr.Close()
-			if errs[p] = tr.Distribute(group[p]); errs[p] != nil {
-				return
-			}
-			errs[p] = tr.Fit(context.Background(), mtl.Hooks{Epoch: func(mtl.EpochStats) error { epochs[p]++; return nil }})
-		}()
-	}
-	wg.Wait()
+	_, errs := inGroup(2, func(p int, member localGroup, b backend.Backend) error {
+		cfg := distConfig(c, 3)
+		cfg.Seed += uint64(p) // process 1 starts from other parameters
+		tr, err := joined(c, cfg, false, b, member)
+		if err != nil {
+			return err
+		}
+		defer tr.Close()
+		return tr.Fit(context.Background(), mtl.Hooks{Epoch: func(mtl.EpochStats) error { epochs[p]++; return nil }})
+	})
 	for p := range 2 {
 		var ce *mtl.ChecksumError
 		if !errors.As(errs[p], &ce) || ce.Epoch != 1 || epochs[p] != 0 {
@@ -229,22 +193,11 @@ func TestStreamedDataParallel(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				group := newLocalGroup(2)
-				var wg sync.WaitGroup
-				runs, errs := make([][]mtl.EpochStats, 2), make([]error, 2)
-				for p := range 2 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						b, err := cpu.New(backend.Options{BLAS: "gonum", Threads: 1})
-						if err != nil {
-							errs[p] = err
-							return
-						}
-						runs[p], errs[p] = fit(b, group[p])
-					}()
-				}
-				wg.Wait()
+				runs := make([][]mtl.EpochStats, 2)
+				_, errs := inGroup(2, func(p int, member localGroup, b backend.Backend) (err error) {
+					runs[p], err = fit(b, member)
+					return err
+				})
 				for p := range 2 {
 					if errs[p] != nil {
 						t.Fatalf("process %d: %v", p, errs[p])

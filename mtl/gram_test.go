@@ -43,6 +43,43 @@ func newLocalGroup(n int) []localGroup {
 	return g
 }
 
+// inGroup runs process for each member of an in-process group of n, each
+// on a CPU backend of its own, in goroutines, and returns the group and
+// their errors.
+func inGroup(n int, process func(p int, member localGroup, b backend.Backend) error) ([]localGroup, []error) {
+	group := newLocalGroup(n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for p := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := cpu.New(backend.Options{BLAS: "gonum", Threads: 1})
+			if err != nil {
+				errs[p] = err
+				return
+			}
+			errs[p] = process(p, group[p], b)
+		}()
+	}
+	wg.Wait()
+	return group, errs
+}
+
+// joined makes case c's trainer with cfg on b (with validation rows when
+// val) and makes it member's process of a data-parallel run.
+func joined(c distCase, cfg mtl.Config, val bool, b backend.Backend, member localGroup) (*mtl.Trainer, error) {
+	tr, err := (&rank{b: b}).trainer(c, cfg, val, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := tr.Distribute(member); err != nil {
+		tr.Close()
+		return nil, err
+	}
+	return tr, nil
+}
+
 func (g localGroup) Size() int { return g.n }
 func (g localGroup) Rank() int { return g.rank }
 
@@ -174,28 +211,17 @@ func TestGramOfSummedGradients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	group := newLocalGroup(2)
-	var wg sync.WaitGroup
 	var layout [2]int
-	errs := make([]error, 2)
-	for p := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tr, err := r.trainer(c, cfg, false, nil, false)
-			if err != nil {
-				errs[p] = err
-				return
-			}
-			defer tr.Close()
-			if errs[p] = tr.Distribute(group[p]); errs[p] != nil {
-				return
-			}
-			layout[0], layout[1] = tr.ReduceLayout()
-			_, _, _, errs[p] = tr.EpochGradients()
-		}()
-	}
-	wg.Wait()
+	group, errs := inGroup(2, func(p int, member localGroup, b backend.Backend) error {
+		tr, err := joined(c, cfg, false, b, member)
+		if err != nil {
+			return err
+		}
+		defer tr.Close()
+		layout[0], layout[1] = tr.ReduceLayout()
+		_, _, _, err = tr.EpochGradients()
+		return err
+	})
 	for _, err := range errs {
 		if err != nil {
 			t.Fatal(err)
