@@ -34,16 +34,16 @@ type heartbeat struct {
 }
 
 // StartHeartbeat starts the heartbeats of this process (a collective call:
-// every rank calls it once, after Init): it listens on a UDP port of the
-// address its host name resolves to (the loopback address where it
-// resolves to none), exchanges the addresses over MPI, and sends a
-// datagram to every other rank every interval. A later TimeoutError names
-// the ranks not heard from for three intervals.
+// every rank calls it once, after Init): it listens on a UDP port of every
+// interface, publishes it over MPI with the address its host name
+// resolves to (the loopback address where it resolves to none), and sends
+// a datagram to every other rank every interval. A later TimeoutError
+// names the ranks not heard from for three intervals.
 func (w *World) StartHeartbeat(interval time.Duration) error {
 	if w.beat != nil {
 		return fmt.Errorf("heartbeats already started")
 	}
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: localIP()})
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{})
 	if err != nil {
 		return fmt.Errorf("heartbeats: %w", err)
 	}
@@ -51,7 +51,8 @@ func (w *World) StartHeartbeat(interval time.Duration) error {
 	// job's tag (its time) in its.
 	const slot = 64
 	addrs := make([]byte, slot*w.size)
-	mine := []byte(conn.LocalAddr().String())
+	port := conn.LocalAddr().(*net.UDPAddr).Port
+	mine := []byte(net.JoinHostPort(localIP().String(), fmt.Sprint(port)))
 	if len(mine) > slot-8 {
 		conn.Close()
 		return fmt.Errorf("heartbeats: address %s too long", mine)
