@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/mtl-gpu/mtl-gpu/internal/memtest"
@@ -37,21 +35,7 @@ func TestStreamedRunMemory(t *testing.T) {
 	}
 	const budget, margin = 6 << 20, 12 << 20
 	path, size := wideCSV(t, t.TempDir(), 200_000, 30, 21)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestStreamedRunMemory$", "-test.v")
-	cmd.Env = append(os.Environ(), streamedMemoryChild+"="+path, fmt.Sprintf("MTLGPU_PIPELINE_STREAM_BUDGET=%d", budget))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	var start, peak, encoded int64
-	for _, line := range strings.Split(string(out), "\n") {
-		if i := strings.Index(line, "memory: "); i >= 0 {
-			fmt.Sscanf(line[i:], "memory: start %d peak %d encoded %d", &start, &peak, &encoded)
-		}
-	}
-	if peak == 0 {
-		t.Fatalf("no measure in the child's output:\n%s", out)
-	}
+	start, peak, encoded := memtest.Child(t, "TestStreamedRunMemory", streamedMemoryChild+"="+path, fmt.Sprintf("MTLGPU_PIPELINE_STREAM_BUDGET=%d", budget))
 	grew := peak - start
 	t.Logf("file %s, encoded %s, budget %s: resident memory %s at the start, %s at the peak (+%s)",
 		stream.FormatSize(size), stream.FormatSize(encoded), stream.FormatSize(budget), stream.FormatSize(start), stream.FormatSize(peak), stream.FormatSize(grew))
@@ -88,5 +72,5 @@ func streamedMemoryRun(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	rowBytes := int64(4 * (30 + 3))
-	t.Logf("memory: start %d peak %d encoded %d", start, memtest.ProcStatus(t, "VmHWM"), int64(r.TrainRows()+r.Val.N)*rowBytes)
+	memtest.Measured(t, start, int64(r.TrainRows()+r.Val.N)*rowBytes)
 }

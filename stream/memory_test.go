@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/mtl-gpu/mtl-gpu/data"
@@ -44,21 +42,7 @@ func TestPeakMemory(t *testing.T) {
 	if size < 5*budget {
 		t.Fatalf("the file has %d bytes, less than five budgets", size)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestPeakMemory$", "-test.v")
-	cmd.Env = append(os.Environ(), memoryChild+"="+path, fmt.Sprintf("MTLGPU_STREAM_BUDGET=%d", budget))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	var start, peak, encoded int64
-	for _, line := range strings.Split(string(out), "\n") {
-		if i := strings.Index(line, "memory: "); i >= 0 {
-			fmt.Sscanf(line[i:], "memory: start %d peak %d encoded %d", &start, &peak, &encoded)
-		}
-	}
-	if peak == 0 {
-		t.Fatalf("no measure in the child's output:\n%s", out)
-	}
+	start, peak, encoded := memtest.Child(t, "TestPeakMemory", memoryChild+"="+path, fmt.Sprintf("MTLGPU_STREAM_BUDGET=%d", budget))
 	grew, allowed := peak-start, int64(budget+12<<20)
 	t.Logf("file %s, encoded %s, budget %s: resident memory %s at the start, %s at the peak (+%s)",
 		FormatSize(size), FormatSize(encoded), FormatSize(budget), FormatSize(start), FormatSize(peak), FormatSize(grew))
@@ -101,5 +85,5 @@ func memoryRun(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	encoded := int64(d.Rows()+d.Val.N) * encodedRowBytes(d.schema)
-	t.Logf("memory: start %d peak %d encoded %d", start, memtest.ProcStatus(t, "VmHWM"), encoded)
+	memtest.Measured(t, start, encoded)
 }

@@ -7,7 +7,9 @@ package memtest
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -63,4 +65,40 @@ func SamplePeakHeap() func() uint64 {
 		close(done)
 		return <-result
 	}
+}
+
+// The memory of a run measured in a process of its own: the test starts
+// its own binary again running only itself (Child), with a variable that
+// makes it the measured run, which ends by logging what it measured
+// (Measured); Child reads that line back.
+
+// Measured logs, at the end of a measured run, the line Child reads: the
+// resident bytes at the start (VmRSS, taken by the run before its work),
+// the peak so far (VmHWM) and size, the bytes of the data the run was
+// measured against.
+func Measured(t testing.TB, start, size int64) {
+	t.Helper()
+	t.Logf("memory: start %d peak %d encoded %d", start, ProcStatus(t, "VmHWM"), size)
+}
+
+// Child runs the test named test of this binary alone, verbosely, in a
+// process of its own with env added, and returns what its Measured line
+// says. It fails the test when the run fails or measures nothing.
+func Child(t testing.TB, test string, env ...string) (start, peak, size int64) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if i := strings.Index(line, "memory: "); i >= 0 {
+			fmt.Sscanf(line[i:], "memory: start %d peak %d encoded %d", &start, &peak, &size)
+		}
+	}
+	if peak == 0 {
+		t.Fatalf("no measure in the child's output:\n%s", out)
+	}
+	return start, peak, size
 }
