@@ -430,12 +430,7 @@ func (r *rank) trainUntilStopped(mode, dir string) int {
 // runRank is one process of a job: it prints its findings and returns
 // the exit status.
 func runRank(mode string) int {
-	lib, err := mpi.Open()
-	if err != nil {
-		fmt.Println("rank ? FAIL", err)
-		return 1
-	}
-	w, err := lib.Init()
+	w, err := mpi.Start()
 	if err != nil {
 		fmt.Println("rank ? FAIL", err)
 		return 1

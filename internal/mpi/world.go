@@ -112,6 +112,15 @@ func (l *Library) Init() (*World, error) {
 	return w, nil
 }
 
+// Start loads Open MPI by its usual names (Open) and starts it (Init).
+func Start() (*World, error) {
+	lib, err := Open()
+	if err != nil {
+		return nil, err
+	}
+	return lib.Init()
+}
+
 // own is the goroutine that owns MPI: it locks itself to its OS thread,
 // initialises MPI there, reports how that went on started, and then runs
 // the work of every call until Finalize closes calls.

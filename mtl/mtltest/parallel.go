@@ -39,12 +39,7 @@ var parallelProblems = map[string]mtl.Method{"binary": mtl.GradNorm, "mmoe": mtl
 // where the all-reduce runs on the device, the steps of an epoch with
 // fixed task weights must then add none.
 func DataParallelRank(open func(localRank int) (backend.Backend, error), waits func() int) int {
-	lib, err := mpi.Open()
-	if err != nil {
-		fmt.Println("rank ? FAIL", err)
-		return 1
-	}
-	w, err := lib.Init()
+	w, err := mpi.Start()
 	if err != nil {
 		fmt.Println("rank ? FAIL", err)
 		return 1
