@@ -22,6 +22,9 @@ devices)
 		echo "cuda  -  -  no NVIDIA driver found (libcuda.so.1: cannot open shared object file)"
 	else
 		echo "cuda:0  Stub GPU  139.8 GiB  compute capability 9.0, cuBLAS ${MTLGPU_CUBLAS:-libcublas.so.12}"
+		if [ -n "${STUB_TWO_GPUS:-}" ]; then
+			echo "cuda:1  Stub GPU  139.8 GiB  compute capability 9.0, cuBLAS ${MTLGPU_CUBLAS:-libcublas.so.12}"
+		fi
 	fi
 	echo "cpu  linux/amd64  -  BLAS gonum"
 	;;
@@ -62,6 +65,18 @@ echo "    conformance_test.go:80: JIT log of the kernels on cuda:0 (Stub GPU):"
 echo "        ptxas info    : Used 12 registers"
 echo "--- PASS: TestJIT (0.10s)"
 echo "PASS"
+`
+	// stubMpirun says how it was called and runs the command once.
+	stubMpirun = `#!/bin/sh
+echo "mpirun $*"
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-np) shift 2 ;;
+	-*) shift ;;
+	*) break ;;
+	esac
+done
+exec "$@"
 `
 	stubNvidiaSMI = `#!/bin/sh
 echo "NVIDIA H200, 570.86.15, 143771 MiB, 9.0"
@@ -104,6 +119,7 @@ func runGPUCheck(t *testing.T, withSMI bool, env ...string) (string, int, time.D
 	}
 	if withSMI {
 		files[filepath.Join(bin, "nvidia-smi")] = stubNvidiaSMI
+		files[filepath.Join(bin, "mpirun")] = stubMpirun
 	}
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		t.Fatal(err)
@@ -203,6 +219,22 @@ func TestGPUCheckComplete(t *testing.T) {
 		"cuBLAS /nonexistent/libcublas.so.12", // passed on to mtl-gpu
 		"GPU CHECK: FAIL",
 	}, []string{"MISSING: nvidia-smi", "MISSING: libcuda.so.1", "MISSING: cuBLAS"})
+}
+
+// TestGPUCheckTwoGPUs runs run.sh where two GPUs and mpirun are there:
+// the demonstration trains on both, one process each, and is compared
+// with the CPU's run.
+func TestGPUCheckTwoGPUs(t *testing.T) {
+	out, code, _ := runGPUCheck(t, true, "STUB_LIBS=libcuda.so.1 libcublas.so.12", "STUB_TWO_GPUS=1")
+	if code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+	wantLines(t, out, []string{
+		"mpirun --allow-run-as-root --oversubscribe -np 2 ",
+		"train --device cuda:local --epochs",
+		"PASS  train on 2 GPUs under mpirun matches cpu",
+		"GPU CHECK: PASS",
+	}, []string{"SKIPPED", "FAIL"})
 }
 
 // TestGPUCheckDeadline makes the tests hang: run.sh stops them at its own
