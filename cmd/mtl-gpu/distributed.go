@@ -213,10 +213,11 @@ func (c *cluster) leave(a *app, err error) error {
 		_ = c.world.Finalize()
 		return err
 	}
-	fmt.Fprintf(a.stderr, "mtl-gpu: rank %d: %v\n", c.world.Rank(), explain(err))
+	said := explain(err)
+	fmt.Fprintf(a.stderr, "mtl-gpu: rank %d: %v\n", c.world.Rank(), said)
 	code := 1
 	var ee *exitError
-	if errors.As(explain(err), &ee) {
+	if errors.As(said, &ee) {
 		code = ee.code
 	}
 	_ = c.world.Abort(code)
