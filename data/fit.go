@@ -37,6 +37,16 @@ type Options struct {
 	// and strata of the result, but neither checked nor counted. nil
 	// includes every row.
 	Include func(row int64) bool
+	// Split, with more than one process, shares FitSource's pass between
+	// the processes of a data-parallel job, each of which calls FitSource
+	// with the same source and options: each scans its part of the rows
+	// (PartScanner.ScanPart), and what the parts learnt is gathered and
+	// merged in part order, so that every process returns the same
+	// result, with the rows' groups and strata in file order, and the
+	// same errors (the first in file order). Every process reads every row
+	// instead, as without Split, when Include is set or some process
+	// cannot scan the source in parts. See FitResult.Parts.
+	Split Gatherer
 
 	// The options below turn categorical columns into embeddings.
 

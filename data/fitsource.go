@@ -26,6 +26,10 @@ type FitResult struct {
 	// a missing label or one that is not a class (only possible in an
 	// excluded row); nil when no target is a classification target.
 	Strata []int32
+	// Parts is the number of processes that shared the pass, each
+	// reading a part of the rows (Options.Split), or 0 when this process
+	// read every row.
+	Parts int
 }
 
 // FitSource learns a Schema from a source in one pass, reading each cell
@@ -88,7 +92,16 @@ func FitSource(ctx context.Context, src Source, opts Options) (*FitResult, error
 	}
 
 	f := newFitter(src, header, roles, emb, opts)
-	if err := src.Scan(ctx, f.want, f.block); err != nil {
+	ps, err := f.splitScan()
+	switch {
+	case err != nil:
+		return nil, err
+	case ps != nil:
+		err = f.sharedPass(ctx, ps)
+	default:
+		err = src.Scan(ctx, f.want, f.block)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if f.rows == 0 {
@@ -123,6 +136,8 @@ type fitter struct {
 	strataRows []int32 // provisional label id of each row, -1 missing
 
 	rows, included int64
+	parts          int // processes the pass was shared between (0: none)
+	split          PartScanner
 	inc            []bool // this block's rows: included?
 	cells          cellCache
 	text           textView
@@ -373,7 +388,7 @@ func (f *fitter) rereadMixed(ctx context.Context) error {
 		return nil
 	}
 	fixWants(f.src, want)
-	err := f.src.Scan(ctx, want, func(b *Block) error {
+	err := f.scanMixed(ctx, want, cols, func(b *Block) error {
 		for _, c := range cols {
 			ff := f.feats[c]
 			col := f.text.of(&b.Cols[c], b.N)
@@ -465,7 +480,7 @@ func (f *fitter) finish() (*FitResult, error) {
 			strata = remap(f.strataRows, t.labels, tg.Classes)
 		}
 	}
-	res := &FitResult{Schema: s, Warnings: warnings, Rows: f.rows, Included: f.included, Strata: strata}
+	res := &FitResult{Schema: s, Warnings: warnings, Rows: f.rows, Included: f.included, Strata: strata, Parts: f.parts}
 	if g := f.roles.group; g >= 0 {
 		if f.missing {
 			return nil, errorAt(file, f.groupAt, f.header[g], g, "missing group value")

@@ -170,12 +170,15 @@ func checkSplitInfo(t *testing.T, tab *Table, res *FitResult, include func(int64
 	}
 }
 
-func TestFitSourceMatchesFit(t *testing.T) {
-	t.Parallel()
-	type fitCase struct {
-		name, file, content string
-		opts                Options
-	}
+// fitCase is a small CSV file and the options to fit it with.
+type fitCase struct {
+	name, file, content string
+	opts                Options
+}
+
+// fitCases are the files and options on which FitSource must agree with
+// Fit, errors included.
+func fitCases(t *testing.T) []fitCase {
 	var cases []fitCase
 	add := func(name, file, content string, opts Options) {
 		cases = append(cases, fitCase{name, file, content, opts})
@@ -212,7 +215,12 @@ func TestFitSourceMatchesFit(t *testing.T) {
 	// The strata are the classes of the first classification task in
 	// spec order, not in file order.
 	add("strata in spec order", "o.csv", "a,y1,y2\n1,0,c\n2,1,d\n3,1,c\n4,0,e\n", Options{Tasks: specs(t, "y2:multiclass", "y1:binary")})
-	for _, tc := range cases {
+	return cases
+}
+
+func TestFitSourceMatchesFit(t *testing.T) {
+	t.Parallel()
+	for _, tc := range fitCases(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			sameFit(t, tc.file, tc.content, tc.opts)
