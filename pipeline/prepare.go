@@ -58,6 +58,9 @@ type Run struct {
 	// rows or holds them in memory, and why; Streaming describes a
 	// streamed run's blocks ("" in memory). Both are for a log.
 	Memory, Streaming string
+	// FirstPass says, in a data-parallel run, whether its processes
+	// shared the pass that learnt the schema; empty otherwise.
+	FirstPass string
 	// MemoryLimit is, for a streamed run, the memory budget its blocks
 	// were sized for: a command sets the runtime's soft memory limit to it
 	// (runtime/debug.SetMemoryLimit), which the sizes assume. 0 for a run
@@ -424,6 +427,9 @@ func (r *Run) fitDataOptions(src data.Source, include []bool) (data.Options, err
 	if include != nil {
 		opts.Include = func(row int64) bool { return row < int64(len(include)) && include[row] }
 	}
+	if r.Options.Group != nil {
+		opts.Split = gatherer{r.Options.Group}
+	}
 	return opts, nil
 }
 
@@ -438,6 +444,7 @@ func (r *Run) takeFit(res *data.FitResult) error {
 		}
 	}
 	r.Schema, r.Warnings = res.Schema, append(r.Warnings, res.Warnings...)
+	r.FirstPass = describeFirstPass(res, r.Options.Group)
 	return nil
 }
 

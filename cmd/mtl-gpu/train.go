@@ -255,8 +255,12 @@ func (a *app) train(cmd *cobra.Command, o pipeline.Options) (err error) {
 }
 
 // logMemory says whether the run holds its training rows in memory or
-// streams them, and why.
+// streams them, and why, and how data-parallel processes shared the
+// statistics pass.
 func (a *app) logMemory(r *pipeline.Run) {
+	if r.FirstPass != "" {
+		a.log.Info(r.FirstPass)
+	}
 	switch {
 	case r.Streaming != "":
 		a.log.Info(r.Memory, "stream", r.Streaming)
