@@ -10,55 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/mtl-gpu/mtl-gpu/internal/inproc"
 )
-
-// gatherHub joins the in-process members of a pretend job: AllGather
-// returns when every member has called it.
-type gatherHub struct {
-	mu      sync.Mutex
-	cond    *sync.Cond
-	n       int
-	arrived int
-	round   int
-	slots   [][]byte
-	done    [][]byte
-	calls   int
-}
-
-func newGatherHub(n int) *gatherHub {
-	h := &gatherHub{n: n, slots: make([][]byte, n)}
-	h.cond = sync.NewCond(&h.mu)
-	return h
-}
-
-// member is process r of the hub.
-type member struct {
-	h *gatherHub
-	r int
-}
-
-func (m member) Size() int { return m.h.n }
-func (m member) Rank() int { return m.r }
-func (m member) AllGather(b []byte) ([][]byte, error) {
-	h := m.h
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.slots[m.r] = slices.Clone(b)
-	h.arrived++
-	round := h.round
-	if h.arrived == h.n {
-		h.done, h.slots = h.slots, make([][]byte, h.n)
-		h.arrived = 0
-		h.round++
-		h.calls++
-		h.cond.Broadcast()
-	} else {
-		for h.round == round {
-			h.cond.Wait()
-		}
-	}
-	return h.done, nil
-}
 
 // textParts scans a text source in parts of whole blocks, as a text
 // file's PartScanner does: rows counted from the part's first row, lines
@@ -98,7 +52,7 @@ func (s textParts) ScanPart(ctx context.Context, want []ColumnWant, p, n int, fn
 // sharedFit runs FitSource on n in-process processes sharing the pass
 // over their parts of src, and returns each one's result and error.
 func sharedFit(src PartScanner, opts Options, n int) ([]*FitResult, []error, int) {
-	h := newGatherHub(n)
+	h := inproc.NewHub(n)
 	res, errs := make([]*FitResult, n), make([]error, n)
 	var wg sync.WaitGroup
 	for r := range n {
@@ -106,12 +60,12 @@ func sharedFit(src PartScanner, opts Options, n int) ([]*FitResult, []error, int
 		go func() {
 			defer wg.Done()
 			o := opts
-			o.Split = member{h, r}
+			o.Split = h.Member(r)
 			res[r], errs[r] = FitSource(context.Background(), src, o)
 		}()
 	}
 	wg.Wait()
-	return res, errs, h.calls
+	return res, errs, h.Gathers()
 }
 
 // sameSharedFit checks that a pass shared between 2, 3 and 5 processes
@@ -294,7 +248,7 @@ func TestSharedPassFallsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newGatherHub(2)
+	h := inproc.NewHub(2)
 	res, errs := make([]*FitResult, 2), make([]error, 2)
 	var wg sync.WaitGroup
 	for r := range 2 {
@@ -302,7 +256,7 @@ func TestSharedPassFallsBack(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			o := opts
-			o.Split = member{h, r}
+			o.Split = h.Member(r)
 			src := textParts{Source: newMemSource(t, "f.csv", content, CSVOptions{ChunkSize: 4}), unsplittable: r == 1}
 			res[r], errs[r] = FitSource(context.Background(), src, o)
 		}()
