@@ -2,6 +2,7 @@ package data
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -134,6 +135,275 @@ func writeFile(t *testing.T, path string, content []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, content, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestCSVScanPart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	text, _ := partCSV(300, "\r\n", -1)
+	lf, _ := partCSV(300, "\n", -1)
+	cr, _ := partCSV(300, "\r", -1)
+	for _, tc := range []struct {
+		name    string
+		content []byte
+	}{
+		{"crlf.csv", text},
+		{"bom.csv", append([]byte("\xef\xbb\xbf\n\n"), lf...)},
+		{"cr.csv", cr},
+	} {
+		path := filepath.Join(dir, tc.name)
+		writeFile(t, path, tc.content)
+		src, err := OpenCSV(path, CSVOptions{ChunkSize: 64, Threads: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		if err := src.Splittable(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		// Parts first: they must not tell Rows, which only a whole scan
+		// knows.
+		want := []ColumnWant{Auto, Text, Auto, Skip}
+		if _, err := scanPart(src, want, 1, 3); err != nil {
+			t.Fatal(err)
+		}
+		if src.Rows() != -1 {
+			t.Errorf("%s: Rows %d after a part", tc.name, src.Rows())
+		}
+		full := collectBlocks(t, src, want)
+		if len(full) < 60 {
+			t.Fatalf("%s: %d blocks: the chunks are not small", tc.name, len(full))
+		}
+		var total int
+		for _, b := range full {
+			total += b.N
+		}
+		if total != 300 {
+			t.Fatalf("%s: %d rows", tc.name, total)
+		}
+		for _, n := range []int{1, 2, 3, 5, 7, len(full) + 5, 2 * total} {
+			rows := checkPartScans(t, src, want, full, n, true)
+			if n <= 7 {
+				// The parts are even in bytes, so in rows of this table:
+				// a part that is empty or twice too large means chunks
+				// placed by a wrong offset.
+				for p, r := range rows {
+					if r < total/n/2 || r > 2*total/n {
+						t.Errorf("%s: part %d of %d has %d of %d rows", tc.name, p, n, r, total)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestCSVScanPartPlacesChunks checks where the chunks go: with rows of
+// two bytes and a chunk size of one byte, row k is a chunk of its own
+// that starts at byte 2k of the S = 2R bytes after the header, and lies
+// in part p when p·S/n ≤ 2k < (p+1)·S/n. The byte order mark, blank lines
+// and header before do not count.
+func TestCSVScanPartPlacesChunks(t *testing.T) {
+	t.Parallel()
+	const rows, blank = 100, 37
+	var b bytes.Buffer
+	b.WriteString("\xef\xbb\xbf" + strings.Repeat("\n", blank) + "v\n")
+	for k := range rows {
+		fmt.Fprintf(&b, "%d\n", k%10)
+	}
+	path := filepath.Join(t.TempDir(), "two.csv")
+	writeFile(t, path, b.Bytes())
+	src, err := OpenCSV(path, CSVOptions{ChunkSize: 1, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	const size = 2 * rows
+	for n := 1; n <= 13; n++ {
+		for p := range n {
+			var want []int64
+			for k := range rows {
+				if off := 2 * k; p*size <= off*n && off*n < (p+1)*size {
+					want = append(want, int64(blank+2+k)) // the header is line blank+1
+				}
+			}
+			var got []int64
+			err := src.ScanPart(context.Background(), []ColumnWant{Auto}, p, n, func(b *Block) error {
+				for i := range b.N {
+					got = append(got, b.Line(i))
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("part %d of %d: rows on lines %v, want %v", p, n, got, want)
+			}
+		}
+	}
+}
+
+// TestCSVScanPartErrors checks that a part reports the errors of its own
+// rows as Scan does, and does not parse the rows of the other parts.
+func TestCSVScanPartErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	want := Wants(4, Auto)
+	opts := CSVOptions{ChunkSize: 64, Threads: 2}
+	for _, bad := range []int{4, 280} {
+		text, badLine := partCSV(300, "\n", bad)
+		path := filepath.Join(dir, fmt.Sprintf("bad%d.csv", bad))
+		writeFile(t, path, text)
+		src, err := OpenCSV(path, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		scanErr := src.Scan(context.Background(), want, func(*Block) error { return nil })
+		wantMsg := fmt.Sprintf("%s:%d: row has 5 fields, the header has 4", path, badLine)
+		if scanErr == nil || scanErr.Error() != wantMsg {
+			t.Fatalf("Scan: %v, want %s", scanErr, wantMsg)
+		}
+		badPart, goodPart := 0, 1 // an early row lies in part 0 of 2
+		if bad > 150 {
+			badPart, goodPart = 1, 0
+		}
+		if _, err := scanPart(src, want, badPart, 2); err == nil || err.Error() != scanErr.Error() {
+			t.Errorf("part %d of 2 with the bad row: %v, want %v", badPart, err, scanErr)
+		}
+		blocks, err := scanPart(src, want, goodPart, 2)
+		if err != nil {
+			t.Errorf("part %d of 2 without the bad row: %v", goodPart, err)
+		}
+		if len(blocks) == 0 {
+			t.Errorf("part %d of 2 without the bad row: no blocks", goodPart)
+		}
+	}
+
+	// A row too long is found by the walk that cuts the chunks, before
+	// the part too: it is the file's error.
+	text, _ := partCSV(300, "\n", -1)
+	long := append([]byte("id,name,x,note\n1,\""+strings.Repeat("z", 300)+"\",2,3\n"), text[len("id,name,x,note\n"):]...)
+	path := filepath.Join(dir, "long.csv")
+	writeFile(t, path, long)
+	src, err := OpenCSV(path, CSVOptions{ChunkSize: 64, MaxRowBytes: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	scanErr := src.Scan(context.Background(), want, func(*Block) error { return nil })
+	if scanErr == nil || !strings.Contains(scanErr.Error(), ":2: a row longer than 200 bytes") {
+		t.Fatalf("Scan: %v", scanErr)
+	}
+	for p := range 3 {
+		if _, err := scanPart(src, want, p, 3); err == nil || err.Error() != scanErr.Error() {
+			t.Errorf("part %d of 3: %v, want %v", p, err, scanErr)
+		}
+	}
+
+	// A part reads no further than its last chunk: a row too long after
+	// it is no error of the part.
+	long = append(append([]byte{}, text...), "1,\""+strings.Repeat("z", 300)+"\",2,3\n"...)
+	path = filepath.Join(dir, "longlast.csv")
+	writeFile(t, path, long)
+	src, err = OpenCSV(path, CSVOptions{ChunkSize: 64, MaxRowBytes: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	scanErr = src.Scan(context.Background(), want, func(*Block) error { return nil })
+	if scanErr == nil || !strings.Contains(scanErr.Error(), "a row longer than 200 bytes") {
+		t.Fatalf("Scan: %v", scanErr)
+	}
+	if _, err := scanPart(src, want, 0, 2); err != nil {
+		t.Errorf("part 0 of 2, a row too long in part 1: %v", err)
+	}
+	if _, err := scanPart(src, want, 1, 2); err == nil || err.Error() != scanErr.Error() {
+		t.Errorf("part 1 of 2: %v, want %v", err, scanErr)
+	}
+
+	// A header without rows: Scan's error, but every part is empty.
+	path = filepath.Join(dir, "empty.csv")
+	writeFile(t, path, []byte("a,b\n\n"))
+	src, err = OpenCSV(path, CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if err := src.Scan(context.Background(), Wants(2, Auto), func(*Block) error { return nil }); err == nil {
+		t.Error("Scan of a header without rows succeeds")
+	}
+	for p := range 2 {
+		blocks, err := scanPart(src, Wants(2, Auto), p, 2)
+		if err != nil || len(blocks) != 0 {
+			t.Errorf("part %d of 2 of a header without rows: %d blocks, %v", p, len(blocks), err)
+		}
+	}
+}
+
+func TestCSVSplittable(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	text, _ := partCSV(50, "\n", -1)
+	want := Wants(4, Text)
+
+	// A stream: refused, and left unread for its one Scan.
+	src, err := NewCSVReader(bytes.NewReader(text), "stdin", CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	split := src.Splittable()
+	if split == nil || !strings.Contains(split.Error(), "stdin") || !strings.Contains(split.Error(), "read only once") {
+		t.Errorf("Splittable of a stream: %v", split)
+	}
+	if err := src.ScanPart(context.Background(), want, 0, 1, func(*Block) error { return nil }); err == nil || err.Error() != split.Error() {
+		t.Errorf("ScanPart of a stream: %v, want %v", err, split)
+	}
+	n, err := scanSource(t, src, want)
+	if err != nil || len(n.cells) != 50 {
+		t.Fatalf("Scan of the stream after ScanPart: %v", err)
+	}
+	if err := src.Splittable(); err == nil {
+		t.Error("Splittable of a stream read: nil")
+	}
+
+	// gzip: refused, saying why.
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write(text)
+	zw.Close()
+	path := filepath.Join(dir, "t.csv.gz")
+	writeFile(t, path, z.Bytes())
+	gz, err := OpenCSV(path, CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gz.Close()
+	split = gz.Splittable()
+	if split == nil || !strings.Contains(split.Error(), path) || !strings.Contains(split.Error(), "gzip") {
+		t.Errorf("Splittable of a gzip file: %v", split)
+	}
+	if err := gz.ScanPart(context.Background(), want, 1, 2, func(*Block) error { return nil }); err == nil || err.Error() != split.Error() {
+		t.Errorf("ScanPart of a gzip file: %v, want %v", err, split)
+	}
+	if _, err := scanSource(t, gz, want); err != nil {
+		t.Errorf("Scan of the gzip file: %v", err)
+	}
+
+	// A closed file.
+	path = filepath.Join(dir, "t.csv")
+	writeFile(t, path, text)
+	f, err := OpenCSV(path, CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Splittable(); err != nil {
+		t.Errorf("Splittable of a file: %v", err)
+	}
+	f.Close()
+	if err := f.Splittable(); err == nil {
+		t.Error("Splittable of a closed file: nil")
 	}
 }
 
@@ -305,7 +575,7 @@ func partScanners(t *testing.T) []PartScanner {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cacheSrc.Close() })
-	return []PartScanner{npySrc, pqSrc, cacheSrc}
+	return []PartScanner{csvSrc, npySrc, pqSrc, cacheSrc}
 }
 
 // TestScanPartPanics checks that a part out of range is a programming
@@ -329,7 +599,7 @@ func TestScanPartPanics(t *testing.T) {
 }
 
 // TestScanPartCancelled checks that a part of a cancelled scan returns
-// the context's error.
+// the context's error, also while a text file is walked to the part.
 func TestScanPartCancelled(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
