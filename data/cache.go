@@ -206,7 +206,7 @@ type CacheSource struct {
 	nrows []int // per block
 }
 
-var _ Source = (*CacheSource)(nil)
+var _ PartScanner = (*CacheSource)(nil)
 
 // OpenCache opens a cache file written by CacheWriter.
 func OpenCache(path string) (*CacheSource, error) {
@@ -335,7 +335,27 @@ func (s *CacheSource) Close() error {
 // Scan delivers the cached blocks in order; see Source.
 func (s *CacheSource) Scan(ctx context.Context, want []ColumnWant, fn func(*Block) error) error {
 	checkWant(s.name, s.cols, want)
-	for i := range s.index {
+	return s.scanBlocks(ctx, want, 0, len(s.index), fn)
+}
+
+// Splittable returns nil: any block of a cache can be read.
+func (s *CacheSource) Splittable() error { return nil }
+
+// ScanPart delivers blocks [⌊p·B/n⌋, ⌊(p+1)·B/n⌋) of the B cached blocks,
+// with their rows and lines as Scan gives them; see PartScanner.
+func (s *CacheSource) ScanPart(ctx context.Context, want []ColumnWant, p, n int, fn func(*Block) error) error {
+	checkWant(s.name, s.cols, want)
+	checkPart(s.name, p, n)
+	b := int64(len(s.index))
+	return s.scanBlocks(ctx, want, int(partStart(p, n, b, false)), int(partStart(p+1, n, b, false)), fn)
+}
+
+// scanBlocks delivers blocks [lo, hi) in order.
+func (s *CacheSource) scanBlocks(ctx context.Context, want []ColumnWant, lo, hi int, fn func(*Block) error) error {
+	if s.f == nil {
+		return fileErrorf(s.name, 0, "closed")
+	}
+	for i := lo; i < hi; i++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -73,6 +74,7 @@ type CSVSource struct {
 	header []string
 	format csvFormat
 	hdrEnd int64 // line of the last line of the header row
+	gzip   bool  // the text is gzip-compressed
 
 	file    *os.File // nil when reading an io.Reader
 	pending *csvStream
@@ -82,13 +84,14 @@ type CSVSource struct {
 	rows int64 // -1 until a scan has read every row
 }
 
-var _ Source = (*CSVSource)(nil)
+var _ PartScanner = (*CSVSource)(nil)
 
 // csvStream is decompressed text positioned after the header row.
 type csvStream struct {
 	r       io.Reader
 	pending []byte // text read after the header row
 	line    int64  // line of the first byte of pending
+	start   int64  // bytes of text before pending: BOM, blank lines, header
 	closer  io.Closer
 }
 
@@ -125,6 +128,7 @@ func newCSVSource(r io.Reader, name string, opts CSVOptions) (*CSVSource, error)
 		return nil, err
 	}
 	s.header, s.format, s.hdrEnd, s.pending = header, format, hdrEnd, st
+	s.gzip = st.closer != nil
 	return s, nil
 }
 
@@ -258,6 +262,7 @@ func openCSVStream(raw io.Reader, name string, opts CSVOptions) (header []string
 	}
 	if bytes.HasPrefix(buf, utf8BOM) {
 		buf = buf[len(utf8BOM):]
+		st.start = int64(len(utf8BOM))
 	}
 	if len(bytes.TrimSpace(buf)) == 0 && eof {
 		return fail(fileErrorf(name, 0, "empty file (no header line)"))
@@ -349,6 +354,7 @@ func openCSVStream(raw io.Reader, name string, opts CSVOptions) (header []string
 	st.r = text
 	st.pending = buf[end:]
 	st.line = line + lines
+	st.start += int64(p + end)
 	if eof {
 		st.r = nil
 	}
@@ -512,7 +518,7 @@ func (s *CSVSource) Scan(ctx context.Context, want []ColumnWant, fn func(*Block)
 	if st.closer != nil {
 		defer st.closer.Close()
 	}
-	rows, err := scanCSV(ctx, s.name, s.format, s.header, s.opts, st, want, fn)
+	rows, err := scanCSV(ctx, s.name, s.format, s.header, s.opts, st, allChunks, want, fn)
 	if errors.Is(err, ErrStop) {
 		return nil
 	}
@@ -528,6 +534,76 @@ func (s *CSVSource) Scan(ctx context.Context, want []ColumnWant, fn func(*Block)
 	return nil
 }
 
+// Splittable says why the file cannot be scanned in parts, or nil. A
+// stream or a pipe can be read only once. A gzip file is not cut into
+// parts either: the text of a part is found only by decompressing all the
+// text before it, and the size of the text, which places the parts, only
+// by decompressing it all, so every process would decompress the whole
+// file up to twice, while decompressing it once, on one goroutine,
+// already bounds how fast a Scan of it runs.
+func (s *CSVSource) Splittable() error {
+	_, err := s.fileSize()
+	return err
+}
+
+// fileSize returns the size of a file that can be scanned in parts, or
+// the error of Splittable.
+func (s *CSVSource) fileSize() (int64, error) {
+	switch {
+	case s.file == nil && (s.pending != nil || s.scanned):
+		return 0, fileErrorf(s.name, 0, "a stream (pipe) can be read only once, not in parts")
+	case s.file == nil:
+		return 0, fileErrorf(s.name, 0, "closed")
+	case s.gzip:
+		return 0, fileErrorf(s.name, 0, "gzip-compressed text cannot be read in parts without decompressing it whole; decompress it (or convert it to Parquet) to share its reading between processes")
+	}
+	st, err := s.file.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return 0, fileErrorf(s.name, 0, "not a regular file (a pipe?): it can be read only once, not in parts")
+	}
+	return st.Size(), nil
+}
+
+// ScanPart scans part p of n of the file; see PartScanner. The S bytes
+// of text after the header row are cut into chunks as Scan cuts them, by
+// one walk from the start of the text that counts their lines; part p
+// parses the chunks that start at an offset in [p·S/n, (p+1)·S/n) of that
+// text, and reads no further. Block.Row counts from the part's first row.
+// The errors of the walk before the part (a row too long) are the
+// file's, and returned too. Unlike Scan, a part without rows is no error,
+// and the scan does not tell Rows the number of rows.
+func (s *CSVSource) ScanPart(ctx context.Context, want []ColumnWant, p, n int, fn func(*Block) error) error {
+	checkWant(s.name, s.header, want)
+	checkPart(s.name, p, n)
+	size, err := s.fileSize()
+	if err != nil {
+		return err
+	}
+	st, err := s.stream()
+	if err != nil {
+		return err
+	}
+	if st.closer != nil {
+		defer st.closer.Close()
+	}
+	size = max(size-st.start, 0)
+	part := chunkRange{from: partStart(p, n, size, true), to: partStart(p+1, n, size, true)}
+	_, err = scanCSV(ctx, s.name, s.format, s.header, s.opts, st, part, want, fn)
+	if errors.Is(err, ErrStop) {
+		return nil
+	}
+	return err
+}
+
+// chunkRange selects the chunks of a scan that are parsed: those whose
+// first byte lies at an offset in [from, to) of the text after the header
+// row. The chunks before are cut, to count their lines, but not parsed;
+// the text after the last is not read.
+type chunkRange struct{ from, to int64 }
+
+// allChunks selects every chunk.
+var allChunks = chunkRange{0, math.MaxInt64}
+
 // csvJob is one chunk of text on its way to a block.
 type csvJob struct {
 	text      []byte
@@ -538,10 +614,11 @@ type csvJob struct {
 }
 
 // scanCSV runs the pipeline: one goroutine cuts the text into chunks,
-// opts.Threads goroutines parse them, and the caller's goroutine hands
-// the blocks to fn in order. It returns the number of rows delivered.
+// opts.Threads goroutines parse those in part, and the caller's goroutine
+// hands the blocks to fn in order. It returns the number of rows
+// delivered.
 func scanCSV(ctx context.Context, name string, format csvFormat, header []string, opts CSVOptions,
-	st *csvStream, want []ColumnWant, fn func(*Block) error) (int64, error) {
+	st *csvStream, part chunkRange, want []ColumnWant, fn func(*Block) error) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	threads := opts.Threads
@@ -559,10 +636,21 @@ func scanCSV(ctx context.Context, name string, format csvFormat, header []string
 		defer close(order)
 		defer close(jobs)
 		ch := chunker{r: st.r, buf: st.pending, line: st.line, format: format, opts: opts, name: name, pool: textPool}
-		for {
+		for ch.off < part.to {
+			off := ch.off
 			text, line, err := ch.next()
 			if err == io.EOF {
 				return
+			}
+			if err == nil && off < part.from {
+				select {
+				case textPool <- text[:0]:
+				default:
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				continue
 			}
 			j := &csvJob{text: text, firstLine: line, err: err, done: make(chan struct{})}
 			if err != nil {
@@ -643,7 +731,7 @@ func scanCSV(ctx context.Context, name string, format csvFormat, header []string
 		}
 	}
 	wg.Wait()
-	return rows, nil
+	return rows, ctx.Err()
 }
 
 // chunker cuts text into chunks of whole rows.
@@ -651,6 +739,7 @@ type chunker struct {
 	r      io.Reader // nil once it has ended
 	buf    []byte    // text read and not yet handed out
 	line   int64     // line of buf[0]
+	off    int64     // offset of buf[0] in the text after the header row
 	format csvFormat
 	opts   CSVOptions
 	name   string
@@ -705,6 +794,7 @@ func (c *chunker) next() ([]byte, int64, error) {
 // cut keeps the text after end for the next chunk and returns the chunk.
 func (c *chunker) cut(chunk []byte, end int, eof bool) []byte {
 	c.buf = append(c.buf[:0], chunk[end:]...)
+	c.off += int64(end)
 	if eof {
 		c.r = nil
 	}

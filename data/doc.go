@@ -9,7 +9,10 @@
 // parallel chunks, OpenParquet reads Parquet row group by row group,
 // OpenNpy reads a NumPy matrix, Join glues sources side by side, and a
 // block cache (CacheWriter, OpenCache) keeps a first scan for later passes.
-// WriteParquet and WriteCSV write any source.
+// WriteParquet and WriteCSV write any source. The sources of files are
+// PartScanners, which the processes of a data-parallel job scan one part
+// each, the parts in order giving the blocks of Scan; a gzip text file or
+// a stream cannot be split (CSVSource.Splittable).
 //
 // A training run takes two passes over its source:
 //

@@ -31,7 +31,7 @@ type NpySource struct {
 	blockRows int
 }
 
-var _ Source = (*NpySource)(nil)
+var _ PartScanner = (*NpySource)(nil)
 
 // OpenNpy opens a .npy file. The column names are prefix[0]…prefix[d-1];
 // an empty prefix means the file's base name without ".npy".
@@ -190,16 +190,37 @@ func (s *NpySource) Close() error {
 // Scan delivers blocks of rows; see Source.
 func (s *NpySource) Scan(ctx context.Context, want []ColumnWant, fn func(*Block) error) error {
 	checkWant(s.name, s.cols, want)
+	return s.scanRows(ctx, want, 0, s.rows, fn)
+}
+
+// Splittable returns nil: any row of the matrix can be read.
+func (s *NpySource) Splittable() error { return nil }
+
+// ScanPart delivers the blocks [⌊p·B/n⌋, ⌊(p+1)·B/n⌋) of the B blocks of
+// Scan, with their rows in the matrix; see PartScanner.
+func (s *NpySource) ScanPart(ctx context.Context, want []ColumnWant, p, n int, fn func(*Block) error) error {
+	checkWant(s.name, s.cols, want)
+	checkPart(s.name, p, n)
+	size := int64(s.blockRows)
+	blocks := (s.rows + size - 1) / size
+	lo := partStart(p, n, blocks, false) * size
+	hi := min(partStart(p+1, n, blocks, false)*size, s.rows)
+	return s.scanRows(ctx, want, lo, hi, fn)
+}
+
+// scanRows delivers rows [from, to) in blocks of blockRows; from is a
+// multiple of blockRows, so that the blocks are those of Scan.
+func (s *NpySource) scanRows(ctx context.Context, want []ColumnWant, from, to int64, fn func(*Block) error) error {
 	if s.file == nil {
 		return fileErrorf(s.name, 0, "closed")
 	}
 	blk := &Block{Cols: make([]Column, s.dim)}
 	var buf []byte
-	for lo := int64(0); lo < s.rows; lo += int64(s.blockRows) {
+	for lo := from; lo < to; lo += int64(s.blockRows) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n := int(min(int64(s.blockRows), s.rows-lo))
+		n := int(min(int64(s.blockRows), to-lo))
 		raw, err := s.rawRows(lo, n, &buf)
 		if err != nil {
 			return err

@@ -61,7 +61,7 @@ type ParquetSource struct {
 	rows   int64
 }
 
-var _ Source = (*ParquetSource)(nil)
+var _ PartScanner = (*ParquetSource)(nil)
 
 // pqColRef places a source column in the file.
 type pqColRef struct {
@@ -507,19 +507,39 @@ type pqGroup struct {
 // Scan reads the file row group by row group; see Source.
 func (s *ParquetSource) Scan(ctx context.Context, want []ColumnWant, fn func(*Block) error) error {
 	checkWant(s.name, s.cols, want)
+	return s.scanGroups(ctx, want, 0, len(s.pf.RowGroups()), fn)
+}
+
+// Splittable returns nil: the footer says where every row group is.
+func (s *ParquetSource) Splittable() error { return nil }
+
+// ScanPart reads row groups [⌊p·G/n⌋, ⌊(p+1)·G/n⌋) of the G row groups,
+// with their rows in the file; see PartScanner.
+func (s *ParquetSource) ScanPart(ctx context.Context, want []ColumnWant, p, n int, fn func(*Block) error) error {
+	checkWant(s.name, s.cols, want)
+	checkPart(s.name, p, n)
+	g := int64(len(s.pf.RowGroups()))
+	return s.scanGroups(ctx, want, int(partStart(p, n, g, false)), int(partStart(p+1, n, g, false)), fn)
+}
+
+// scanGroups reads row groups [first, end) in blocks of at most
+// BlockRows rows, decoding the next group while one is handed out.
+func (s *ParquetSource) scanGroups(ctx context.Context, want []ColumnWant, first, end int, fn func(*Block) error) error {
 	if s.file == nil {
 		return fileErrorf(s.name, 0, "closed")
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	rowGroups := s.pf.RowGroups()
 	groups := make(chan *pqGroup) // the next row group decoded while this one is read
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer close(groups)
-		var row int64
-		for i, rg := range s.pf.RowGroups() {
+		row := s.groupRow(first)
+		for i := first; i < end; i++ {
+			rg := rowGroups[i]
 			g := s.decodeGroup(ctx, rg, i, row, want)
 			row += rg.NumRows()
 			select {
@@ -588,11 +608,7 @@ func (s *ParquetSource) ReadRowGroup(ctx context.Context, i int, want []ColumnWa
 	if i < 0 || i >= len(groups) {
 		panic(fmt.Sprintf("data: row group %d of a file of %d", i, len(groups)))
 	}
-	var row int64
-	for _, rg := range groups[:i] {
-		row += rg.NumRows()
-	}
-	g := s.decodeGroup(ctx, groups[i], i, row, want)
+	g := s.decodeGroup(ctx, groups[i], i, s.groupRow(i), want)
 	if g.err != nil {
 		return nil, g.err
 	}
@@ -600,6 +616,15 @@ func (s *ParquetSource) ReadRowGroup(ctx context.Context, i int, want []ColumnWa
 		return nil, err
 	}
 	return &Block{Row: g.row, N: g.n, Cols: g.cols}, nil
+}
+
+// groupRow returns the index of the first row of row group i.
+func (s *ParquetSource) groupRow(i int) int64 {
+	var row int64
+	for _, rg := range s.pf.RowGroups()[:i] {
+		row += rg.NumRows()
+	}
+	return row
 }
 
 // decodeGroup decodes the wanted columns of one row group, several leaves

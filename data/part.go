@@ -1,6 +1,10 @@
 package data
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"math/bits"
+)
 
 // A PartScanner is a Source whose statistics pass can be shared by the
 // processes of a data-parallel job: each scans one part of the rows, and
@@ -18,5 +22,29 @@ type PartScanner interface {
 	// whose rows are found by reading the text before them, Block.Row
 	// counts from the part's first row, and the block's lines (which
 	// messages name) are the file's.
+	//
+	// ScanPart returns the error of Splittable when there is one. It
+	// panics when p or n is out of range, a programming error.
 	ScanPart(ctx context.Context, want []ColumnWant, p, n int, fn func(*Block) error) error
+}
+
+// checkPart panics when p is not a part of n: a programming error, not a
+// condition of the data.
+func checkPart(name string, p, n int) {
+	if n < 1 || p < 0 || p >= n {
+		panic(fmt.Sprintf("data: ScanPart of %s: part %d of %d", name, p, n))
+	}
+}
+
+// partStart returns where part p of n of total things starts, ⌊p·total/n⌋,
+// without overflow; part p is [partStart(p, n, total), partStart(p+1, n,
+// total)). With ceil it returns ⌈p·total/n⌉ instead, the first integer
+// offset at or after the real p·total/n.
+func partStart(p, n int, total int64, ceil bool) int64 {
+	hi, lo := bits.Mul64(uint64(p), uint64(total))
+	q, r := bits.Div64(hi, lo, uint64(n)) // p ≤ n, so the quotient fits
+	if ceil && r != 0 {
+		q++
+	}
+	return int64(q)
 }
