@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"math"
 	"os"
+	"slices"
 )
 
 // The block cache is a file of our own that holds the blocks of a scan as
@@ -204,6 +205,12 @@ type CacheSource struct {
 	index []cacheEntry
 	rows  int64
 	nrows []int // per block
+
+	// Of the caches of parts read as one (OpenCacheParts), nil else:
+	parts []*CacheSource // in part order
+	from  []int          // each part's first block
+	part  []int          // each block's part
+	row   []int64        // each block's first row
 }
 
 var _ PartScanner = (*CacheSource)(nil)
@@ -324,6 +331,14 @@ func (s *CacheSource) BlockRows(i int) int { return s.nrows[i] }
 
 // Close closes the file.
 func (s *CacheSource) Close() error {
+	if s.parts != nil {
+		var errs []error
+		for _, p := range s.parts {
+			errs = append(errs, p.Close())
+		}
+		s.parts, s.f = nil, nil
+		return errors.Join(errs...)
+	}
 	if s.f == nil {
 		return nil
 	}
@@ -387,6 +402,15 @@ func (s *CacheSource) ReadBlock(i int, want []ColumnWant) (*Block, error) {
 	}
 	if i < 0 || i >= len(s.index) {
 		panic(fmt.Sprintf("data: block %d of a cache of %d", i, len(s.index)))
+	}
+	if s.parts != nil {
+		k := s.part[i]
+		blk, err := s.parts[k].ReadBlock(i-s.from[k], want)
+		if err != nil {
+			return nil, err
+		}
+		blk.Row = s.row[i]
+		return blk, nil
 	}
 	e := s.index[i]
 	b := make([]byte, e.length)
@@ -490,4 +514,39 @@ func (r *cacheReader) str() string {
 		return ""
 	}
 	return string(b)
+}
+
+// OpenCacheParts opens the caches that the parts of a scan (ScanPart)
+// were written to, given in part order, as one cache: its blocks are the
+// parts' blocks in order, their rows counted across the parts (a text
+// file's part counts its rows from its own first row). Errors name the
+// part's file. One path is OpenCache.
+func OpenCacheParts(paths []string) (*CacheSource, error) {
+	if len(paths) == 1 {
+		return OpenCache(paths[0])
+	}
+	all := &CacheSource{}
+	for k, path := range paths {
+		c, err := OpenCache(path)
+		if err != nil {
+			all.Close()
+			return nil, err
+		}
+		all.parts = append(all.parts, c)
+		all.from = append(all.from, len(all.index))
+		if k == 0 {
+			all.name, all.f, all.cols, all.want = c.name, c.f, c.cols, c.want
+		} else if !slices.Equal(c.cols, all.cols) || !slices.Equal(c.want, all.want) {
+			all.Close()
+			return nil, fileErrorf(path, 0, "not a part of the cache of %s: other columns, or columns read otherwise", paths[0])
+		}
+		for b, e := range c.index {
+			all.index = append(all.index, e)
+			all.nrows = append(all.nrows, c.nrows[b])
+			all.part = append(all.part, k)
+			all.row = append(all.row, all.rows)
+			all.rows += int64(c.nrows[b])
+		}
+	}
+	return all, nil
 }

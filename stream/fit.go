@@ -22,6 +22,13 @@ type FitOptions struct {
 	CachePath string
 	// KeepCache leaves the cache file in place when the run is done.
 	KeepCache bool
+	// PartCache, when set, names the block cache of part p of a first
+	// pass shared between the processes of a data-parallel job
+	// (data.Options.Split), in a folder that every process can see: each
+	// process writes its part's and reads all of them, in part order, as
+	// one cache. Without it a shared pass writes no cache, so each
+	// process reads every row and writes a cache of its own at CachePath.
+	PartCache func(p int) string
 	// ChunkSize is the CSVOptions.ChunkSize a text source was opened with:
 	// ChunkSize(Budget.Bytes) for a new run, the recorded
 	// Layout.ChunkSize for a resumed one. Its chunks are the cache's
@@ -53,6 +60,7 @@ type Fitted struct {
 	opts      FitOptions
 	notStream error // why src cannot be streamed, or nil
 	cache     *cachedSource
+	own       string // the cache file this process wrote, which Close removes
 	keep      bool
 }
 
@@ -75,21 +83,32 @@ func Fit(ctx context.Context, src data.Source, opts data.Options, o FitOptions) 
 		if err != nil {
 			return nil, err
 		}
-		tee = &teeSource{Source: src, path: path}
+		tee = &teeSource{Source: src, path: path, partPath: o.PartCache, part: -1}
 		scan = tee
 	}
 	res, err := data.FitSource(ctx, scan, opts)
 	if err != nil {
 		if tee != nil {
-			os.Remove(tee.path)
+			os.Remove(tee.written())
 		}
 		return nil, err
 	}
 	f.FitResult = res
 	if tee != nil {
-		if f.cache, err = openCached(tee.path, src); err != nil {
-			os.Remove(tee.path)
+		paths := []string{tee.path}
+		if res.Parts > 1 {
+			paths = make([]string, res.Parts)
+			for p := range paths {
+				paths[p] = o.PartCache(p)
+			}
+		}
+		if f.cache, err = openCached(paths, src); err != nil {
+			os.Remove(tee.written())
 			return nil, err
+		}
+		f.own = tee.written()
+		if tee.part >= 0 && tee.path != f.own {
+			os.Remove(tee.path) // made empty by cachePath, not written
 		}
 	}
 	return f, nil
@@ -161,12 +180,13 @@ func (f *Fitted) Decide(need Need) (Decision, error) {
 	return Decide(need, f.opts.Budget, f.opts.Mode, f.notStream)
 }
 
-// CachePath is the path of the block cache, or "" when there is none.
+// CachePath is the path of the block cache that this process wrote (in a
+// shared first pass, its part's), or "" when there is none.
 func (f *Fitted) CachePath() string {
 	if f.cache == nil {
 		return ""
 	}
-	return f.cache.cache.Name()
+	return f.own
 }
 
 // Close closes the cache and removes it, unless the options keep it.
@@ -174,11 +194,10 @@ func (f *Fitted) Close() error {
 	if f.cache == nil {
 		return nil
 	}
-	path := f.cache.cache.Name()
 	err := f.cache.cache.Close()
 	f.cache = nil
 	if !f.keep {
-		if rerr := os.Remove(path); err == nil && rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		if rerr := os.Remove(f.own); err == nil && rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = rerr
 		}
 	}
@@ -208,10 +227,11 @@ func (f *Fitted) writeCache(ctx context.Context, want []data.ColumnWant) error {
 	if err := data.WriteCache(ctx, path, f.src, want, nil); err != nil {
 		return err
 	}
-	if f.cache, err = openCached(path, f.src); err != nil {
+	if f.cache, err = openCached([]string{path}, f.src); err != nil {
 		os.Remove(path)
 		return err
 	}
+	f.own = path
 	return nil
 }
 
@@ -220,17 +240,54 @@ func (f *Fitted) writeCache(ctx context.Context, want []data.ColumnWant) error {
 // text, a column that holds both numbers and texts, to keep its numbers
 // as written) reads the source again and writes the cache anew with
 // those columns as text too, so that the cache encodes them as the text
-// does.
+// does. In a first pass shared between processes, ScanPart writes the
+// cache of the part alone, at partPath(p).
 type teeSource struct {
 	data.Source
-	path string
-	want []data.ColumnWant // of the cache written, nil before
+	path     string
+	partPath func(p int) string
+	part     int               // the part scanned; -1 for the whole source
+	want     []data.ColumnWant // of the cache written, nil before
 }
 
+var _ data.PartScanner = (*teeSource)(nil)
+
 func (t *teeSource) Scan(ctx context.Context, want []data.ColumnWant, fn func(*data.Block) error) error {
+	t.part = -1
+	return t.write(ctx, t.path, t.Source, want, fn)
+}
+
+// Splittable says why the pass cannot be shared: the source cannot be
+// read in parts, or there is no shared place for the parts' caches.
+func (t *teeSource) Splittable() error {
+	ps, ok := t.Source.(data.PartScanner)
+	switch {
+	case !ok:
+		return fmt.Errorf("%s cannot be read in parts", t.Name())
+	case t.partPath == nil:
+		return fmt.Errorf("%s: no folder shared between the processes for the block cache", t.Name())
+	}
+	return ps.Splittable()
+}
+
+func (t *teeSource) ScanPart(ctx context.Context, want []data.ColumnWant, p, n int, fn func(*data.Block) error) error {
+	t.part = p
+	return t.write(ctx, t.partPath(p), partView{t.Source.(data.PartScanner), p, n}, want, fn)
+}
+
+// written is the path of the cache that the scans write.
+func (t *teeSource) written() string {
+	if t.part >= 0 {
+		return t.partPath(t.part)
+	}
+	return t.path
+}
+
+// write writes the cache of src at path, delivering the blocks to fn.
+func (t *teeSource) write(ctx context.Context, path string, src data.Source, want []data.ColumnWant, fn func(*data.Block) error) error {
 	if t.want == nil {
 		t.want = append([]data.ColumnWant(nil), want...)
-		return data.WriteCache(ctx, t.path, t.Source, t.want, fn)
+		return data.WriteCache(ctx, path, src, t.want, fn)
 	}
 	merged := append([]data.ColumnWant(nil), t.want...)
 	for c, w := range want {
@@ -238,12 +295,22 @@ func (t *teeSource) Scan(ctx context.Context, want []data.ColumnWant, fn func(*d
 			merged[c] = data.Text
 		}
 	}
-	again := t.path + ".new"
-	if err := data.WriteCache(ctx, again, t.Source, merged, fn); err != nil {
+	again := path + ".new"
+	if err := data.WriteCache(ctx, again, src, merged, fn); err != nil {
 		return err
 	}
 	t.want = merged
-	return os.Rename(again, t.path)
+	return os.Rename(again, path)
+}
+
+// partView is part p of n of a source, read as a source of its own.
+type partView struct {
+	data.PartScanner
+	p, n int
+}
+
+func (v partView) Scan(ctx context.Context, want []data.ColumnWant, fn func(*data.Block) error) error {
+	return v.ScanPart(ctx, want, v.p, v.n, fn)
 }
 
 // cachedSource is a block cache read as the source it was written from:
@@ -256,8 +323,10 @@ type cachedSource struct {
 
 var _ data.Source = (*cachedSource)(nil)
 
-func openCached(path string, src data.Source) (*cachedSource, error) {
-	c, err := data.OpenCache(path)
+// openCached opens the cache written at path, or the caches of the parts
+// of a shared first pass, in part order, as one.
+func openCached(paths []string, src data.Source) (*cachedSource, error) {
+	c, err := data.OpenCacheParts(paths)
 	if err != nil {
 		return nil, err
 	}
