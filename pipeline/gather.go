@@ -1,7 +1,10 @@
 package pipeline
 
 import (
+	"encoding/binary"
 	"fmt"
+	"os"
+	"time"
 
 	"github.com/mtl-gpu/mtl-gpu/data"
 	"github.com/mtl-gpu/mtl-gpu/mtl"
@@ -49,4 +52,18 @@ func describeFirstPass(res *data.FitResult, g mtl.Collective) string {
 		return fmt.Sprintf("statistics pass shared: each of %d processes read its part of the rows", res.Parts)
 	}
 	return fmt.Sprintf("statistics pass not shared: each of %d processes read every row (a row filter, or a source that cannot be read in parts)", g.Size())
+}
+
+// jobID names the files that the processes of a data-parallel run share:
+// rank 0's process ID and start time, the same on every process.
+func jobID(g mtl.Collective) (string, error) {
+	b := make([]byte, 16)
+	if g.Rank() == 0 {
+		binary.LittleEndian.PutUint64(b, uint64(os.Getpid()))
+		binary.LittleEndian.PutUint64(b[8:], uint64(time.Now().UnixNano()))
+	}
+	if err := g.Bcast(b, 0); err != nil {
+		return "", fmt.Errorf("naming the shared block cache: %w", err)
+	}
+	return fmt.Sprintf("%d-%x", binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])&0xffffffff), nil
 }

@@ -178,7 +178,18 @@ func (r *Run) firstPass(ctx context.Context, src data.Source) (*stream.Fitted, e
 	if r.cannotStream() != nil {
 		mode = stream.Never // no cache for a run that will not read it
 	}
-	f, err := stream.Fit(ctx, src, opts, r.streamFitOptions(mode, r.budget))
+	fo := r.streamFitOptions(mode, r.budget)
+	if g := r.Options.Group; g != nil && g.Size() > 1 {
+		// The processes share the pass, and each writes the block cache
+		// of its part beside the model file, under the job's name.
+		id, err := jobID(g)
+		if err != nil {
+			return nil, err
+		}
+		dir, base := filepath.Split(r.Out)
+		fo.PartCache = func(p int) string { return filepath.Join(dir, fmt.Sprintf(".%s.%s.part%d.cache", base, id, p)) }
+	}
+	f, err := stream.Fit(ctx, src, opts, fo)
 	if err != nil {
 		return nil, err
 	}

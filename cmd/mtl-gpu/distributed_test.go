@@ -58,6 +58,9 @@ func TestTrainUnderMpirun(t *testing.T) {
 	if n := strings.Count(r.stdout, "data-parallel training: 2 processes under Open MPI"); n != 1 {
 		t.Errorf("%d lines say what the run found, want 1 (rank 0's); output:\n%s", n, r.stdout)
 	}
+	if !strings.Contains(r.stdout, "statistics pass not shared: each of 2 processes read every row") {
+		t.Errorf("the run does not say that the built-in data, read from memory, is read by every process; output:\n%s", r.stdout)
+	}
 	if !strings.Contains(r.stdout, `allreduce="MPI through the host"`) {
 		t.Errorf("the training line does not say what carries the all-reduce; output:\n%s", r.stdout)
 	}
@@ -99,8 +102,9 @@ func TestCrossValidationUnderMpirun(t *testing.T) {
 	}
 }
 
-// TestStreamUnderMpirun streams the training rows on 2 processes, each
-// from a block cache of its own, which it removes, with half the node's
+// TestStreamUnderMpirun streams the training rows on 2 processes, which
+// share the first pass: each writes the block cache of its part of the
+// file and reads both parts, and removes its own, with half the node's
 // --max-memory each: the model is the one a streamed run alone trains
 // with that half.
 func TestStreamUnderMpirun(t *testing.T) {
@@ -112,6 +116,9 @@ func TestStreamUnderMpirun(t *testing.T) {
 	ok(t, r)
 	if !strings.Contains(r.stdout, "memory budget of 4 MiB (--max-memory, shared by 2 processes on this node)") {
 		t.Errorf("the run does not say it streams within half the budget; output:\n%s", r.stdout)
+	}
+	if n := strings.Count(r.stdout, "statistics pass shared: each of 2 processes read its part of the rows"); n != 1 {
+		t.Errorf("%d lines say the processes shared the first pass, want 1; output:\n%s", n, r.stdout)
 	}
 	ok(t, mtlgpu(t, dir, append(args, "--max-memory", "4M", "--out", "one.mtl")...))
 	a, b, d := twoModels(t, dir)
