@@ -3,6 +3,7 @@ package mtl_test
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 
 	"github.com/mtl-gpu/mtl-gpu/backend"
@@ -207,6 +208,69 @@ func TestStreamedDataParallel(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// lossRows counts the rows of the logits its backend computes losses of.
+type lossRows struct {
+	backend.Backend
+	rows int
+}
+
+func (b *lossRows) LossGrad(logits, labels backend.Mat, table backend.LossTable, weights backend.Vec, grad backend.Mat, sums backend.Vec) {
+	b.rows += logits.Rows
+	b.Backend.LossGrad(logits, labels, table, weights, grad, sums)
+}
+
+// TestValidationShared: the processes of a run share the validation
+// rows: each computes the losses of its share (with its share of the
+// training rows, the rows of all processes together are one process's),
+// and the all-reduced sums give every process the validation losses of
+// one process alone.
+func TestValidationShared(t *testing.T) {
+	c := distCase{problem: findProblem(t, "members/embeddings"), method: mtl.Equal}
+	cfg := distConfig(c, 2)
+	ref, err := cpu.New(backend.Options{BLAS: "gonum"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := &lossRows{Backend: ref}
+	alone := (&rank{b: one}).fit(c, cfg, nil, false)
+	if alone == nil {
+		t.Fatal("the run alone failed")
+	}
+	for _, n := range []int{2, 3} {
+		rows := make([]int, n)
+		runs := make([][]mtl.EpochStats, n)
+		_, errs := inGroup(n, func(p int, member localGroup, b0 backend.Backend) error {
+			b := &lossRows{Backend: b0}
+			tr, err := joined(c, cfg, true, b, member)
+			if err != nil {
+				return err
+			}
+			defer tr.Close()
+			err = tr.Fit(context.Background(), mtl.Hooks{Epoch: func(s mtl.EpochStats) error { runs[p] = append(runs[p], s); return nil }})
+			rows[p] = b.rows
+			return err
+		})
+		total := 0
+		for p := range n {
+			if errs[p] != nil {
+				t.Fatalf("%d processes, process %d: %v", n, p, errs[p])
+			}
+			total += rows[p]
+			for e, s := range runs[p] {
+				if d := math.Abs(s.ValLoss - alone.epochs[e].ValLoss); !(d <= 1e-5*math.Abs(alone.epochs[e].ValLoss)) {
+					t.Errorf("%d processes, process %d, epoch %d: validation loss %v, alone %v", n, p, e+1, s.ValLoss, alone.epochs[e].ValLoss)
+				}
+				if s.ValLoss != runs[0][e].ValLoss {
+					t.Errorf("%d processes: process %d's validation loss %v, process 0's %v", n, p, s.ValLoss, runs[0][e].ValLoss)
+				}
+			}
+		}
+		if total != one.rows || rows[0] >= one.rows*2/3 {
+			t.Errorf("%d processes computed the losses of %v rows, %d in all; one process alone %d", n, rows, total, one.rows)
 		}
 	}
 }

@@ -610,7 +610,9 @@ func (t *Trainer) losses(sums []float32, weights []float64) ([]float64, float64)
 }
 
 // evalVal computes the validation loss sums on the device, without
-// dropout and with the labels unsmoothed.
+// dropout and with the labels unsmoothed. In a data-parallel run each
+// process evaluates its share of the rows, ⌊rV/N⌋…⌊(r+1)V/N⌋−1, and the
+// sums are all-reduced, so that every process decides on the same sums.
 func (t *Trainer) evalVal() ([]float32, error) {
 	b, l, spec := t.b, t.lay, t.model.Spec
 	vs := t.loss.sumsVec(2)
@@ -620,8 +622,13 @@ func (t *Trainer) evalVal() ([]float32, error) {
 	for _, td := range t.tables {
 		index = append(index, td.val)
 	}
-	for lo := 0; lo < t.val.N; lo += rows {
-		r := min(rows, t.val.N-lo)
+	first, end := 0, t.val.N
+	if t.dist != nil {
+		n, r := t.dist.c.Size(), t.dist.c.Rank()
+		first, end = t.val.N*r/n, t.val.N*(r+1)/n
+	}
+	for lo := first; lo < end; lo += rows {
+		r := min(rows, end-lo)
 		x := backend.Dense(t.data.xVal, lo*spec.Inputs, r, spec.Inputs)
 		y := backend.Dense(t.data.yVal, lo*l.lblCols, r, l.lblCols)
 		t.net.forward(t.net.rowsInput(x, index, lo), dropout{})
@@ -629,7 +636,13 @@ func (t *Trainer) evalVal() ([]float32, error) {
 		b.Axpy(vs, 1, t.loss.sumsVec(0))
 	}
 	out := make([]float32, vs.Len)
-	return out, b.ReadFloat32(out, t.loss.sums, vs.Off)
+	if err := b.ReadFloat32(out, t.loss.sums, vs.Off); err != nil || t.dist == nil {
+		return out, err
+	}
+	if err := t.dist.c.SumFloat32(out); err != nil {
+		return nil, fmt.Errorf("data-parallel training: validation loss sums: %w", err)
+	}
+	return out, nil
 }
 
 // State returns the progress of the run.
