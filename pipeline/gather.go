@@ -3,8 +3,11 @@ package pipeline
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"time"
+
+	"github.com/mtl-gpu/mtl-gpu/backend"
 
 	"github.com/mtl-gpu/mtl-gpu/data"
 	"github.com/mtl-gpu/mtl-gpu/mtl"
@@ -66,4 +69,75 @@ func jobID(g mtl.Collective) (string, error) {
 		return "", fmt.Errorf("naming the shared block cache: %w", err)
 	}
 	return fmt.Sprintf("%d-%x", binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])&0xffffffff), nil
+}
+
+// sharedPredictions returns PredictMembers over the validation rows val
+// shared by the processes of a data-parallel run: each predicts its
+// share, rows ⌊rV/N⌋…⌊(r+1)V/N⌋−1, and the predictions are gathered in
+// rank order, so that every process scores the same predictions of every
+// row. A process whose prediction fails still joins the gather, and every
+// process returns the first error.
+func sharedPredictions(g data.Gatherer, b backend.Backend, val *mtl.Dataset, inputs int) func(*mtl.Model) ([][][]float32, error) {
+	n, r := g.Size(), g.Rank()
+	rows := make([]int, 0, val.N*(r+1)/n-val.N*r/n)
+	for i := val.N * r / n; i < val.N*(r+1)/n; i++ {
+		rows = append(rows, i)
+	}
+	part := val.Rows(rows, inputs)
+	return func(cur *mtl.Model) ([][][]float32, error) {
+		per, err := cur.PredictMembers(b, part)
+		var msg []byte
+		if err != nil {
+			msg = append([]byte{1}, err.Error()...)
+		} else {
+			msg = []byte{0}
+			for _, tasks := range per {
+				for _, p := range tasks {
+					for _, v := range p {
+						msg = binary.LittleEndian.AppendUint32(msg, math.Float32bits(v))
+					}
+				}
+			}
+		}
+		all, gerr := g.AllGather(msg)
+		if gerr != nil {
+			return nil, fmt.Errorf("gathering the validation predictions: %w", gerr)
+		}
+		for q, m := range all {
+			if len(m) > 0 && m[0] == 1 {
+				if q == r {
+					return nil, err
+				}
+				return nil, fmt.Errorf("process %d: %s", q, m[1:])
+			}
+		}
+		// Every process's predictions, member by member and task by task,
+		// each of its rows' values; the whole is theirs in rank order.
+		tasks := cur.Spec.Tasks
+		out := make([][][]float32, len(per))
+		for m := range out {
+			out[m] = make([][]float32, len(tasks))
+		}
+		for q, msg := range all {
+			k := val.N*(q+1)/n - val.N*q/n
+			body := msg[1:]
+			for m := range out {
+				for t, task := range tasks {
+					width := 1
+					if task.Type == mtl.Multiclass {
+						width = task.Classes
+					}
+					size := 4 * k * width
+					if len(body) < size {
+						return nil, fmt.Errorf("gathering the validation predictions: process %d sent %d bytes too few", q, size-len(body))
+					}
+					for i := 0; i < size; i += 4 {
+						out[m][t] = append(out[m][t], math.Float32frombits(binary.LittleEndian.Uint32(body[i:])))
+					}
+					body = body[size:]
+				}
+			}
+		}
+		return out, nil
+	}
 }

@@ -45,8 +45,12 @@ func (r *Run) judge(b backend.Backend) func(*mtl.Model) ([]float64, error) {
 		return nil
 	}
 	val := r.Val
+	predict := func(cur *mtl.Model) ([][][]float32, error) { return cur.PredictMembers(b, val) }
+	if g := r.Options.Group; g != nil && g.Size() > 1 {
+		predict = sharedPredictions(gatherer{g}, b, val, r.Spec.Inputs)
+	}
 	return func(cur *mtl.Model) ([]float64, error) {
-		per, err := cur.PredictMembers(b, val)
+		per, err := predict(cur)
 		if err != nil {
 			return nil, err
 		}
