@@ -161,9 +161,22 @@ func (r *Run) cachePath() string {
 	return filepath.Join(dir, fmt.Sprintf(".%s.%d.cache", base, os.Getpid()))
 }
 
-// fitOptions returns the stream's options for the first pass.
-func (r *Run) streamFitOptions(mode stream.Mode, budget stream.Budget) stream.FitOptions {
-	return stream.FitOptions{Mode: mode, Budget: budget, CachePath: r.cachePath(), KeepCache: r.Options.Memory.KeepCache, ChunkSize: r.input.ChunkSize}
+// streamFitOptions returns the stream's options for the first pass. The
+// processes of a data-parallel run share the block cache: each writes
+// its part's beside the model file, under the job's name (every process
+// calls it at the same point: the name is broadcast).
+func (r *Run) streamFitOptions(mode stream.Mode, budget stream.Budget) (stream.FitOptions, error) {
+	fo := stream.FitOptions{Mode: mode, Budget: budget, CachePath: r.cachePath(), KeepCache: r.Options.Memory.KeepCache, ChunkSize: r.input.ChunkSize}
+	if g := r.Options.Group; g != nil && g.Size() > 1 {
+		id, err := jobID(g)
+		if err != nil {
+			return fo, err
+		}
+		dir, base := filepath.Split(r.Out)
+		fo.PartCache = func(p int) string { return filepath.Join(dir, fmt.Sprintf(".%s.%s.part%d.cache", base, id, p)) }
+		fo.Split = gatherer{g}
+	}
+	return fo, nil
 }
 
 // firstPass makes a new run's first pass over its data (stream.Fit): the
@@ -178,16 +191,9 @@ func (r *Run) firstPass(ctx context.Context, src data.Source) (*stream.Fitted, e
 	if r.cannotStream() != nil {
 		mode = stream.Never // no cache for a run that will not read it
 	}
-	fo := r.streamFitOptions(mode, r.budget)
-	if g := r.Options.Group; g != nil && g.Size() > 1 {
-		// The processes share the pass, and each writes the block cache
-		// of its part beside the model file, under the job's name.
-		id, err := jobID(g)
-		if err != nil {
-			return nil, err
-		}
-		dir, base := filepath.Split(r.Out)
-		fo.PartCache = func(p int) string { return filepath.Join(dir, fmt.Sprintf(".%s.%s.part%d.cache", base, id, p)) }
+	fo, err := r.streamFitOptions(mode, r.budget)
+	if err != nil {
+		return nil, err
 	}
 	f, err := stream.Fit(ctx, src, opts, fo)
 	if err != nil {
@@ -243,7 +249,11 @@ func (r *Run) resumeStream(src data.Source, keys rowKeys) (stream.Need, bool, er
 	// memory limit is the recorded budget.
 	unchecked := stream.Budget{Bytes: math.MaxInt64 / 4, From: "the layout recorded"}
 	res := &data.FitResult{Schema: r.Schema, Rows: int64(keys.rows), Groups: keys.groups}
-	f, err := stream.Reopen(src, res, r.streamFitOptions(stream.Always, unchecked))
+	fo, err := r.streamFitOptions(stream.Always, unchecked)
+	if err != nil {
+		return stream.Need{}, false, err
+	}
+	f, err := stream.Reopen(src, res, fo)
 	if err != nil {
 		return stream.Need{}, false, err
 	}

@@ -29,6 +29,11 @@ type FitOptions struct {
 	// one cache. Without it a shared pass writes no cache, so each
 	// process reads every row and writes a cache of its own at CachePath.
 	PartCache func(p int) string
+	// Split is the job's processes, with PartCache: a cache written in a
+	// pass of its own (Stream, after Reopen or a first pass that wrote
+	// none) is written in parts too, each process its part's, when every
+	// process can read the source in parts.
+	Split data.Gatherer
 	// ChunkSize is the CSVOptions.ChunkSize a text source was opened with:
 	// ChunkSize(Budget.Bytes) for a new run, the recorded
 	// Layout.ChunkSize for a resumed one. Its chunks are the cache's
@@ -218,8 +223,13 @@ func cachePath(path string) (string, error) {
 	return f.Name(), nil
 }
 
-// writeCache writes the cache of src with want in a pass of its own.
+// writeCache writes the cache of src with want in a pass of its own: the
+// cache of this process's part, when the processes of a job share it
+// (FitOptions.Split), else the whole source's.
 func (f *Fitted) writeCache(ctx context.Context, want []data.ColumnWant) error {
+	if shared, err := f.writeCacheParts(ctx, want); shared || err != nil {
+		return err
+	}
 	path, err := cachePath(f.opts.CachePath)
 	if err != nil {
 		return err
@@ -232,6 +242,66 @@ func (f *Fitted) writeCache(ctx context.Context, want []data.ColumnWant) error {
 		return err
 	}
 	f.own = path
+	return nil
+}
+
+// writeCacheParts writes the cache of this process's part of src and opens
+// every process's part as one cache, when the processes of a job share
+// it: when every one can read the source in parts. It reports whether it
+// did; an error on any process is every process's.
+func (f *Fitted) writeCacheParts(ctx context.Context, want []data.ColumnWant) (bool, error) {
+	g := f.opts.Split
+	if g == nil || g.Size() < 2 || f.opts.PartCache == nil {
+		return false, nil
+	}
+	ps, ok := f.src.(data.PartScanner)
+	var why error
+	if !ok {
+		why = fmt.Errorf("%s cannot be read in parts", f.src.Name())
+	} else {
+		why = ps.Splittable()
+	}
+	if err := firstError(g, why); err != nil {
+		return false, nil // every process writes a cache of its own
+	}
+	r, n := g.Rank(), g.Size()
+	own := f.opts.PartCache(r)
+	err := data.WriteCache(ctx, own, partView{ps, r, n}, want, nil)
+	if err := firstError(g, err); err != nil {
+		os.Remove(own)
+		return true, err
+	}
+	paths := make([]string, n)
+	for p := range paths {
+		paths[p] = f.opts.PartCache(p)
+	}
+	if f.cache, err = openCached(paths, f.src); err != nil {
+		os.Remove(own)
+		return true, err
+	}
+	f.own = own
+	return true, nil
+}
+
+// firstError gathers every process's error and returns the first in rank
+// order, or nil when none has one; the gather's own failure is an error.
+func firstError(g data.Gatherer, err error) error {
+	msg := []byte{0}
+	if err != nil {
+		msg = append([]byte{1}, err.Error()...)
+	}
+	all, gerr := g.AllGather(msg)
+	if gerr != nil {
+		return fmt.Errorf("block cache shared between processes: %w", gerr)
+	}
+	for p, m := range all {
+		if len(m) > 0 && m[0] == 1 {
+			if p == g.Rank() {
+				return err
+			}
+			return fmt.Errorf("process %d: %s", p, m[1:])
+		}
+	}
 	return nil
 }
 

@@ -130,6 +130,17 @@ func TestStreamUnderMpirun(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(dir, ".*cache")); len(left) > 0 {
 		t.Errorf("block caches left behind: %v", left)
 	}
+	// Resumed on 2 processes, which write the block cache again, each its
+	// part's, and alone: the same model again.
+	ok(t, underMpirun(t, mpirun, 2, dir, mpitest.Job{}, "train", "--resume", "dp.mtl", "--epochs", "5", "--quiet"))
+	ok(t, mtlgpu(t, dir, "train", "--resume", "one.mtl", "--epochs", "5", "--quiet"))
+	a, b, d = twoModels(t, dir)
+	if !(d < 1e-3) || a.State.Epoch != 5 || b.State.Epoch != 5 {
+		t.Errorf("resumed on 2 processes: parameters %.3g (relative) from alone, epochs %d and %d", d, a.State.Epoch, b.State.Epoch)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*cache")); len(left) > 0 {
+		t.Errorf("block caches left behind by the resumed run: %v", left)
+	}
 }
 
 // twoModels loads the model trained on several processes (dp.mtl) and
