@@ -344,6 +344,36 @@ func BenchmarkSharedPass(b *testing.B) {
 	}
 }
 
+// A Parquet file of several row groups fitted by 3 processes, each
+// reading its row groups: what one pass learns.
+func TestSharedPassParquet(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(sharedData(t), "parquet-interop/adult_train.duckdb.parquet")
+	opts := Options{Tasks: specs(t, "income_gt_50k:binary", "marital_status:multiclass:0.5", "relationship:multiclass:0.5")}
+	open := func() (PartScanner, error) { return OpenParquet(path, ParquetOptions{BlockRows: 5000}) }
+	src, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if g := src.(*ParquetSource).RowGroups(); g < 3 {
+		t.Logf("%s has %d row groups: some processes read none", path, g)
+	}
+	want, err := FitSource(context.Background(), src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, errs, _ := sharedFitOf(open, opts, 3)
+	for r := range 3 {
+		if errs[r] != nil {
+			t.Fatal(errs[r])
+		}
+		if err := closeValues(reflect.ValueOf(res[r].Schema), reflect.ValueOf(want.Schema), "schema"); err != nil || res[r].Parts != 3 || res[r].Rows != want.Rows {
+			t.Fatalf("rank %d, %d parts, %d rows: %v", r, res[r].Parts, res[r].Rows, err)
+		}
+	}
+}
+
 // The shared data sets (those not compressed, which cannot be read in
 // parts) fitted by 3 processes sharing the pass over their parts of the
 // file: what one pass learns.
