@@ -294,7 +294,7 @@ func TestSharedPassFallsBack(t *testing.T) {
 }
 
 // BenchmarkSharedPass times the pass of FitSource over a CSV file of
-// 400,000 rows (29 MB, 1 MiB chunks): alone, and the part of each of 2
+// 400,000 rows (in 1 MiB chunks): alone, and the part of each of 2
 // and 3 processes sharing it (each scans and fits its part; the gather
 // and merge, a few kilobytes here, are left out). A process's time on a
 // node with a core per process is its part's: the walk that finds the
