@@ -28,8 +28,10 @@ type FitResult struct {
 	Strata []int32
 	// Parts is the number of processes that shared the pass, each
 	// reading a part of the rows (Options.Split), or 0 when this process
-	// read every row.
+	// read every row; Whole says why the processes of a job each read
+	// every row ("" when they did not, or there was no job).
 	Parts int
+	Whole string
 }
 
 // FitSource learns a Schema from a source in one pass, reading each cell
@@ -136,7 +138,8 @@ type fitter struct {
 	strataRows []int32 // provisional label id of each row, -1 missing
 
 	rows, included int64
-	parts          int // processes the pass was shared between (0: none)
+	parts          int    // processes the pass was shared between (0: none)
+	whole          string // why the processes of a job each read every row
 	split          PartScanner
 	inc            []bool // this block's rows: included?
 	cells          cellCache
@@ -480,7 +483,7 @@ func (f *fitter) finish() (*FitResult, error) {
 			strata = remap(f.strataRows, t.labels, tg.Classes)
 		}
 	}
-	res := &FitResult{Schema: s, Warnings: warnings, Rows: f.rows, Included: f.included, Strata: strata, Parts: f.parts}
+	res := &FitResult{Schema: s, Warnings: warnings, Rows: f.rows, Included: f.included, Strata: strata, Parts: f.parts, Whole: f.whole}
 	if g := f.roles.group; g >= 0 {
 		if f.missing {
 			return nil, errorAt(file, f.groupAt, f.header[g], g, "missing group value")

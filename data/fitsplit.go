@@ -25,20 +25,35 @@ type Gatherer interface {
 // or nil when every process reads every row: no Split, one process, a
 // row filter (whose row numbers a part of a text file does not know), or
 // a source that some process cannot scan in parts. All processes decide
-// the same, the last case by gathering what each found.
+// the same, the last case by gathering what each found; f.whole keeps
+// why the pass is not shared.
 func (f *fitter) splitScan() (PartScanner, error) {
 	g := f.opts.Split
-	if g == nil || g.Size() < 2 || f.opts.Include != nil {
+	if g == nil || g.Size() < 2 {
+		return nil, nil
+	}
+	if f.opts.Include != nil {
+		f.whole = "rows held out of the statistics are chosen by their row number"
 		return nil, nil
 	}
 	ps, ok := f.src.(PartScanner)
-	can := ok && ps.Splittable() == nil
-	all, err := gatherParts(g, can, nil)
+	why := ""
+	switch {
+	case !ok:
+		why = f.src.Name() + " cannot be read in parts"
+	case ps.Splittable() != nil:
+		why = ps.Splittable().Error()
+	}
+	all, err := gatherParts(g, why, nil)
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range all {
-		if !c {
+	for p, w := range all {
+		if w != "" {
+			f.whole = w
+			if p != g.Rank() {
+				f.whole = fmt.Sprintf("process %d: %s", p, w)
+			}
 			return nil, nil
 		}
 	}

@@ -284,12 +284,15 @@ func TestSharedPassFallsBack(t *testing.T) {
 		if res[r].Parts != 0 || !reflect.DeepEqual(res[r].Schema, want.Schema) || !slices.Equal(res[r].Groups, want.Groups) {
 			t.Fatalf("rank %d: parts %d schema %+v groups %v", r, res[r].Parts, res[r].Schema, res[r].Groups)
 		}
+		if why := []string{"process 1: f.csv: cannot", "f.csv: cannot"}[r]; res[r].Whole != why {
+			t.Errorf("rank %d: not shared because %q, want %q", r, res[r].Whole, why)
+		}
 	}
 	opts.Include = func(row int64) bool { return row != 2 }
 	src := textParts{Source: newMemSource(t, "f.csv", content, CSVOptions{ChunkSize: 4})}
 	res, errs, calls := sharedFit(src, opts, 2)
-	if errs[0] != nil || res[0].Parts != 0 || calls != 0 {
-		t.Fatalf("with a row filter: %v, parts %d, %d gathers", errs[0], res[0].Parts, calls)
+	if errs[0] != nil || res[0].Parts != 0 || calls != 0 || res[0].Whole != "rows held out of the statistics are chosen by their row number" {
+		t.Fatalf("with a row filter: %v, parts %d, %d gathers, not shared because %q", errs[0], res[0].Parts, calls, res[0].Whole)
 	}
 }
 

@@ -54,7 +54,7 @@ func describeFirstPass(res *data.FitResult, g mtl.Collective) string {
 	case res.Parts > 1:
 		return fmt.Sprintf("statistics pass shared: each of %d processes read its part of the rows", res.Parts)
 	}
-	return fmt.Sprintf("statistics pass not shared: each of %d processes read every row (a row filter, or a source that cannot be read in parts)", g.Size())
+	return fmt.Sprintf("statistics pass not shared: each of %d processes read every row (%s)", g.Size(), res.Whole)
 }
 
 // jobID names the files that the processes of a data-parallel run share:

@@ -58,8 +58,8 @@ func TestTrainUnderMpirun(t *testing.T) {
 	if n := strings.Count(r.stdout, "data-parallel training: 2 processes under Open MPI"); n != 1 {
 		t.Errorf("%d lines say what the run found, want 1 (rank 0's); output:\n%s", n, r.stdout)
 	}
-	if !strings.Contains(r.stdout, "statistics pass not shared: each of 2 processes read every row") {
-		t.Errorf("the run does not say that the built-in data, read from memory, is read by every process; output:\n%s", r.stdout)
+	if !strings.Contains(r.stdout, "statistics pass not shared: each of 2 processes read every row (rows held out of the statistics are chosen by their row number)") {
+		t.Errorf("the run does not say that the built-in data, whose test rows are held out, is read by every process; output:\n%s", r.stdout)
 	}
 	if !strings.Contains(r.stdout, `allreduce="MPI through the host"`) {
 		t.Errorf("the training line does not say what carries the all-reduce; output:\n%s", r.stdout)
