@@ -1,5 +1,7 @@
 package backend
 
+import "time"
+
 // DeviceGroup is a backend that sums buffers across the processes of a
 // data-parallel run on the device itself, in stream order, without
 // copies through the host: the CUDA backend through NCCL. A trainer that
@@ -28,4 +30,15 @@ type DeviceGroup interface {
 	// AbortGroup ends the group at once, from any goroutine: the other
 	// processes' collectives fail rather than wait for this one.
 	AbortGroup()
+}
+
+// GroupWatcher is a DeviceGroup whose host waits can be bounded: a
+// collective that never finishes (a process stopped, the network between
+// the devices failed) would otherwise hang the wait for ever. After
+// SetGroupTimeout(d), a wait that lasts more than d while the backend is
+// in a group (or that its library reports failed) aborts the group and
+// returns why; 0 waits for ever.
+type GroupWatcher interface {
+	DeviceGroup
+	SetGroupTimeout(d time.Duration)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/mtl-gpu/mtl-gpu/backend"
@@ -51,6 +52,9 @@ type Backend struct {
 	// and commAborted says that it did.
 	commHandle  atomic.Uint64
 	commAborted atomic.Bool
+	// groupTimeout bounds a wait for the stream while it may hold a
+	// collective (SetGroupTimeout); 0 waits for ever.
+	groupTimeout time.Duration
 
 	// The fields below are used by the caller only.
 	closed bool
@@ -381,7 +385,7 @@ func (b *Backend) wait(copyOut func() error, done func(), clear bool) error {
 		if copyOut != nil && b.err == nil {
 			b.fail(copyOut())
 		}
-		b.fail(b.drv.StreamSynchronize(b.stream))
+		b.fail(b.syncWatched())
 		if indexed && b.fault == nil && *word != 0 {
 			b.fail(fmt.Errorf("cuda: %w", kernels.StatusError(*word)))
 			b.fail(b.drv.MemsetD32Async(b.status.ptr, 0, 1, b.stream))
@@ -420,7 +424,7 @@ func (b *Backend) Close() error {
 	b.live = nil
 	err := b.run.call(func() error {
 		if b.fault == nil {
-			b.fail(b.drv.StreamSynchronize(b.stream))
+			b.fail(b.syncWatched())
 		}
 		if b.fault != nil {
 			return b.fault

@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/ebitengine/purego"
 	"github.com/mtl-gpu/mtl-gpu/backend"
+	"github.com/mtl-gpu/mtl-gpu/internal/mpi"
+	"github.com/mtl-gpu/mtl-gpu/internal/mpitest"
 	"github.com/mtl-gpu/mtl-gpu/mtl/mtltest"
 )
 
@@ -27,6 +30,92 @@ const (
 	blasVar   = "MTLGPU_CUDA_FAKE_BLAS"
 	ncclVar   = "MTLGPU_CUDA_FAKE_NCCL"
 )
+
+// stallVar makes the test binary a process of TestStalledCollective's job.
+const stallVar = "MTLGPU_CUDA_STALL"
+
+// runStalled is one process of a job of two whose rank 1 joins the NCCL
+// group and then never all-reduces: rank 0 all-reduces with a group
+// timeout of a second, waits, and reports how long the wait took and its
+// error.
+func runStalled() int {
+	driverNames, blasNames, ncclNames = []string{os.Getenv(driverVar)}, []string{os.Getenv(blasVar)}, []string{os.Getenv(ncclVar)}
+	w, err := mpi.Start()
+	if err != nil {
+		fmt.Println("rank ? FAIL", err)
+		return 1
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Printf("rank %d FAIL %s\n", w.Rank(), fmt.Sprintf(format, a...))
+		_ = w.Abort(1)
+		return 1
+	}
+	b, err := New(w.LocalRank(), backend.Options{})
+	if err != nil {
+		return fail("%v", err)
+	}
+	b.SetGroupTimeout(time.Second)
+	id := make([]byte, 128)
+	if w.Rank() == 0 {
+		if id, err = b.GroupID(); err != nil {
+			return fail("%v", err)
+		}
+	}
+	if err := w.Bcast(id, 0); err != nil {
+		return fail("%v", err)
+	}
+	if err := b.JoinGroup(id, w.Rank(), w.Size()); err != nil {
+		return fail("%v", err)
+	}
+	if w.Rank() == 0 {
+		buf, err := b.Upload([]float32{1, 2, 3})
+		if err != nil {
+			return fail("%v", err)
+		}
+		start := time.Now()
+		b.AllReduceSum(backend.Vec{Buf: buf, Len: 3})
+		err = b.Sync()
+		fmt.Printf("rank 0 waited %.1f s: %v\n", time.Since(start).Seconds(), err)
+	}
+	// Rank 1 waits here, in MPI, for rank 0 to be done.
+	if err := w.Barrier(); err != nil {
+		return fail("%v", err)
+	}
+	b.Close()
+	if err := w.Finalize(); err != nil {
+		return fail("%v", err)
+	}
+	return 0
+}
+
+// TestStalledCollective: a process whose NCCL collective never finishes,
+// because the other process never makes its part, does not hang. The
+// watchdog of the wait aborts the group after the group timeout (the
+// stand-in's own wait would last a minute), and the wait returns why.
+func TestStalledCollective(t *testing.T) {
+	f := useFake(t)
+	mpirun := mpitest.Mpirun(t)
+	if _, err := mpi.Open(); err != nil {
+		mpitest.Skip(t, "Open MPI cannot be loaded: "+err.Error())
+	}
+	job := mpitest.Job{Procs: 2, Timeout: 40 * time.Second, Env: []string{stallVar + "=1", driverVar + "=" + f.driver,
+		blasVar + "=" + f.blas12, ncclVar + "=" + f.nccl, "FAKE_CUDA_DEVICES=2", "FAKE_NCCL_TIMEOUT=60"}}
+	out, err := job.Run(t, mpirun)
+	if err != nil {
+		t.Fatalf("mpirun: %v; output:\n%s", err, out)
+	}
+	lines := mpitest.Lines(out, "rank 0 waited ")
+	if len(lines) != 1 {
+		t.Fatalf("no report of rank 0's wait; output:\n%s", out)
+	}
+	var secs float64
+	if _, err := fmt.Sscanf(lines[0], "rank 0 waited %g s:", &secs); err != nil || secs < 0.9 || secs > 10 {
+		t.Errorf("rank 0 waited %v s (want about 1 s): %s", secs, lines[0])
+	}
+	if !strings.Contains(lines[0], "the device waited more than 1s for an NCCL collective") {
+		t.Errorf("the error does not say why the group was aborted: %s", lines[0])
+	}
+}
 
 // runRank is one process of the job, on the stand-in device of its local
 // rank; the stand-in's count of waits shows whether a step waited.

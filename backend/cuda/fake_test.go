@@ -47,6 +47,9 @@ type fakeLib struct {
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv(stallVar) != "" {
+		os.Exit(runStalled())
+	}
 	if mtltest.IsRank() {
 		os.Exit(runRank())
 	}

@@ -3,6 +3,7 @@ package cuda
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mtl-gpu/mtl-gpu/backend"
 	"github.com/mtl-gpu/mtl-gpu/backend/cuda/internal/cu"
@@ -15,7 +16,7 @@ import (
 // stream like a kernel, on its device buffers: it adds no wait and no copy
 // through the host to a step.
 
-var _ backend.DeviceGroup = (*Backend)(nil)
+var _ backend.GroupWatcher = (*Backend)(nil)
 
 // ncclNames are the names NCCL is loaded by (the tests point them at a
 // stand-in).
@@ -130,4 +131,73 @@ func (b *Backend) leaveGroup() error {
 	b.comm = 0
 	b.commHandle.Store(0)
 	return err
+}
+
+// SetGroupTimeout bounds how long the host waits for the stream while the
+// backend is in a group (0: for ever). A collective that never finishes
+// (a process stopped, a network failed) would hang the wait: a watchdog
+// aborts the communicator after d, or as soon as NCCL reports an error
+// of its own (ncclCommGetAsyncError), and the wait returns the reason.
+func (b *Backend) SetGroupTimeout(d time.Duration) { b.groupTimeout = d }
+
+// syncWatched waits for the stream on the owner thread, under the
+// watchdog of a group (watchGroup); the reason the watchdog aborted the
+// group comes before the wait's own error.
+func (b *Backend) syncWatched() error {
+	stop := b.watchGroup()
+	err := b.drv.StreamSynchronize(b.stream)
+	cause := stop()
+	switch {
+	case cause == nil:
+		return err
+	case err == nil:
+		return cause
+	}
+	return fmt.Errorf("%w; then %w", cause, err)
+}
+
+// groupPoll is how often the watchdog asks NCCL for its errors.
+const groupPoll = 100 * time.Millisecond
+
+// watchGroup starts the watchdog of one wait of the owner thread, when the
+// backend is in a group; stop ends it and returns why it aborted the
+// group, or nil.
+func (b *Backend) watchGroup() (stop func() error) {
+	c := cu.Comm(b.commHandle.Load())
+	if c == 0 || b.commAborted.Load() {
+		return func() error { return nil }
+	}
+	done, over := make(chan struct{}), make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(groupPoll)
+		defer tick.Stop()
+		var deadline <-chan time.Time
+		if b.groupTimeout > 0 {
+			t := time.NewTimer(b.groupTimeout)
+			defer t.Stop()
+			deadline = t.C
+		}
+		var why error
+		defer func() { over <- why }()
+		for {
+			select {
+			case <-done:
+				return
+			case <-deadline:
+				why = fmt.Errorf("cuda: the device waited more than %v for an NCCL collective (another process stopped answering, or the network between the GPUs failed): the group was aborted", b.groupTimeout)
+			case <-tick.C:
+				if err := b.nccl.AsyncError(c); err != nil {
+					why = fmt.Errorf("cuda: NCCL failed (%w): the group was aborted", err)
+				}
+			}
+			if why != nil {
+				b.AbortGroup()
+				return
+			}
+		}
+	}()
+	return func() error {
+		close(done)
+		return <-over
+	}
 }

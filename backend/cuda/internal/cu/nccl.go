@@ -50,14 +50,15 @@ const (
 type NCCL struct {
 	lib *library
 
-	ncclGetVersion     func(v *int32) NCCLResult
-	ncclGetUniqueId    func(id *UniqueID) NCCLResult
-	ncclCommInitRank   func(c *Comm, nranks int32, id UniqueID, rank int32) NCCLResult
-	ncclAllReduce      func(send, recv DevicePtr, count uint64, dtype, op int32, c Comm, s Stream) NCCLResult
-	ncclCommAbort      func(c Comm) NCCLResult
-	ncclCommDestroy    func(c Comm) NCCLResult
-	ncclGetErrorString func(r NCCLResult) string
-	ncclGetLastError   func(c Comm) string
+	ncclGetVersion        func(v *int32) NCCLResult
+	ncclGetUniqueId       func(id *UniqueID) NCCLResult
+	ncclCommInitRank      func(c *Comm, nranks int32, id UniqueID, rank int32) NCCLResult
+	ncclAllReduce         func(send, recv DevicePtr, count uint64, dtype, op int32, c Comm, s Stream) NCCLResult
+	ncclCommAbort         func(c Comm) NCCLResult
+	ncclCommDestroy       func(c Comm) NCCLResult
+	ncclGetErrorString    func(r NCCLResult) string
+	ncclGetLastError      func(c Comm) string
+	ncclCommGetAsyncError func(c Comm, r *NCCLResult) NCCLResult
 }
 
 // OpenNCCL loads the first of names (NCCLNames when empty) that has every
@@ -77,6 +78,7 @@ func OpenNCCL(names ...string) (*NCCL, error) {
 		{"ncclCommDestroy", &n.ncclCommDestroy, false},
 		{"ncclGetErrorString", &n.ncclGetErrorString, false},
 		{"ncclGetLastError", &n.ncclGetLastError, true},
+		{"ncclCommGetAsyncError", &n.ncclCommGetAsyncError, true},
 	})
 	if err != nil {
 		return nil, err
@@ -142,4 +144,22 @@ func (n *NCCL) Abort(c Comm) error {
 // Destroy releases the communicator once its collectives are done.
 func (n *NCCL) Destroy(c Comm) error {
 	return n.check("ncclCommDestroy", n.ncclCommDestroy(c), 0)
+}
+
+// AsyncError returns the error NCCL's own threads found on the
+// communicator (ncclCommGetAsyncError: a process that left, a network
+// error), nil while there is none or when NCCL lacks the call. Any thread
+// may call it, while another waits for the communicator's collectives.
+func (n *NCCL) AsyncError(c Comm) error {
+	if n.ncclCommGetAsyncError == nil {
+		return nil
+	}
+	var r NCCLResult
+	if err := n.check("ncclCommGetAsyncError", n.ncclCommGetAsyncError(c, &r), 0); err != nil {
+		return err
+	}
+	if r == 0 || r == 7 { // ncclInProgress: a non-blocking call still running
+		return nil
+	}
+	return n.check("ncclCommGetAsyncError", r, c)
 }
