@@ -77,6 +77,10 @@ func (a *app) openDeviceQuietly() (b backend.Backend, logChoice func(), err erro
 	if err != nil {
 		return nil, nil, fmt.Errorf("--device %s: %w", a.dev.device, err)
 	}
+	if g, ok := b.(backend.GroupWatcher); ok && a.dist.joined {
+		// A wait for a device collective is bounded like an MPI one.
+		g.SetGroupTimeout(a.dist.timeout)
+	}
 	return b, func() {
 		if why != "" {
 			a.log.Info(why)

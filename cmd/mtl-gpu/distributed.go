@@ -33,11 +33,12 @@ const DefaultCollectiveTimeout = 5 * time.Minute
 type distFlags struct {
 	mode    string
 	timeout time.Duration
+	joined  bool // this process joined an MPI job (joinWorld)
 }
 
 func (d *distFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&d.mode, "distributed", "auto", "data-parallel training under mpirun or srun --mpi=pmix: auto (when an MPI launcher started the process) or off")
-	fs.DurationVar(&d.timeout, "collective-timeout", DefaultCollectiveTimeout, "data-parallel training: how long a process waits for the others in one all-reduce before the run fails")
+	fs.DurationVar(&d.timeout, "collective-timeout", DefaultCollectiveTimeout, "data-parallel training: how long a process waits for the others in one collective (over MPI, or NCCL on the GPU) before the run fails")
 }
 
 // cluster is this process's place in a data-parallel run.
@@ -123,6 +124,7 @@ func (a *app) joinWorld() (*cluster, error) {
 		return c, err
 	}
 	w.SetTimeout(a.dist.timeout)
+	a.dist.joined = true
 	// Heartbeats name a process that stops answering (a tenth of the
 	// timeout, at most every 5 s).
 	if err := w.StartHeartbeat(min(a.dist.timeout/10, 5*time.Second)); err != nil {
