@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/mtl-gpu/mtl-gpu/backend"
-
 	"github.com/mtl-gpu/mtl-gpu/data"
 	"github.com/mtl-gpu/mtl-gpu/mtl"
 )
