@@ -48,3 +48,24 @@ func partStart(p, n int, total int64, ceil bool) int64 {
 	}
 	return int64(q)
 }
+
+// Part returns part p of n of src as a Source of its own, for code that
+// reads a Source: its Scan is ScanPart, its Rows is -1 (the part's rows
+// are known once scanned) and Close leaves src open.
+func Part(src PartScanner, p, n int) Source {
+	checkPart(src.Name(), p, n)
+	return partSource{src: src, p: p, n: n}
+}
+
+type partSource struct {
+	src  PartScanner
+	p, n int
+}
+
+func (s partSource) Name() string      { return s.src.Name() }
+func (s partSource) Columns() []string { return s.src.Columns() }
+func (s partSource) Rows() int64       { return -1 }
+func (s partSource) Close() error      { return nil }
+func (s partSource) Scan(ctx context.Context, want []ColumnWant, fn func(*Block) error) error {
+	return s.src.ScanPart(ctx, want, s.p, s.n, fn)
+}

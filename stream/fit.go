@@ -266,7 +266,7 @@ func (f *Fitted) writeCacheParts(ctx context.Context, want []data.ColumnWant) (b
 	}
 	r, n := g.Rank(), g.Size()
 	own := f.opts.PartCache(r)
-	err := data.WriteCache(ctx, own, partView{ps, r, n}, want, nil)
+	err := data.WriteCache(ctx, own, data.Part(ps, r, n), want, nil)
 	if err := firstError(g, err); err != nil {
 		os.Remove(own)
 		return true, err
@@ -342,7 +342,7 @@ func (t *teeSource) Splittable() error {
 
 func (t *teeSource) ScanPart(ctx context.Context, want []data.ColumnWant, p, n int, fn func(*data.Block) error) error {
 	t.part = p
-	return t.write(ctx, t.partPath(p), partView{t.Source.(data.PartScanner), p, n}, want, fn)
+	return t.write(ctx, t.partPath(p), data.Part(t.Source.(data.PartScanner), p, n), want, fn)
 }
 
 // written is the path of the cache that the scans write.
@@ -371,16 +371,6 @@ func (t *teeSource) write(ctx context.Context, path string, src data.Source, wan
 	}
 	t.want = merged
 	return os.Rename(again, path)
-}
-
-// partView is part p of n of a source, read as a source of its own.
-type partView struct {
-	data.PartScanner
-	p, n int
-}
-
-func (v partView) Scan(ctx context.Context, want []data.ColumnWant, fn func(*data.Block) error) error {
-	return v.ScanPart(ctx, want, v.p, v.n, fn)
 }
 
 // cachedSource is a block cache read as the source it was written from:
