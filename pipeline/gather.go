@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -139,4 +140,73 @@ func sharedPredictions(g data.Gatherer, b backend.Backend, val *mtl.Dataset, inp
 		}
 		return out, nil
 	}
+}
+
+// sharedKeys is read (a run's scan of every row's group and stratum)
+// shared by the processes of a data-parallel run: each reads its part of
+// src, and the parts' keys are gathered in rank order, when every process
+// can read src in parts; else each reads src whole. The first error in
+// rank order is every process's.
+func sharedKeys(ctx context.Context, g data.Gatherer, src data.Source, read func(context.Context, data.Source) (rowKeys, error)) (rowKeys, error) {
+	ps, ok := src.(data.PartScanner)
+	can := []byte{0}
+	if ok && ps.Splittable() == nil {
+		can[0] = 1
+	}
+	all, err := g.AllGather(can)
+	if err != nil {
+		return rowKeys{}, fmt.Errorf("reading the rows' groups and classes: %w", err)
+	}
+	for _, c := range all {
+		if c[0] == 0 {
+			return read(ctx, src)
+		}
+	}
+	keys, readErr := read(ctx, data.Part(ps, g.Rank(), g.Size()))
+	// A part: 0 and its error, or 1, its rows, whether it has groups and
+	// strata, and their indices.
+	msg := []byte{0}
+	if readErr != nil {
+		msg = append(msg, readErr.Error()...)
+	} else {
+		msg = []byte{1}
+		msg = binary.LittleEndian.AppendUint64(msg, uint64(keys.rows))
+		for _, ids := range [][]int32{keys.groups, keys.strata} {
+			if ids == nil {
+				msg = append(msg, 0)
+				continue
+			}
+			msg = append(msg, 1)
+			for _, id := range ids {
+				msg = binary.LittleEndian.AppendUint32(msg, uint32(id))
+			}
+		}
+	}
+	if all, err = g.AllGather(msg); err != nil {
+		return rowKeys{}, fmt.Errorf("gathering the rows' groups and classes: %w", err)
+	}
+	var out rowKeys
+	for q, m := range all {
+		if m[0] == 0 {
+			if q == g.Rank() {
+				return rowKeys{}, readErr
+			}
+			return rowKeys{}, fmt.Errorf("process %d: %s", q, m[1:])
+		}
+		rows := int(binary.LittleEndian.Uint64(m[1:]))
+		out.rows += rows
+		m = m[9:]
+		for _, ids := range []*[]int32{&out.groups, &out.strata} {
+			has := m[0] == 1
+			m = m[1:]
+			if !has {
+				continue
+			}
+			for i := range rows {
+				*ids = append(*ids, int32(binary.LittleEndian.Uint32(m[4*i:])))
+			}
+			m = m[4*rows:]
+		}
+	}
+	return out, nil
 }

@@ -198,8 +198,18 @@ func (r *Run) holdout(ctx context.Context, src data.Source) (base, held []int, e
 }
 
 // scanKeys reads, for a resumed run, the group and the stratum of every
-// row as its schema names them (the fit of a new run gives them).
+// row as its schema names them (the fit of a new run gives them). The
+// processes of a data-parallel run share the reading: each reads its
+// part of the file and the parts' keys are gathered.
 func (r *Run) scanKeys(ctx context.Context, src data.Source) (rowKeys, error) {
+	if g := r.Options.Group; g != nil && g.Size() > 1 {
+		return sharedKeys(ctx, gatherer{g}, src, r.readKeys)
+	}
+	return r.readKeys(ctx, src)
+}
+
+// readKeys is scanKeys of one process, over src.
+func (r *Run) readKeys(ctx context.Context, src data.Source) (rowKeys, error) {
 	s := r.Schema
 	var names, roles []string
 	strata := -1
