@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -609,5 +610,43 @@ func TestScanPartCancelled(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("%s: %v", src.Name(), err)
 		}
+	}
+}
+
+// Part shows a part as a source: its Scan is the part's, its rows are
+// unknown, and closing it leaves the file open.
+func TestPartAsSource(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "p.csv")
+	var b strings.Builder
+	b.WriteString("a,b\n")
+	for i := range 300 {
+		fmt.Fprintf(&b, "%d,x%d\n", i, i%7)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := OpenCSV(path, CSVOptions{ChunkSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	want := Wants(2, Auto)
+	var viaPart, direct []float64
+	part := Part(src, 1, 3)
+	if part.Rows() != -1 || part.Name() != path || len(part.Columns()) != 2 {
+		t.Fatalf("the part of %s: %d rows, columns %v", part.Name(), part.Rows(), part.Columns())
+	}
+	if err := part.Scan(context.Background(), want, func(b *Block) error { viaPart = append(viaPart, b.Cols[0].Num[:b.N]...); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := part.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.ScanPart(context.Background(), want, 1, 3, func(b *Block) error { direct = append(direct, b.Cols[0].Num[:b.N]...); return nil }); err != nil {
+		t.Fatalf("after closing the part: %v", err)
+	}
+	if len(viaPart) == 0 || len(viaPart) >= 300 || !slices.Equal(viaPart, direct) {
+		t.Errorf("the part's scan gave %d rows, ScanPart %d", len(viaPart), len(direct))
 	}
 }
