@@ -40,14 +40,8 @@ const stallVar = "MTLGPU_CUDA_STALL"
 // error.
 func runStalled() int {
 	driverNames, blasNames, ncclNames = []string{os.Getenv(driverVar)}, []string{os.Getenv(blasVar)}, []string{os.Getenv(ncclVar)}
-	w, err := mpi.Start()
+	w, fail, err := mtltest.StartRank()
 	if err != nil {
-		fmt.Println("rank ? FAIL", err)
-		return 1
-	}
-	fail := func(format string, a ...any) int {
-		fmt.Printf("rank %d FAIL %s\n", w.Rank(), fmt.Sprintf(format, a...))
-		_ = w.Abort(1)
 		return 1
 	}
 	b, err := New(w.LocalRank(), backend.Options{})

@@ -29,6 +29,22 @@ const RankVar = "MTLGPU_DATA_PARALLEL_RANK"
 // experts with PCGrad, a task family, and embedding tables with members.
 var parallelProblems = map[string]mtl.Method{"binary": mtl.GradNorm, "mmoe": mtl.PCGrad, "family": mtl.Equal, "members/embeddings": mtl.Equal}
 
+// StartRank starts MPI in a process of a test's job. fail prints
+// "rank R FAIL message" for the test to find in the job's output, aborts
+// the job and returns the exit status 1. When MPI does not start,
+// StartRank prints "rank ? FAIL" with the error and returns it.
+func StartRank() (w *mpi.World, fail func(format string, a ...any) int, err error) {
+	if w, err = mpi.Start(); err != nil {
+		fmt.Println("rank ? FAIL", err)
+		return nil, nil, err
+	}
+	return w, func(format string, a ...any) int {
+		fmt.Printf("rank %d FAIL %s\n", w.Rank(), fmt.Sprintf(format, a...))
+		_ = w.Abort(1)
+		return 1
+	}, nil
+}
+
 // DataParallelRank is one process of the job: it opens its device with
 // open (given its rank on the node), trains each problem for 5 epochs
 // data-parallel with the other processes and alone on the CPU backend,
@@ -39,14 +55,8 @@ var parallelProblems = map[string]mtl.Method{"binary": mtl.GradNorm, "mmoe": mtl
 // where the all-reduce runs on the device, the steps of an epoch with
 // fixed task weights must then add none.
 func DataParallelRank(open func(localRank int) (backend.Backend, error), waits func() int) int {
-	w, err := mpi.Start()
+	w, fail, err := StartRank()
 	if err != nil {
-		fmt.Println("rank ? FAIL", err)
-		return 1
-	}
-	fail := func(format string, a ...any) int {
-		fmt.Printf("rank %d FAIL %s\n", w.Rank(), fmt.Sprintf(format, a...))
-		_ = w.Abort(1)
 		return 1
 	}
 	dev, err := open(w.LocalRank())
