@@ -259,6 +259,21 @@ static ncclResult_t comm_ok(const struct ncclComm *c)
 	return ncclSuccess;
 }
 
+/* release marks the live communicator c released, once, for
+ * ncclCommAbort and ncclCommDestroy; a call that races with another
+ * finds it released. */
+static ncclResult_t release(struct ncclComm *c)
+{
+	ncclResult_t r = comm_ok(c);
+	if (r) {
+		return r;
+	}
+	if (atomic_exchange(&c->released, 1)) {
+		return fail(ncclInvalidUsage, "fakenccl: the communicator was aborted or destroyed");
+	}
+	return ncclSuccess;
+}
+
 ncclResult_t ncclGetVersion(int *version)
 {
 	if (!version) {
@@ -579,12 +594,9 @@ ncclResult_t ncclCommAbort(ncclComm_t comm)
 	if (!comm) {
 		return ncclSuccess;
 	}
-	ncclResult_t r = comm_ok(comm);
+	ncclResult_t r = release(comm);
 	if (r) {
 		return r;
-	}
-	if (atomic_exchange(&comm->released, 1)) {
-		return fail(ncclInvalidUsage, "fakenccl: the communicator was aborted or destroyed");
 	}
 	mark_aborted(comm->sh, ncclRemoteError);
 	atomic_fetch_add(&counters[ABORTS], 1);
@@ -600,12 +612,9 @@ ncclResult_t ncclCommDestroy(ncclComm_t comm)
 	if (!comm) {
 		return ncclSuccess;
 	}
-	ncclResult_t r = comm_ok(comm);
+	ncclResult_t r = release(comm);
 	if (r) {
 		return r;
-	}
-	if (atomic_exchange(&comm->released, 1)) {
-		return fail(ncclInvalidUsage, "fakenccl: the communicator was aborted or destroyed");
 	}
 	if (atomic_load(&comm->pending) > 0 && fake_flush()) {
 		r = fail(ncclUnhandledCudaError, "fakenccl: the device faulted (%d) running the queued collectives", fake_sticky());
