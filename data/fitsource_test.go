@@ -449,14 +449,7 @@ func TestFitSourceErrorNamesRowInParquet(t *testing.T) {
 	dir := t.TempDir()
 	csv := newMemSource(t, "g.csv", "g,a,y\ns1,1,0\ns2,2,1\n?,3,1\n", CSVOptions{})
 	path := filepath.Join(dir, "g.parquet")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteParquet(context.Background(), f, csv, ParquetWriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	writeParquetFile(t, path, csv, ParquetWriteOptions{})
 	pq, err := OpenParquet(path, ParquetOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -395,14 +395,7 @@ func TestParquetReadRowGroup(t *testing.T) {
 	}
 	defer src.Close()
 	pqPath := filepath.Join(dir, "g.parquet")
-	f, err := os.Create(pqPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteParquet(context.Background(), f, src, ParquetWriteOptions{RowGroupRows: 1000}); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	writeParquetFile(t, pqPath, src, ParquetWriteOptions{RowGroupRows: 1000})
 	// Blocks of 300 rows: a scan cuts each row group in several.
 	pq, err := OpenParquet(pqPath, ParquetOptions{BlockRows: 300})
 	if err != nil {
@@ -441,5 +434,21 @@ func TestParquetReadRowGroup(t *testing.T) {
 	cancel()
 	if _, err := pq.ReadRowGroup(ctx, 0, want); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled read: %v", err)
+	}
+}
+
+// writeParquetFile writes src to a new Parquet file at path.
+func writeParquetFile(t testing.TB, path string, src Source, opts ParquetWriteOptions) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteParquet(context.Background(), f, src, opts); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

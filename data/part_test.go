@@ -418,14 +418,7 @@ func TestParquetScanPart(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "p.parquet")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteParquet(context.Background(), f, csvSrc, ParquetWriteOptions{RowGroupRows: 90}); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	writeParquetFile(t, path, csvSrc, ParquetWriteOptions{RowGroupRows: 90})
 	csvSrc.Close()
 	src, err := OpenParquet(path, ParquetOptions{BlockRows: 40})
 	if err != nil {
@@ -554,14 +547,7 @@ func partScanners(t *testing.T) []PartScanner {
 	}
 	t.Cleanup(func() { npySrc.Close() })
 	pqPath := filepath.Join(dir, "t.parquet")
-	f, err := os.Create(pqPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteParquet(context.Background(), f, csvSrc, ParquetWriteOptions{RowGroupRows: 20}); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	writeParquetFile(t, pqPath, csvSrc, ParquetWriteOptions{RowGroupRows: 20})
 	pqSrc, err := OpenParquet(pqPath, ParquetOptions{})
 	if err != nil {
 		t.Fatal(err)

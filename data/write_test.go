@@ -34,11 +34,7 @@ func TestCSVToParquetAndBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	pqPath := filepath.Join(dir, "t.parquet")
-	f, _ := os.Create(pqPath)
-	if err := WriteParquet(context.Background(), f, src, ParquetWriteOptions{RowGroupRows: 1000}); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	writeParquetFile(t, pqPath, src, ParquetWriteOptions{RowGroupRows: 1000})
 	pq, err := OpenParquet(pqPath, ParquetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -243,15 +239,8 @@ func TestWriteParquetRoundTrip(t *testing.T) {
 	for _, zstd := range []bool{false, true} {
 		// Written to a file and to a buffer, the bytes are the same.
 		pqPath := filepath.Join(dir, fmt.Sprintf("r%v.parquet", zstd))
-		f, err := os.Create(pqPath)
-		if err != nil {
-			t.Fatal(err)
-		}
 		opts := ParquetWriteOptions{RowGroupRows: 1000, Zstd: zstd, Threads: 3}
-		if err := WriteParquet(context.Background(), f, src, opts); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
+		writeParquetFile(t, pqPath, src, opts)
 		var buf bytes.Buffer
 		if err := WriteParquet(context.Background(), &buf, src, opts); err != nil {
 			t.Fatal(err)
@@ -341,15 +330,8 @@ func TestWriteParquetLateTypes(t *testing.T) {
 	}
 	defer src.Close()
 	pqPath := filepath.Join(dir, "late.parquet")
-	f, err := os.Create(pqPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	opts := ParquetWriteOptions{RowGroupRows: 1000}
-	if err := WriteParquet(context.Background(), f, src, opts); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	writeParquetFile(t, pqPath, src, opts)
 	var buf bytes.Buffer
 	if err := WriteParquet(context.Background(), &buf, src, opts); err != nil {
 		t.Fatal(err)
