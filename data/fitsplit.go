@@ -119,12 +119,6 @@ func (f *fitter) scanMixed(ctx context.Context, want []ColumnWant, cols []int, f
 	return nil
 }
 
-// exchange is what a process gives to a gather: its part or its error.
-type exchange[T any] struct {
-	Err  *partError
-	Part T
-}
-
 // partError is an error sent to the other processes: an *Error keeps its
 // file, line and column.
 type partError struct {
@@ -134,50 +128,83 @@ type partError struct {
 	Text         string
 }
 
-func (e *partError) error() error {
+func newPartError(err error) partError {
+	var de *Error
+	if !errors.As(err, &de) {
+		return partError{Text: err.Error()}
+	}
+	text := ""
+	if de.Err != nil {
+		text = de.Err.Error()
+	}
+	return partError{IsData: true, File: de.File, Column: de.Column, Line: de.Line, Index: de.Index, Text: text}
+}
+
+// error rebuilds the error of process r: an *Error as it was, another
+// error with the process named.
+func (e partError) error(r int) error {
 	if !e.IsData {
-		return errors.New(e.Text)
+		return fmt.Errorf("process %d: %s", r, e.Text)
 	}
 	return &Error{File: e.File, Line: e.Line, Column: e.Column, Index: e.Index, Err: errors.New(e.Text)}
 }
 
-// gatherParts gathers every process's part, or returns the first error
-// in rank order: the own error itself when it is the first.
-func gatherParts[T any](g Gatherer, own T, ownErr error) ([]T, error) {
-	msg := exchange[T]{Part: own}
-	if ownErr != nil {
-		var de *Error
-		if errors.As(ownErr, &de) {
-			text := ""
-			if de.Err != nil {
-				text = de.Err.Error()
+// Gather is AllGather of a step that may fail on some processes: each
+// process gives its payload, or its error instead. It returns every
+// process's payload in rank order, or, on every process, the first error
+// in rank order: this process's own error itself, another's rebuilt (an
+// *Error with its file, line and column; another error with the process
+// named). A failure of the gather itself is wrapped with what.
+func Gather(g Gatherer, what string, payload []byte, err error) ([][]byte, error) {
+	msg := append([]byte{0}, payload...)
+	if err != nil {
+		var buf bytes.Buffer
+		// A struct of strings and integers always encodes.
+		_ = gob.NewEncoder(&buf).Encode(newPartError(err))
+		msg = append([]byte{1}, buf.Bytes()...)
+	}
+	all, gerr := g.AllGather(msg)
+	if gerr != nil {
+		return nil, fmt.Errorf("%s: %w", what, gerr)
+	}
+	out := make([][]byte, len(all))
+	for r, m := range all {
+		if len(m) == 0 {
+			return nil, fmt.Errorf("%s: process %d sent nothing", what, r)
+		}
+		if m[0] == 1 {
+			if r == g.Rank() && err != nil {
+				return nil, err
 			}
-			msg.Err = &partError{IsData: true, File: de.File, Column: de.Column, Line: de.Line, Index: de.Index, Text: text}
-		} else {
-			msg.Err = &partError{Text: ownErr.Error()}
+			var pe partError
+			if derr := gob.NewDecoder(bytes.NewReader(m[1:])).Decode(&pe); derr != nil {
+				return nil, fmt.Errorf("%s: the error of process %d: %w", what, r, derr)
+			}
+			return nil, pe.error(r)
+		}
+		out[r] = m[1:]
+	}
+	return out, nil
+}
+
+// gatherParts gathers every process's part (gob-encoded), or returns the
+// first error in rank order (see Gather).
+func gatherParts[T any](g Gatherer, own T, ownErr error) ([]T, error) {
+	var buf bytes.Buffer
+	if ownErr == nil {
+		if err := gob.NewEncoder(&buf).Encode(&own); err != nil {
+			ownErr = fmt.Errorf("statistics pass: encoding this process's part: %w", err)
 		}
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(&msg); err != nil {
-		return nil, fmt.Errorf("statistics pass: encoding this process's part: %w", err)
-	}
-	all, err := g.AllGather(buf.Bytes())
+	all, err := Gather(g, "statistics pass shared between processes", buf.Bytes(), ownErr)
 	if err != nil {
-		return nil, fmt.Errorf("statistics pass shared between processes: %w", err)
+		return nil, err
 	}
 	out := make([]T, len(all))
 	for r, b := range all {
-		var m exchange[T]
-		if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&m); err != nil {
+		if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&out[r]); err != nil {
 			return nil, fmt.Errorf("statistics pass: the part of process %d: %w", r, err)
 		}
-		if m.Err != nil {
-			if r == g.Rank() && ownErr != nil {
-				return nil, ownErr
-			}
-			return nil, m.Err.error()
-		}
-		out[r] = m.Part
 	}
 	return out, nil
 }

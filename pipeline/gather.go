@@ -87,10 +87,7 @@ func sharedPredictions(g data.Gatherer, b backend.Backend, val *mtl.Dataset, inp
 	return func(cur *mtl.Model) ([][][]float32, error) {
 		per, err := cur.PredictMembers(b, part)
 		var msg []byte
-		if err != nil {
-			msg = append([]byte{1}, err.Error()...)
-		} else {
-			msg = []byte{0}
+		if err == nil {
 			for _, tasks := range per {
 				for _, p := range tasks {
 					for _, v := range p {
@@ -99,17 +96,9 @@ func sharedPredictions(g data.Gatherer, b backend.Backend, val *mtl.Dataset, inp
 				}
 			}
 		}
-		all, gerr := g.AllGather(msg)
-		if gerr != nil {
-			return nil, fmt.Errorf("gathering the validation predictions: %w", gerr)
-		}
-		for q, m := range all {
-			if len(m) > 0 && m[0] == 1 {
-				if q == r {
-					return nil, err
-				}
-				return nil, fmt.Errorf("process %d: %s", q, m[1:])
-			}
+		all, err := data.Gather(g, "gathering the validation predictions", msg, err)
+		if err != nil {
+			return nil, err
 		}
 		// Every process's predictions, member by member and task by task,
 		// each of its rows' values; the whole is theirs in rank order.
@@ -118,9 +107,8 @@ func sharedPredictions(g data.Gatherer, b backend.Backend, val *mtl.Dataset, inp
 		for m := range out {
 			out[m] = make([][]float32, len(tasks))
 		}
-		for q, msg := range all {
+		for q, body := range all {
 			k := val.N*(q+1)/n - val.N*q/n
-			body := msg[1:]
 			for m := range out {
 				for t, task := range tasks {
 					width := 1
@@ -162,14 +150,11 @@ func sharedKeys(ctx context.Context, g data.Gatherer, src data.Source, read func
 			return read(ctx, src)
 		}
 	}
-	keys, readErr := read(ctx, data.Part(ps, g.Rank(), g.Size()))
-	// A part: 0 and its error, or 1, its rows, whether it has groups and
-	// strata, and their indices.
-	msg := []byte{0}
-	if readErr != nil {
-		msg = append(msg, readErr.Error()...)
-	} else {
-		msg = []byte{1}
+	keys, err := read(ctx, data.Part(ps, g.Rank(), g.Size()))
+	// A part: its rows, whether it has groups and strata, and their
+	// indices.
+	var msg []byte
+	if err == nil {
 		msg = binary.LittleEndian.AppendUint64(msg, uint64(keys.rows))
 		for _, ids := range [][]int32{keys.groups, keys.strata} {
 			if ids == nil {
@@ -182,20 +167,14 @@ func sharedKeys(ctx context.Context, g data.Gatherer, src data.Source, read func
 			}
 		}
 	}
-	if all, err = g.AllGather(msg); err != nil {
-		return rowKeys{}, fmt.Errorf("gathering the rows' groups and classes: %w", err)
+	if all, err = data.Gather(g, "gathering the rows' groups and classes", msg, err); err != nil {
+		return rowKeys{}, err
 	}
 	var out rowKeys
-	for q, m := range all {
-		if m[0] == 0 {
-			if q == g.Rank() {
-				return rowKeys{}, readErr
-			}
-			return rowKeys{}, fmt.Errorf("process %d: %s", q, m[1:])
-		}
-		rows := int(binary.LittleEndian.Uint64(m[1:]))
+	for _, m := range all {
+		rows := int(binary.LittleEndian.Uint64(m))
 		out.rows += rows
-		m = m[9:]
+		m = m[8:]
 		for _, ids := range []*[]int32{&out.groups, &out.strata} {
 			has := m[0] == 1
 			m = m[1:]

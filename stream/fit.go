@@ -284,25 +284,10 @@ func (f *Fitted) writeCacheParts(ctx context.Context, want []data.ColumnWant) (b
 }
 
 // firstError gathers every process's error and returns the first in rank
-// order, or nil when none has one; the gather's own failure is an error.
+// order, or nil when none has one (data.Gather).
 func firstError(g data.Gatherer, err error) error {
-	msg := []byte{0}
-	if err != nil {
-		msg = append([]byte{1}, err.Error()...)
-	}
-	all, gerr := g.AllGather(msg)
-	if gerr != nil {
-		return fmt.Errorf("block cache shared between processes: %w", gerr)
-	}
-	for p, m := range all {
-		if len(m) > 0 && m[0] == 1 {
-			if p == g.Rank() {
-				return err
-			}
-			return fmt.Errorf("process %d: %s", p, m[1:])
-		}
-	}
-	return nil
+	_, err = data.Gather(g, "block cache shared between processes", nil, err)
+	return err
 }
 
 // teeSource is a source whose first scan writes the block cache as it
