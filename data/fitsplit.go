@@ -37,12 +37,12 @@ func (f *fitter) splitScan() (PartScanner, error) {
 		return nil, nil
 	}
 	ps, ok := f.src.(PartScanner)
-	why := ""
-	switch {
-	case !ok:
-		why = f.src.Name() + " cannot be read in parts"
-	case ps.Splittable() != nil:
-		why = ps.Splittable().Error()
+	why := f.src.Name() + " cannot be read in parts"
+	if ok {
+		why = ""
+		if err := ps.Splittable(); err != nil {
+			why = err.Error()
+		}
 	}
 	all, err := gatherParts(g, why, nil)
 	if err != nil {
